@@ -1,0 +1,136 @@
+"""Public rendering API: validation, capacity sizing and backend dispatch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from igi_jax import covariance
+from igi_jax.buckets import bucket
+from igi_jax.gaussians import Gaussians
+from igi_jax.render import binning as binning_lib
+from igi_jax.render import rasterize as rasterize_lib
+from igi_jax.render.dense import render_dense
+
+BACKENDS = ("auto", "reference", "pallas", "pallas-interpret", "dense")
+
+
+def resolve_backend(backend: str) -> str:
+    """Map ``"auto"`` to ``"pallas"`` on GPU and ``"reference"`` elsewhere; validate the name."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown render {backend=}; expected one of {BACKENDS}")
+    if backend == "auto":
+        return "pallas" if jax.default_backend() == "gpu" else "reference"
+    return backend
+
+
+def required_capacity(
+    means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int
+) -> int:
+    """Intersection-list length for these Gaussians, rounded up to a size bucket (host call)."""
+    n = int(binning_lib.count_intersections(means, cov, mask, height, width))
+    return bucket(n, minimum=1024)
+
+
+def _is_traced(*xs) -> bool:
+    return any(isinstance(x, jax.core.Tracer) for x in xs)
+
+
+def _check_inputs(means, cov, colors, mask, height, width) -> None:
+    if height < 1 or width < 1:
+        raise ValueError(f"image size must be positive, got {height=} {width=}")
+    n = means.shape[0]
+    want = {"means": (n, 2), "cov": (n, 3), "colors": (n, 3), "mask": (n,)}
+    for name, arr in zip(want, (means, cov, colors, mask), strict=True):
+        if tuple(arr.shape) != want[name]:
+            raise ValueError(f"{name} has shape {tuple(arr.shape)}, expected {want[name]} (N={n})")
+
+
+def render(
+    means: jax.Array,
+    cov: jax.Array,
+    colors: jax.Array,
+    mask: jax.Array,
+    height: int,
+    width: int,
+    *,
+    capacity: int | None = None,
+    backend: str = "auto",
+    chunk: int = rasterize_lib.DEFAULT_CHUNK,
+) -> jax.Array:
+    """Render ``[H, W, 3]``: ``C(p) = Σ_n colors_n · exp(−σ_n(p))`` (cuts at σ < 0, α < 1/255).
+
+    Pure and differentiable in ``means``, ``cov`` and ``colors``; ``vmap``-able and jit-able.
+
+    Args:
+      means: ``[N, 2]`` centres, pixels (pixel (i, j) is sampled at (j + 0.5, i + 0.5)).
+      cov: ``[N, 3]`` covariances ``(xx, xy, yy)``, pixels².
+      colors: ``[N, 3]``.
+      mask: ``[N]`` bool; masked Gaussians contribute nothing.
+      height, width: output size (static).
+      capacity: static intersection-list length. ``None`` sizes it from the data, which needs
+        concrete inputs; under ``jit``/``vmap`` pass it (see :func:`required_capacity`). If the
+        data need more, the image is NaN — never silently missing Gaussians.
+      backend: one of :data:`BACKENDS`.
+      chunk: Gaussians per dense block in the XLA backend.
+    """
+    _check_inputs(means, cov, colors, mask, height, width)
+    backend = resolve_backend(backend)
+    if backend == "dense":
+        return render_dense(means, cov, colors, mask, height, width)
+    if capacity is None:
+        if _is_traced(means, cov, mask):
+            raise ValueError("render() under jit/vmap needs a static capacity=; "
+                             "compute it outside with required_capacity()")
+        capacity = required_capacity(means, cov, mask, height, width)
+    b = binning_lib.bin_gaussians(means, cov, mask, height, width, capacity)
+    conics = covariance.conic_from_cov(cov)
+    if backend == "reference":
+        return rasterize_lib.rasterize(means, conics, colors, b, height, width, chunk=chunk)
+    from pallas_kernels import splat  # deferred: Pallas imports are heavy and GPU-oriented
+
+    return splat.rasterize(means, conics, colors, b, height, width,
+                           interpret=backend == "pallas-interpret")
+
+
+def render_gaussians(g: Gaussians, **kwargs) -> jax.Array:
+    """Render a :class:`Gaussians` set at its own size; ``kwargs`` go to :func:`render`."""
+    return render(g.means(), g.covariances(), g.colors, g.mask, g.height, g.width, **kwargs)
+
+
+def color_operator(
+    means: jax.Array,
+    cov: jax.Array,
+    mask: jax.Array,
+    height: int,
+    width: int,
+    **kwargs,
+) -> tuple[Callable[[jax.Array], jax.Array], Callable[[jax.Array], jax.Array]]:
+    """The render as a linear map of the colours, for a fixed geometry.
+
+    Returns ``(A, At)`` with ``A: colors [N, 3] → image [H, W, 3]`` and its adjoint
+    ``At: image [H, W, 3] → colors [N, 3]`` (the renderer's VJP in the colours). The binning is
+    computed once here; ``kwargs`` go to :func:`render` (e.g. ``capacity``, ``backend``).
+    """
+    if kwargs.get("capacity") is None and not _is_traced(means, cov, mask):
+        kwargs["capacity"] = required_capacity(means, cov, mask, height, width)
+    means, cov = jax.lax.stop_gradient(means), jax.lax.stop_gradient(cov)
+
+    def forward(colors: jax.Array) -> jax.Array:
+        return render(means, cov, colors, mask, height, width, **kwargs)
+
+    zeros = jnp.zeros((means.shape[0], 3), jnp.float32)
+    _, vjp = jax.vjp(forward, zeros)
+
+    def adjoint(image: jax.Array) -> jax.Array:
+        return vjp(image)[0]
+
+    return forward, adjoint
+
+
+def to_uint8(image: jax.Array) -> np.ndarray:
+    """Clamp to [0, 1] and quantise: ``[H, W, 3]`` float → uint8 (for PNG output)."""
+    return np.asarray(jnp.round(jnp.clip(image, 0.0, 1.0) * 255.0)).astype(np.uint8)
