@@ -20,6 +20,7 @@ nothing and get zero gradient, so a padded set renders exactly like the unpadded
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Literal
 
 import jax
@@ -161,13 +162,31 @@ def from_pixels(
     content-adaptive inits. Centres are clipped a hair inside the image (atanh is unbounded).
     """
     _check_kind(kind)
-    means = jnp.asarray(means, jnp.float32)
-    cov = jnp.asarray(cov, jnp.float32)
+    means = np.asarray(means, np.float32)
+    cov = np.asarray(cov, np.float32)
+    colors = np.asarray(colors, np.float32)
     n = means.shape[0]
     _check_size(n, height, width)
-    if cov.shape != (n, 3) or jnp.shape(colors) != (n, 3) or means.shape != (n, 2):
+    if cov.shape != (n, 3) or colors.shape != (n, 3) or means.shape != (n, 2):
         raise ValueError(f"expected means [N,2], cov [N,3], colors [N,3]; got {means.shape=} "
-                         f"{cov.shape=} {jnp.shape(colors)=}")
+                         f"{cov.shape=} {colors.shape=}")
+    capacity = capacity if capacity is not None else bucket(n)
+    if capacity < n:
+        raise ValueError(f"cannot fit {n} Gaussians into {capacity=}")
+    # Pad on the host first so the jitted conversion compiles once per bucket, not per count.
+    extra = capacity - n
+    unit = np.tile(np.asarray([[1.0, 0.0, 1.0]], np.float32), (extra, 1))
+    means = np.concatenate([means, np.full((extra, 2), 0.5, np.float32) * (width, height)])
+    cov = np.concatenate([cov, unit])
+    colors = np.concatenate([colors, np.zeros((extra, 3), np.float32)])
+    mask = np.arange(capacity) < n
+    xy, shape = _raw_from_pixels(jnp.asarray(means), jnp.asarray(cov), height, width, kind)
+    return Gaussians(xy=xy, shape=shape, colors=jnp.asarray(colors), mask=jnp.asarray(mask),
+                     kind=kind, height=height, width=width)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _raw_from_pixels(means, cov, height, width, kind):
     half = jnp.asarray([width / 2, height / 2], jnp.float32)
     xy = jnp.arctanh(jnp.clip(means / half - 1.0, -1.0 + 1e-5, 1.0 - 1e-5))
     xx, xy_, yy = cov[:, 0], cov[:, 1], cov[:, 2]
@@ -175,18 +194,14 @@ def from_pixels(
         l11 = jnp.sqrt(xx)
         l21 = xy_ / l11
         l22 = jnp.sqrt(jnp.maximum(yy - l21 * l21, 1e-12))
-        shape = jnp.stack([l11, l21, l22], -1) - jnp.asarray(_CHOL_BOUND, jnp.float32)
-    else:
-        # Eigen-decomposition of the symmetric 2×2: major axis angle θ, std devs s1 ≥ s2.
-        b = 0.5 * (xx + yy)
-        d = jnp.sqrt(jnp.maximum(0.25 * (xx - yy) ** 2 + xy_**2, 0.0))
-        s1, s2 = jnp.sqrt(b + d), jnp.sqrt(jnp.maximum(b - d, 1e-12))
-        theta = jnp.mod(0.5 * jnp.arctan2(2 * xy_, xx - yy), jnp.pi)  # [0, π) represents every axis
-        frac = jnp.clip(theta / (2 * jnp.pi), 1e-6, 1 - 1e-6)
-        shape = jnp.stack([s1 - _SCALE_BOUND, s2 - _SCALE_BOUND, jnp.log(frac) - jnp.log1p(-frac)], -1)
-    g = Gaussians(xy=xy, shape=shape, colors=jnp.asarray(colors, jnp.float32),
-                  mask=jnp.ones((n,), bool), kind=kind, height=height, width=width)
-    return pad(g, capacity if capacity is not None else bucket(n))
+        return xy, jnp.stack([l11, l21, l22], -1) - jnp.asarray(_CHOL_BOUND, jnp.float32)
+    # Eigen-decomposition of the symmetric 2×2: major axis angle θ, std devs s1 ≥ s2.
+    b = 0.5 * (xx + yy)
+    d = jnp.sqrt(jnp.maximum(0.25 * (xx - yy) ** 2 + xy_**2, 0.0))
+    s1, s2 = jnp.sqrt(b + d), jnp.sqrt(jnp.maximum(b - d, 1e-12))
+    theta = jnp.mod(0.5 * jnp.arctan2(2 * xy_, xx - yy), jnp.pi)  # [0, π) represents every axis
+    frac = jnp.clip(theta / (2 * jnp.pi), 1e-6, 1 - 1e-6)
+    return xy, jnp.stack([s1 - _SCALE_BOUND, s2 - _SCALE_BOUND, jnp.log(frac) - jnp.log1p(-frac)], -1)
 
 
 def pad(g: Gaussians, capacity: int) -> Gaussians:

@@ -14,6 +14,7 @@ from igi_jax.render.api import (
     color_operator,
     render,
     render_gaussians,
+    render_with_count,
     required_capacity,
     resolve_backend,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "color_operator",
     "render",
     "render_gaussians",
+    "render_with_count",
     "required_capacity",
     "resolve_backend",
 ]

@@ -77,10 +77,31 @@ def render(
       backend: one of :data:`BACKENDS`.
       chunk: Gaussians per dense block in the XLA backend.
     """
+    return render_with_count(means, cov, colors, mask, height, width, capacity=capacity,
+                             backend=backend, chunk=chunk)[0]
+
+
+def render_with_count(
+    means: jax.Array,
+    cov: jax.Array,
+    colors: jax.Array,
+    mask: jax.Array,
+    height: int,
+    width: int,
+    *,
+    capacity: int | None = None,
+    backend: str = "auto",
+    chunk: int = rasterize_lib.DEFAULT_CHUNK,
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`render`, plus the number of tile intersections the data needed (int32 scalar).
+
+    Loops that keep a fixed ``capacity`` compare the count against it to re-bucket.
+    """
     _check_inputs(means, cov, colors, mask, height, width)
     backend = resolve_backend(backend)
     if backend == "dense":
-        return render_dense(means, cov, colors, mask, height, width)
+        count = binning_lib.count_intersections(means, cov, mask, height, width)
+        return render_dense(means, cov, colors, mask, height, width), count
     if capacity is None:
         if _is_traced(means, cov, mask):
             raise ValueError("render() under jit/vmap needs a static capacity=; "
@@ -89,11 +110,13 @@ def render(
     b = binning_lib.bin_gaussians(means, cov, mask, height, width, capacity)
     conics = covariance.conic_from_cov(cov)
     if backend == "reference":
-        return rasterize_lib.rasterize(means, conics, colors, b, height, width, chunk=chunk)
-    from pallas_kernels import splat  # deferred: Pallas imports are heavy and GPU-oriented
+        image = rasterize_lib.rasterize(means, conics, colors, b, height, width, chunk=chunk)
+    else:
+        from pallas_kernels import splat  # deferred: Pallas imports are heavy and GPU-oriented
 
-    return splat.rasterize(means, conics, colors, b, height, width,
-                           interpret=backend == "pallas-interpret")
+        image = splat.rasterize(means, conics, colors, b, height, width,
+                                interpret=backend == "pallas-interpret")
+    return image, b.num_intersections
 
 
 def render_gaussians(g: Gaussians, **kwargs) -> jax.Array:

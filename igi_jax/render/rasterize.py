@@ -61,16 +61,29 @@ def _with_sentinel(x: jax.Array) -> jax.Array:
     return jnp.concatenate([x, jnp.zeros((1, *x.shape[1:]), x.dtype)], axis=0)
 
 
-def _chunk_geometry(tile, ids, means, conics, tiles_x, num_gaussians):
-    """dx, dy, w for a batch of chunks: each ``[B, 256, chunk]``; conic ``[B, 1, chunk, 3]``."""
-    px, py = binning_lib.tile_pixel_centres(tile, tiles_x)  # [B, 256]
-    mu = means[ids]  # [B, chunk, 2]
-    con = conics[ids][:, None]  # [B, 1, chunk, 3]
-    dx = px[:, :, None] - mu[:, None, :, 0]
-    dy = py[:, :, None] - mu[:, None, :, 1]
-    sigma = covariance.mahalanobis(con, dx, dy)
+def _local_pixels() -> tuple[jax.Array, jax.Array]:
+    """Pixel centres of a tile relative to the tile centre, ``[256]`` each, in [−7.5, 7.5]."""
+    lin = jnp.arange(binning_lib.TILE * binning_lib.TILE, dtype=jnp.int32)
+    half = binning_lib.TILE / 2
+    return (lin % binning_lib.TILE).astype(jnp.float32) + 0.5 - half, \
+        (lin // binning_lib.TILE).astype(jnp.float32) + 0.5 - half
+
+
+def _chunk_weights(tile, ids, means, conics, tiles_x, num_gaussians):
+    """Weights ``w [B, 256, chunk]`` and tile-local means ``[B, chunk, 2]`` for a batch of chunks.
+
+    Coordinates are taken relative to the tile centre so the backward's moment sums stay
+    well-conditioned in float32.
+    """
+    centre = jnp.stack([(tile % tiles_x).astype(jnp.float32) + 0.5,
+                        (tile // tiles_x).astype(jnp.float32) + 0.5], -1) * binning_lib.TILE
+    mu = means[ids] - centre[:, None, :]  # [B, chunk, 2]
+    lx, ly = _local_pixels()
+    dx = lx[None, :, None] - mu[:, None, :, 0]
+    dy = ly[None, :, None] - mu[:, None, :, 1]
+    sigma = covariance.mahalanobis(conics[ids][:, None], dx, dy)
     w = covariance.splat_weight(sigma) * (ids < num_gaussians)[:, None, :]
-    return dx, dy, w, con
+    return w, mu
 
 
 def _batched(fn, xs, k_max):
@@ -93,7 +106,7 @@ def _forward(means, conics, colors, chunks: Chunks, height, width):
     def render_chunks(x):
         tile, ids = x
         ids = jnp.where(tile[:, None] < 0, n, ids)  # padding chunks from _batched
-        _, _, w, _ = _chunk_geometry(jnp.maximum(tile, 0), ids, means_s, conics_s, tx_n, n)
+        w, _ = _chunk_weights(jnp.maximum(tile, 0), ids, means_s, conics_s, tx_n, n)
         return jnp.einsum("bpc,bcd->bpd", w, colors_s[ids])
 
     out = _batched(render_chunks, (chunks.tile, chunks.gauss_ids), k_max)
@@ -123,18 +136,25 @@ def _rasterize_bwd(height, width, res, v_image):
         tile, ids = x
         ids = jnp.where(tile[:, None] < 0, n, ids)
         t = jnp.where(tile < 0, ty_n * tx_n, tile)
-        dx, dy, w, con = _chunk_geometry(jnp.minimum(t, ty_n * tx_n - 1), ids, means_s, conics_s,
-                                         tx_n, n)
+        w, mu = _chunk_weights(jnp.minimum(t, ty_n * tx_n - 1), ids, means_s, conics_s, tx_n, n)
         v = v_tiles[t]  # [B, 256, 3]
+        col = colors_s[ids]  # [B, chunk, 3]
         v_col = jnp.einsum("bpc,bpd->bcd", w, v)
-        v_sigma = -w * jnp.einsum("bpd,bcd->bpc", v, colors_s[ids])
-        a, b, c = con[:, 0, :, 0], con[:, 0, :, 1], con[:, 0, :, 2]
-        # Pixel sums first, then the per-Gaussian conic: 5 reductions, few multiplies.
-        s_x = jnp.sum(v_sigma * dx, axis=1)
-        s_y = jnp.sum(v_sigma * dy, axis=1)
-        s_xx = jnp.sum(v_sigma * dx * dx, axis=1)
-        s_xy = jnp.sum(v_sigma * dx * dy, axis=1)
-        s_yy = jnp.sum(v_sigma * dy * dy, axis=1)
+        v_sigma = -w * jnp.einsum("bpd,bcd->bpc", v, col)
+        # Moments of v_sigma over the tile's pixels as one matmul against the fixed basis
+        # (1, x, y, x², xy, y²); XLA:CPU runs reductions over this axis far slower than a dot.
+        lx, ly = _local_pixels()
+        basis = jnp.stack([jnp.ones_like(lx), lx, ly, lx * lx, lx * ly, ly * ly], -1)  # [256, 6]
+        m0, mx_, my_, mxx, mxy, myy = jnp.moveaxis(jnp.einsum("bpc,pk->bck", v_sigma, basis), -1, 0)
+        ux, uy = mu[..., 0], mu[..., 1]
+        # Σ v_σ·dx etc. with d = p − μ, expanded in the moments.
+        s_x = mx_ - ux * m0
+        s_y = my_ - uy * m0
+        s_xx = mxx - 2 * ux * mx_ + ux * ux * m0
+        s_xy = mxy - ux * my_ - uy * mx_ + ux * uy * m0
+        s_yy = myy - 2 * uy * my_ + uy * uy * m0
+        con = conics_s[ids]
+        a, b, c = con[..., 0], con[..., 1], con[..., 2]
         v_a, v_b, v_c = 0.5 * s_xx, s_xy, 0.5 * s_yy
         v_mx = -(a * s_x + b * s_y)
         v_my = -(b * s_x + c * s_y)
