@@ -31,16 +31,13 @@ and the tree is processed one level at a time with NumPy, so a 768 × 512 image 
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any, Literal
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy import ndimage
 
-from igi_jax.buckets import bucket
 from igi_jax.gaussians import Gaussians, Kind, from_pixels
 from igi_jax.geometry.ellipse import MAX_AXIS_RATIO, ellipse_cov, ellipse_filter, triangle_ellipses
 from igi_jax.geometry.triangulate import triangulate
@@ -288,24 +285,8 @@ def quadtree_init(
     t0 = time.perf_counter()
     means, cov, colors, info = quadtree_geometry(image, scale=scale, **kwargs)
     t1 = time.perf_counter()
-    n = len(means)
     height, width = np.shape(image)[:2]
-    cap = capacity if capacity is not None else bucket(n)
-    if cap < n:
-        raise ValueError(f"quad-tree init made {n} Gaussians, more than {capacity=}")
-    # from_pixels runs eager jnp ops, which compile once per input shape; padding the inputs to the
-    # bucketed capacity first makes every image of a bucket reuse them (one compile, not one per N).
-    extra = cap - n
-    means = np.concatenate([means, np.tile([[width / 2, height / 2]], (extra, 1))])
-    cov = np.concatenate([cov, np.tile([[1.0, 0.0, 1.0]], (extra, 1))])
-    colors = np.concatenate([colors, np.zeros((extra, colors.shape[1]))])
-    g = from_pixels(means, cov, colors, height, width, kind=kind, capacity=cap)
-    mask = jnp.arange(cap) < n
-
-    def zero(x: jax.Array) -> jax.Array:  # padding values as gaussians.pad
-        return jnp.where(mask[:, None], x, 0.0)
-
-    g = dataclasses.replace(g, xy=zero(g.xy), shape=zero(g.shape), colors=zero(g.colors), mask=mask)
+    g = from_pixels(means, cov, colors, height, width, kind=kind, capacity=capacity)
     jax.block_until_ready(g)
     t2 = time.perf_counter()
     info.update(t_build=t2 - t1, t_total=t2 - t0)
