@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import jax
@@ -31,8 +32,11 @@ def required_capacity(
     means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int
 ) -> int:
     """Intersection-list length for these Gaussians, rounded up to a size bucket (host call)."""
-    n = int(binning_lib.count_intersections(means, cov, mask, height, width))
+    n = int(_count(means, cov, mask, height, width))
     return bucket(n, minimum=1024)
+
+
+_count = jax.jit(binning_lib.count_intersections, static_argnums=(3, 4))
 
 
 def _is_traced(*xs) -> bool:
@@ -100,13 +104,19 @@ def render_with_count(
     _check_inputs(means, cov, colors, mask, height, width)
     backend = resolve_backend(backend)
     if backend == "dense":
-        count = binning_lib.count_intersections(means, cov, mask, height, width)
-        return render_dense(means, cov, colors, mask, height, width), count
+        return _render_dense(means, cov, colors, mask, height, width)
     if capacity is None:
         if _is_traced(means, cov, mask):
             raise ValueError("render() under jit/vmap needs a static capacity=; "
                              "compute it outside with required_capacity()")
         capacity = required_capacity(means, cov, mask, height, width)
+    return _render_binned(means, cov, colors, mask, height, width, capacity, backend, chunk)
+
+
+# One compiled program per (shapes, size, capacity, backend): eager callers pay one compile,
+# not one per primitive; under an outer jit this simply inlines.
+@functools.partial(jax.jit, static_argnums=(4, 5, 6, 7, 8))
+def _render_binned(means, cov, colors, mask, height, width, capacity, backend, chunk):
     b = binning_lib.bin_gaussians(means, cov, mask, height, width, capacity)
     conics = covariance.conic_from_cov(cov)
     if backend == "reference":
@@ -114,9 +124,15 @@ def render_with_count(
     else:
         from pallas_kernels import splat  # deferred: Pallas imports are heavy and GPU-oriented
 
-        image = splat.rasterize(means, conics, colors, b, height, width,
+        image = splat.rasterize(means, conics, colors, b, height, width, chunk=chunk,
                                 interpret=backend == "pallas-interpret")
     return image, b.num_intersections
+
+
+@functools.partial(jax.jit, static_argnums=(4, 5))
+def _render_dense(means, cov, colors, mask, height, width):
+    count = binning_lib.count_intersections(means, cov, mask, height, width)
+    return render_dense(means, cov, colors, mask, height, width), count
 
 
 def render_gaussians(g: Gaussians, **kwargs) -> jax.Array:
