@@ -83,7 +83,11 @@ def radius_from_cov(cov: jax.Array, sigmas: float = RADIUS_SIGMAS) -> jax.Array:
 
 def mahalanobis(conic: jax.Array, dx: jax.Array, dy: jax.Array) -> jax.Array:
     """``sigma = 0.5 (a dx² + 2 b dx dy + c dy²)``; ``conic`` broadcasts against ``dx``/``dy``."""
-    a, b, c = conic[..., 0], conic[..., 1], conic[..., 2]
+    return mahalanobis_abc(conic[..., 0], conic[..., 1], conic[..., 2], dx, dy)
+
+
+def mahalanobis_abc(a: jax.Array, b: jax.Array, c: jax.Array, dx: jax.Array, dy: jax.Array) -> jax.Array:
+    """:func:`mahalanobis` on a conic held as three arrays (structure of arrays, as Triton needs)."""
     return 0.5 * (a * dx * dx + c * dy * dy) + b * dx * dy
 
 

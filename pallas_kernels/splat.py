@@ -48,22 +48,6 @@ _NUM_WARPS = 4  # [256, 32] f32 blocks: 64 values per thread at 4 warps
 _NUM_GRADS = 8  # v_mx, v_my, v_a, v_b, v_c, v_r, v_g, v_bl
 
 
-class _ConicSoA:
-    """A conic held as three arrays, indexable like a ``[..., 3]`` array: ``conic[..., k]``.
-
-    Lets the kernels call :func:`covariance.mahalanobis` itself on structure-of-arrays data,
-    which Triton needs (it cannot slice a stacked ``[..., 3]`` value).
-    """
-
-    def __init__(self, a: jax.Array, b: jax.Array, c: jax.Array):
-        self._parts = (a, b, c)
-
-    def __getitem__(self, index: tuple) -> jax.Array:
-        if not (isinstance(index, tuple) and len(index) == 2 and index[0] is Ellipsis):
-            raise IndexError(f"only conic[..., k] is supported, got {index=}")
-        return self._parts[index[1]]
-
-
 def _tile_pixels(tiles_x: int) -> tuple[jax.Array, jax.Array]:
     """This program's pixel centres as two ``[256, 1]`` columns, pixels (row-major in the tile)."""
     t = pl.program_id(0)
@@ -84,7 +68,7 @@ def _chunk_weights(ids_ref, geom_refs, first, end, px, py, *, chunk: int, sentin
     ids = jnp.where(valid, ids_ref[pl.ds(first, chunk)], sentinel)
     mx, my, a, b, c = (ref[ids] for ref in geom_refs)
     dx, dy = px - mx[None, :], py - my[None, :]
-    sigma = covariance.mahalanobis(_ConicSoA(a[None, :], b[None, :], c[None, :]), dx, dy)
+    sigma = covariance.mahalanobis_abc(a[None, :], b[None, :], c[None, :], dx, dy)
     w = jnp.where(valid[None, :], covariance.splat_weight(sigma), 0.0)
     return valid, ids, dx, dy, w, (a, b, c)
 

@@ -1,0 +1,82 @@
+"""Per-image fitting: the loop improves the fit, honours its budgets and re-buckets on overflow."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from igi_jax import fit as fit_lib
+from igi_jax import gaussians as G
+from igi_jax.fit import FitConfig, fit
+
+H, W = 32, 40
+
+
+def _target():
+    y, x = np.mgrid[0:H, 0:W] / np.float32(max(H, W))
+    return np.stack([x, y, 0.5 + 0.4 * np.sin(6 * x * y)], -1).astype(np.float32)
+
+
+def _init(n=96, capacity=None):
+    return G.random_init(jax.random.key(0), n, H, W, variant="igi", capacity=capacity)
+
+
+def test_fit_improves_psnr_and_logs_time_from_init():
+    res = fit(_init(), _target(), FitConfig(steps=60, log_every=20, lr=1e-2), init_seconds=1.5)
+    psnrs = [h["psnr"] for h in res.history]
+    assert [h["step"] for h in res.history] == [0, 20, 40, 60]
+    assert res.history[0]["seconds"] == 1.5
+    assert all(b["seconds"] >= a["seconds"] for a, b in zip(res.history, res.history[1:], strict=False))
+    assert psnrs[-1] > psnrs[0] + 3.0
+    assert res.steps == 60 and res.image.shape == (H, W, 3)
+    assert res.compile_seconds > 0
+
+
+def test_seconds_budget_stops_early():
+    res = fit(_init(), _target(), FitConfig(steps=10_000, seconds=0.01, log_every=5))
+    assert 0 < res.steps < 10_000
+
+
+def test_padded_entries_stay_untouched():
+    g = G.pad(_init(64, capacity=64), 128)
+    g = dataclasses.replace(g, colors=g.colors.at[64:].set(3.0))
+    res = fit(g, _target(), FitConfig(steps=10, log_every=10, optimizer="adam"))
+    for name, leaf in res.gaussians.params().items():
+        np.testing.assert_array_equal(leaf[64:], g.params()[name][64:])
+
+
+def test_overflow_rebuckets_and_matches_ample_capacity(monkeypatch):
+    cfg = FitConfig(steps=20, log_every=10, lr=1e-2)
+    ample = fit(_init(), _target(), cfg)
+    monkeypatch.setattr(fit_lib.render_api, "required_capacity", lambda *a, **k: 8)
+    grown = fit(_init(), _target(), cfg)
+    assert grown.capacity > 8 * 1.25 and grown.capacity >= ample.capacity // 2
+    np.testing.assert_allclose(grown.history[-1]["psnr"], ample.history[-1]["psnr"], atol=1e-4)
+    assert np.all(np.isfinite(np.asarray(grown.image)))
+
+
+def test_lr_groups_and_l2_dssim_loss():
+    cfg = FitConfig(steps=10, log_every=10, lr_groups=(("xy", 0.0), ("shape", 0.0)), loss="l2+dssim")
+    g = _init()
+    res = fit(g, _target(), cfg)
+    np.testing.assert_array_equal(res.gaussians.xy, g.xy)  # lr 0 on positions
+    assert not np.array_equal(np.asarray(res.gaussians.colors), np.asarray(g.colors))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"optimizer": "sgd"}, "optimizer"),
+    ({"loss": "l1"}, "loss"),
+    ({"steps": -1}, "steps"),
+    ({"seconds": 0.0}, "seconds"),
+    ({"lr_groups": (("means", 2.0),)}, "lr groups"),
+])
+def test_bad_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        FitConfig(**kwargs)
+
+
+def test_target_shape_mismatch():
+    with pytest.raises(ValueError, match="does not match"):
+        fit(_init(), jnp.zeros((H + 1, W, 3)), FitConfig(steps=1))
