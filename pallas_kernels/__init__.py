@@ -10,4 +10,10 @@ in the Pallas interpreter on CPU, which is how CI tests them; lowering for ``cud
   ``jax.custom_vjp`` (one program per 16×16 tile; backward writes per-intersection gradients to
   their own slots and ``segment_sum``-s them: no atomics, deterministic). Reference:
   :mod:`pallas_kernels.splat_reference` (the tiled XLA rasterizer and the dense autodiff render).
+* :mod:`pallas_kernels.dither` — k×k max-pool + Floyd–Steinberg as a wavefront (row r handles
+  column t − 2r at step t, one row per lane); bit-exact with the sequential algorithm. Reference:
+  :mod:`pallas_kernels.dither_reference` (a skewed-column ``lax.scan``; tests add a NumPy loop).
+
+Backend choice for rendering lives in :func:`igi_jax.render.resolve_backend`: ``"auto"`` picks
+these kernels on GPU and the XLA path on CPU.
 """

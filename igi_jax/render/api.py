@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from igi_jax import backend as backend_lib
 from igi_jax import covariance
 from igi_jax.buckets import bucket
 from igi_jax.gaussians import Gaussians
@@ -16,16 +17,12 @@ from igi_jax.render import binning as binning_lib
 from igi_jax.render import rasterize as rasterize_lib
 from igi_jax.render.dense import render_dense
 
-BACKENDS = ("auto", "reference", "pallas", "pallas-interpret", "dense")
+BACKENDS = (*backend_lib.KERNEL_BACKENDS, "dense")
 
 
 def resolve_backend(backend: str) -> str:
     """Map ``"auto"`` to ``"pallas"`` on GPU and ``"reference"`` elsewhere; validate the name."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown render {backend=}; expected one of {BACKENDS}")
-    if backend == "auto":
-        return "pallas" if jax.default_backend() == "gpu" else "reference"
-    return backend
+    return backend_lib.resolve_backend(backend, extra=("dense",))
 
 
 def required_capacity(
