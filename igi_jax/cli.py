@@ -1,0 +1,285 @@
+"""The ``igi`` command line: fit an image, re-render a fit at any resolution, inspect a fit.
+
+    igi fit IMAGE [--init quadtree|random|random-gi] [--steps S | --seconds T] [--out DIR] ...
+    igi render GAUSSIANS.npz [--scale 2] [--out PNG]
+    igi info GAUSSIANS.npz
+
+Errors a user can cause (bad files, bad flags, absurd sizes) print one line
+``igi: error: ...`` on stderr and exit with code 2 (1 for operating-system I/O failures); no
+traceback, and no outputs: every command writes only at the very end, all-or-nothing
+(:func:`igi_jax.io.write_outputs`). Set ``IGI_DEBUG=1`` to get the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from igi_jax import io, pipeline
+from igi_jax.gaussians import KINDS
+from igi_jax.init import INITS, InitResult
+from igi_jax.render.api import BACKENDS
+
+SOLVE_COLORS_ITERS = 20  # `--solve-colors` without a value
+UNLIMITED_STEPS = 10**9  # with --seconds, time is the only limit
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (raised, so :func:`main` formats it like the rest)."""
+
+    def error(self, message: str):
+        raise io.InputError(f"{message} (see '{self.prog} --help')")
+
+
+def _count(text: str) -> int:
+    try:
+        return int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="igi", description="Instant GaussianImage in JAX: fit images with 2D Gaussians.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("fit", help="fit Gaussians to an image", description=(
+        "Fit an image; writes gaussians.npz, render.png, metrics.json and psnr_vs_time.png to "
+        "--out. Defaults come from configs/fit_default.py when it exists, flags override them."))
+    p.add_argument("image", type=Path)
+    p.add_argument("--config", type=Path,
+                   help="config file with get_config() (default: configs/fit_default.py)")
+    p.add_argument("--init", choices=INITS, help=f"initialisation (default {pipeline.DEFAULT_INIT})")
+    p.add_argument("--gaussians", type=_count, metavar="N",
+                   help="number of Gaussians, random inits only (default: one per 10 pixels)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=_count, help=f"optimiser steps (default {pipeline.DEFAULT_STEPS})")
+    budget.add_argument("--seconds", type=float, help="time budget in seconds, init included")
+    p.add_argument("--out", type=Path, help="output directory (default out/<image stem>/)")
+    p.add_argument("--kind", choices=KINDS, help="covariance parameterization (default rs)")
+    p.add_argument("--optimizer", choices=("adan", "adam"))
+    p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    p.add_argument("--loss", choices=("l2", "l2+dssim"))
+    p.add_argument("--solve-colors", type=_count, nargs="?", const=SOLVE_COLORS_ITERS, metavar="ITERS",
+                   help=f"least-squares colours after the init, ITERS CG iterations ({SOLVE_COLORS_ITERS} "
+                   "if no value; 0 = off; default: the init's own, on after quadtree)")
+    p.add_argument("--seed", type=int, help="PRNG seed of the random inits (default 0)")
+    p.add_argument("--backend", choices=BACKENDS, help="render backend (default auto)")
+    p.add_argument("--log-every", type=_count, metavar="K", help="steps between progress updates")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("render", help="re-render a fit at any resolution")
+    p.add_argument("gaussians", type=Path, metavar="GAUSSIANS.npz")
+    p.add_argument("--scale", type=float, default=1.0, help="size factor, e.g. 2 or 0.5 (default 1)")
+    p.add_argument("--out", type=Path, help="output PNG (default: next to the input, render_x<scale>.png)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("info", help="describe a Gaussians file")
+    p.add_argument("gaussians", type=Path, metavar="GAUSSIANS.npz")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# fit
+
+
+class Progress:
+    """Progress on ``stream``: a bar, the step, live PSNR and the clock.
+
+    On a terminal the line is redrawn in place (``\\r``); otherwise (logs, CI) each update is its
+    own line so nothing is lost.
+    """
+
+    def __init__(self, stream: IO[str], steps: int, seconds: float | None, enabled: bool = True,
+                 label: str = "init"):
+        self.stream, self.steps, self.seconds, self.enabled = stream, steps, seconds, enabled
+        self.label = label
+        self.tty = enabled and stream.isatty()
+        self.t0 = time.perf_counter()
+
+    def _write(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            self.stream.write("\r\033[K" + text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def on_start(self, image: np.ndarray, notes: list[str]) -> None:
+        for note in notes:  # always shown: they say what was done to the input
+            self.stream.write(f"igi: note: {note}\n")
+        self._write(f"{image.shape[1]}×{image.shape[0]} px; running the {self.label}…")
+
+    def on_init(self, init: InitResult) -> None:
+        n = init.gaussians.num_live()
+        budget = f"{self.seconds:g} s" if self.seconds else f"{self.steps} steps"
+        self._write(f"{self.label}: {n:,} Gaussians in {init.seconds:.1f} s; compiling a fit of {budget}…")
+
+    def update(self, entry: dict[str, float]) -> None:
+        step, t = int(entry["step"]), entry["seconds"]
+        frac = t / self.seconds if self.seconds else step / max(self.steps, 1)
+        filled = int(round(24 * min(max(frac, 0.0), 1.0)))
+        limit = f"{t:6.1f}/{self.seconds:g} s" if self.seconds else f"{step}/{self.steps} steps"
+        self._write(f"[{'#' * filled}{'.' * (24 - filled)}] {limit}  "
+                    f"PSNR {entry['psnr']:6.2f} dB  ({time.perf_counter() - self.t0:.0f} s)")
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _fit_options(args: argparse.Namespace) -> pipeline.FitOptions:
+    options, notes = pipeline.load_config(args.config)
+    for note in notes:
+        print(f"igi: note: {note}", file=sys.stderr)
+    flags = {"init": args.init, "num_gaussians": args.gaussians, "kind": args.kind, "seed": args.seed,
+             "solve_colors": args.solve_colors, "optimizer": args.optimizer, "lr": args.lr,
+             "loss": args.loss, "backend": args.backend}
+    changes = {k: v for k, v in flags.items() if v is not None}
+    if args.seconds is not None:
+        changes.update(seconds=args.seconds, steps=UNLIMITED_STEPS)
+    elif args.steps is not None:
+        changes.update(steps=args.steps, seconds=None)
+    options = options.replace(**changes)
+    if args.log_every is not None:
+        log_every = args.log_every
+    elif options.fit.seconds is not None:
+        log_every = 10  # the budget is checked between blocks: keep them short
+    else:  # ~20 progress updates, but no more than the config's interval
+        log_every = min(options.fit.log_every, max(10, options.fit.steps // 20))
+    return options.replace(log_every=log_every)
+
+
+def _check_out_dir(out: Path) -> None:
+    """Fail before a long fit, not after, if ``out`` cannot become an output directory."""
+    if out.exists() and not out.is_dir():
+        raise io.InputError(f"--out {out} exists and is not a directory")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise io.InputError(f"--out {out}: cannot create or write in {parent}")
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    options = _fit_options(args)
+    pipeline.check_options(options)
+    if not args.image.is_file():  # before compiling anything; load_image says what is wrong
+        io.load_image(args.image)
+    out = args.out if args.out is not None else Path("out") / args.image.stem
+    _check_out_dir(out)
+    seconds = options.fit.seconds
+    progress = Progress(sys.stderr, options.fit.steps, seconds, enabled=not args.quiet,
+                        label=f"{options.init} init")
+    try:
+        run = pipeline.fit_image(args.image, options, on_start=progress.on_start, on_init=progress.on_init,
+                                 callback=progress.update)
+    finally:
+        progress.close()
+    written = pipeline.write_fit(out, run)
+    s = run.summary()
+    ms = f"{s['ms_ssim']:.4f}" if s["ms_ssim"] is not None else "n/a (image too small)"
+    print(f"PSNR {s['psnr']:.2f} dB, MS-SSIM {ms}; {s['num_gaussians']:,} Gaussians, {s['steps']} steps; "
+          f"{s['total_seconds']:.1f} s = init {s['init_seconds']:.1f} + compile {s['compile_seconds']:.1f} "
+          f"+ fit {s['fit_seconds']:.1f}")
+    print(f"wrote {out}/: {' '.join(p.name for p in written)}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# render / info
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    pipeline.check_backend(args.backend)
+    g = io.load_gaussians(args.gaussians)
+    height, width = pipeline.scaled_size(g.height, g.width, args.scale)  # validate before rendering
+    out = args.out if args.out is not None else args.gaussians.parent / f"render_x{args.scale:g}.png"
+    if out.is_dir():
+        raise io.InputError(f"--out {out} is a directory; give a .png file name")
+    image = pipeline.render_at_scale(g, args.scale, backend=args.backend)
+    io.write_outputs(out.parent, {out.name: io.png_writer(np.asarray(image))})
+    print(f"wrote {out} ({width}×{height} px, scale {args.scale:g} of {g.width}×{g.height})")
+    return 0
+
+
+def _stats(name: str, a: np.ndarray, unit: str = "") -> str:
+    lo, med, hi = np.min(a), np.median(a), np.max(a)
+    return f"  {name:<16} min {lo:9.4g}  median {med:9.4g}  max {hi:9.4g} {unit}".rstrip()
+
+
+def describe(f: io.GaussiansFile, path: Path) -> list[str]:
+    """Human-readable lines about a Gaussians file (what ``igi info`` prints)."""
+    g = f.gaussians
+    means, cov, colors = np.asarray(g.means()), np.asarray(g.covariances()), np.asarray(g.colors)
+    # Std devs along the principal axes: sqrt of the 2×2 covariance eigenvalues.
+    b, d = (cov[:, 0] + cov[:, 2]) / 2, np.sqrt(((cov[:, 0] - cov[:, 2]) / 2) ** 2 + cov[:, 1] ** 2)
+    lines = [
+        f"{path}",
+        f"  format           {f.version}",
+        f"  Gaussians        {g.capacity:,} ({g.kind} parameterization)",
+        f"  image size       {g.width}×{g.height} px (W×H), "
+        f"{g.capacity / (g.width * g.height):.3f} Gaussians per pixel",
+        _stats("centre x", means[:, 0], "px"),
+        _stats("centre y", means[:, 1], "px"),
+        _stats("major std dev", np.sqrt(b + d), "px"),
+        _stats("minor std dev", np.sqrt(np.maximum(b - d, 0.0)), "px"),
+        *(_stats(f"colour {c}", colors[:, i]) for i, c in enumerate("RGB")),
+        *(_stats(f"raw {k}", np.asarray(v)) for k, v in g.params().items()),
+    ]
+    lines += [f"  meta {k:<11} {v}" for k, v in f.meta.items()]
+    return lines
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    print("\n".join(describe(io.read_gaussians(args.gaussians), args.gaussians)))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def guarded(prog: str, fn: Callable[[], int]) -> int:
+    """Run ``fn`` with user errors turned into one line on stderr and an exit code.
+
+    0 ok, 1 operating-system I/O failure, 2 usage/input error, 130 Ctrl-C. ``IGI_DEBUG=1``
+    re-raises instead (for a traceback).
+    """
+    try:
+        return fn()
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as e:  # InputError is a ValueError
+        if os.environ.get("IGI_DEBUG"):
+            raise
+        message = " ".join(str(e).split("\n")) or type(e).__name__
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 1 if isinstance(e, OSError) else 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``igi`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+
+    def run() -> int:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+
+    return guarded("igi", run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

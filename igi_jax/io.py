@@ -1,0 +1,367 @@
+"""File formats and safe writes: images in, Gaussian sets in and out, all-or-nothing outputs.
+
+Images (:func:`load_image`) come back as ``[H, W, 3]`` float32 in [0, 1] plus a list of notes
+saying what was converted. Conversions:
+
+* grayscale, palette, CMYK, … → RGB (grayscale is replicated to 3 channels);
+* alpha is **composited onto black**, i.e. RGB × alpha: the renderer has no alpha and its
+  background is black (no Gaussian → 0), so premultiplied colour is what a fit can reproduce;
+* 16-bit grayscale (``I;16*``/``I`` modes) is scaled by 1/65535 (not clipped). Pillow decodes
+  16-bit *colour* PNGs at 8 bits per channel (the high byte); that is noted, not hidden;
+* EXIF orientation is applied (camera JPEGs are otherwise sideways).
+
+Gaussian sets (:func:`save_gaussians`) are a versioned ``.npz`` (no pickles) holding the live
+Gaussians only:
+
+=================  ==========  ===================================================
+key                shape       meaning
+=================  ==========  ===================================================
+``format_version`` ``()`` str  :data:`FORMAT_VERSION`
+``kind``           ``()`` str  ``"rs"`` or ``"cholesky"``
+``height/width``   ``()`` int  image size, pixels
+``xy``             ``[N, 2]``  raw positions (authoritative; see :mod:`igi_jax.gaussians`)
+``shape``          ``[N, 3]``  raw covariance parameters (authoritative)
+``colors``         ``[N, 3]``  RGB weights
+``means``          ``[N, 2]``  centres in pixels (derived copy, for other tools)
+``cov``            ``[N, 3]``  covariances (xx, xy, yy) in pixels² (derived copy)
+``meta``           ``()`` str  JSON object of free-form metadata
+=================  ==========  ===================================================
+
+Every write goes through :func:`atomic_write` / :func:`write_outputs`: data goes to a temporary
+file in the target directory and is renamed into place only once complete, so a crash or an
+error never leaves a half-written file, and a multi-file output appears all at once or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import struct
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from igi_jax.gaussians import KINDS, Gaussians, compact
+
+FORMAT_VERSION = "igi-gaussians/1"
+MIN_SIDE = 2  # a 1-pixel side has no neighbour to fit or to measure against
+_ARRAYS = {"xy": 2, "shape": 3, "colors": 3, "means": 2, "cov": 3}  # key → columns
+_KEYS = ("format_version", "kind", "height", "width", "meta", *_ARRAYS)
+
+Writer = Callable[[IO[bytes]], None]
+
+
+class InputError(ValueError):
+    """A user-facing problem with an input file or argument; the message is one clear line."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Safe writes
+
+
+def atomic_write(path: str | os.PathLike, writer: Writer) -> Path:
+    """Write ``path`` through ``writer(binary_file)`` via a temp file + ``os.replace``.
+
+    The temp file lives in the same directory (``os.replace`` is atomic only within one file
+    system); on any exception it is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    with _staged(path, writer) as tmp:
+        os.replace(tmp, path)
+    return path
+
+
+@contextlib.contextmanager
+def _staged(path: Path, writer: Writer):
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should look like any file
+        with os.fdopen(fd, "wb") as f:
+            writer(f)
+            f.flush()
+            os.fsync(f.fileno())
+        yield tmp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_outputs(out_dir: str | os.PathLike, writers: Mapping[str, Writer]) -> list[Path]:
+    """Write several files into ``out_dir`` all-or-nothing.
+
+    Every file is staged first; only when all writers succeeded are they renamed into place.
+    On failure the staged files are removed, and ``out_dir`` too if this call created it.
+
+    Returns:
+      The written paths, in ``writers`` order.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"output directory {out_dir} exists and is not a directory")
+    created = _make_dirs(out_dir)
+    try:
+        with contextlib.ExitStack() as stack:
+            staged = [stack.enter_context(_staged(out_dir / name, w)) for name, w in writers.items()]
+            for tmp, name in zip(staged, writers, strict=True):
+                os.replace(tmp, out_dir / name)
+    except BaseException:
+        for d in reversed(created):
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only succeeds if empty, i.e. nothing of anyone else's is lost
+        raise
+    return [out_dir / name for name in writers]
+
+
+def _make_dirs(d: Path) -> list[Path]:
+    """``mkdir -p d``; returns the directories it created, outermost first."""
+    missing = []
+    while not d.exists():
+        missing.append(d)
+        d = d.parent
+    for m in reversed(missing):
+        m.mkdir()
+    return list(reversed(missing))
+
+
+def json_writer(obj: Any) -> Writer:
+    """A writer for strict JSON (NaN/inf become ``null``)."""
+    text = json.dumps(_json_safe(obj), indent=2, allow_nan=False) + "\n"
+    return lambda f: f.write(text.encode())
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic) or hasattr(obj, "__array__"):  # NumPy / JAX values
+        a = np.asarray(obj)
+        return _json_safe(a.item() if a.ndim == 0 else a.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def png_writer(image: np.ndarray) -> Writer:
+    """A PNG writer for ``[H, W, 3]`` uint8, or float (clamped to [0, 1] and rounded)."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = np.round(np.clip(image.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+    return lambda f: Image.fromarray(image).save(f, format="PNG")
+
+
+# ---------------------------------------------------------------------------------------------
+# Images
+
+
+def load_image(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
+    """Read an image file as ``[H, W, 3]`` float32 in [0, 1].
+
+    Returns:
+      ``(image, notes)``; ``notes`` lists every conversion applied (empty for 8-bit RGB).
+
+    Raises:
+      InputError: missing file, not an image, truncated/corrupt data, or smaller than 2×2.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected an image file")
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                if getattr(im, "n_frames", 1) > 1:
+                    notes.append(f"{im.format} has {im.n_frames} frames; using the first")
+                if im.getexif().get(0x0112, 1) != 1:  # EXIF Orientation
+                    im = ImageOps.exif_transpose(im)
+                    notes.append("applied EXIF orientation")
+                image = _to_rgb_float(im, path, notes)
+    except InputError:
+        raise
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image (or a format Pillow cannot read)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise InputError(f"{path}: too large to decode safely ({e})") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{path}: cannot decode image, truncated or corrupt ({e})") from None
+    h, w = image.shape[:2]
+    if h < MIN_SIDE or w < MIN_SIDE:
+        raise InputError(f"{path}: image is {w}×{h} px; need at least {MIN_SIDE}×{MIN_SIDE}")
+    return image, notes
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if len(head) == 26 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return struct.unpack(">B", head[24:25])[0]
+    return None
+
+
+def _to_rgb_float(im: Image.Image, path: Path, notes: list[str]) -> np.ndarray:
+    mode = im.mode
+    if mode.startswith("I;16") or mode == "I":
+        a = np.asarray(im).astype(np.float64)
+        if a.min() < 0 or a.max() > 65535:
+            raise InputError(f"{path}: {mode} image values {a.min():.0f}..{a.max():.0f} are outside 16 bits")
+        notes.append(f"16-bit grayscale ({mode}) scaled by 1/65535 and replicated to RGB")
+        return np.repeat((a / 65535.0).astype(np.float32)[..., None], 3, axis=-1)
+    if mode == "F":
+        a = np.asarray(im, np.float32)
+        if a.min() < 0 or a.max() > 1:
+            notes.append(f"float image values {a.min():.3g}..{a.max():.3g} clipped to [0, 1]")
+        notes.append("float grayscale replicated to RGB")
+        return np.repeat(np.clip(a, 0, 1)[..., None], 3, axis=-1)
+    if im.format == "PNG" and _png_bit_depth(path) == 16:
+        notes.append("16-bit colour PNG read at 8 bits per channel (Pillow's PNG decoder)")
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        notes.append("palette image converted to RGB")
+    elif mode in ("L", "1", "LA"):
+        notes.append(f"grayscale ({mode}) replicated to RGB")
+    elif mode not in ("RGB", "RGBA"):
+        notes.append(f"{mode} image converted to RGB")
+    if "A" in im.mode or "transparency" in im.info:
+        rgba = np.asarray(im.convert("RGBA"), np.float32) / 255.0
+        if rgba[..., 3].min() < 1.0:
+            notes.append("alpha channel composited onto black (the renderer's background)")
+        else:
+            notes.append("fully opaque alpha channel dropped")
+        return rgba[..., :3] * rgba[..., 3:]
+    return np.asarray(im.convert("RGB"), np.float32) / 255.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Gaussian sets
+
+
+def save_gaussians(path: str | os.PathLike, g: Gaussians, **meta: Any) -> Path:
+    """Save the live Gaussians of ``g`` to a versioned ``.npz`` (atomically).
+
+    Args:
+      path: output file; ``.npz`` is conventional but not enforced.
+      g: any (padded) set; masked entries are dropped.
+      **meta: JSON-serialisable metadata (e.g. ``init``, ``steps``, ``psnr``).
+    """
+    return atomic_write(path, gaussians_writer(g, **meta))
+
+
+def gaussians_writer(g: Gaussians, **meta: Any) -> Writer:
+    """The :func:`save_gaussians` payload as a writer (for :func:`write_outputs`)."""
+    g = compact(g)
+    arrays = {
+        "format_version": np.asarray(FORMAT_VERSION),
+        "kind": np.asarray(g.kind),
+        "height": np.asarray(g.height, np.int64),
+        "width": np.asarray(g.width, np.int64),
+        "meta": np.asarray(json.dumps(_json_safe(meta), allow_nan=False)),
+        "xy": np.asarray(g.xy, np.float32),
+        "shape": np.asarray(g.shape, np.float32),
+        "colors": np.asarray(g.colors, np.float32),
+        "means": np.asarray(g.means(), np.float32),
+        "cov": np.asarray(g.covariances(), np.float32),
+    }
+    return lambda f: np.savez(f, **arrays)
+
+
+@dataclasses.dataclass(frozen=True)
+class GaussiansFile:
+    """What :func:`read_gaussians` found: the set (mask all true), its metadata and version."""
+
+    gaussians: Gaussians
+    meta: dict[str, Any]
+    version: str
+
+
+def load_gaussians(path: str | os.PathLike) -> Gaussians:
+    """Load a set written by :func:`save_gaussians` (capacity = number of Gaussians)."""
+    return read_gaussians(path).gaussians
+
+
+def read_gaussians(path: str | os.PathLike) -> GaussiansFile:
+    """Load and validate a Gaussians ``.npz``; every problem is one :class:`InputError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    if not zipfile.is_zipfile(path):  # an .npz is a zip; a truncated one has lost its directory
+        raise InputError(f"{path}: not a valid .npz file (not a complete zip archive; truncated?)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in _KEYS if k in z.files}  # members decode lazily: read all now
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise InputError(f"{path}: contains pickled Python objects; refusing to load them") from None
+        raise InputError(f"{path}: not a valid .npz file ({e})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise InputError(f"{path}: not a valid .npz file, truncated or corrupt ({e})") from None
+    return _validate(path, data)
+
+
+def _scalar(path: Path, data: dict[str, np.ndarray], key: str, kind: str) -> Any:
+    v = data[key]
+    if v.shape != () or v.dtype.kind not in kind:
+        raise InputError(f"{path}: field {key!r} should be a scalar of kind {kind!r}, got {v.dtype}{v.shape}")
+    return v.item()
+
+
+def _validate(path: Path, data: dict[str, np.ndarray]) -> GaussiansFile:
+    if "format_version" not in data:
+        raise InputError(f"{path}: not an igi Gaussians file (no 'format_version' field)")
+    version = _scalar(path, data, "format_version", "U")
+    if version != FORMAT_VERSION:
+        raise InputError(f"{path}: unsupported format_version {version!r}; this igi reads {FORMAT_VERSION!r}")
+    missing = [k for k in _KEYS if k not in data]
+    if missing:
+        raise InputError(f"{path}: missing fields {missing}")
+    kind = _scalar(path, data, "kind", "U")
+    if kind not in KINDS:
+        raise InputError(f"{path}: unknown kind {kind!r}; expected one of {KINDS}")
+    height, width = _scalar(path, data, "height", "iu"), _scalar(path, data, "width", "iu")
+    if height < 1 or width < 1:
+        raise InputError(f"{path}: image size must be positive, got {height=} {width=}")
+    n = data["xy"].shape[0] if data["xy"].ndim == 2 else -1
+    for key, cols in _ARRAYS.items():
+        a = data[key]
+        if a.shape != (n, cols) or a.dtype.kind != "f":
+            raise InputError(f"{path}: field {key!r} has {a.dtype}{a.shape}, expected float [N, {cols}]")
+        if not np.isfinite(a).all():
+            raise InputError(f"{path}: field {key!r} has non-finite values")
+    if n < 1:
+        raise InputError(f"{path}: holds no Gaussians")
+    try:
+        meta = json.loads(_scalar(path, data, "meta", "U"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: field 'meta' is not valid JSON ({e})") from None
+    g = Gaussians(xy=data["xy"].astype(np.float32), shape=data["shape"].astype(np.float32),
+                  colors=data["colors"].astype(np.float32), mask=np.ones((n,), bool),
+                  kind=kind, height=int(height), width=int(width))
+    return GaussiansFile(gaussians=_to_device(g), meta=meta if isinstance(meta, dict) else {"meta": meta},
+                         version=version)
+
+
+def _to_device(g: Gaussians) -> Gaussians:
+    import jax.numpy as jnp  # deferred: reading metadata should not need a device
+
+    return dataclasses.replace(g, xy=jnp.asarray(g.xy), shape=jnp.asarray(g.shape),
+                               colors=jnp.asarray(g.colors), mask=jnp.asarray(g.mask))

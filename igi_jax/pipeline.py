@@ -1,0 +1,330 @@
+"""One image, end to end: load → init → fit → metrics → outputs.
+
+Shared by the ``igi`` CLI, ``train.py`` and ``evaluate.py``, so all three fit the same way and
+write the same files. Options come from a config file (``configs/*.py`` with ``get_config()``)
+and/or flags; :class:`FitOptions` is what both resolve to.
+
+Outputs of one fit (:func:`fit_writers`), written all-or-nothing by :func:`write_fit`:
+``gaussians.npz`` (:mod:`igi_jax.io` format), ``render.png``, ``metrics.json`` and
+``psnr_vs_time.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import inspect
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from igi_jax import io, plot
+from igi_jax.buckets import bucket
+from igi_jax.fit import FitConfig, FitResult, fit
+from igi_jax.gaussians import Gaussians, compact
+from igi_jax.init import INITS, InitResult, initialize
+from igi_jax.init.choices import MAX_GAUSSIANS
+from igi_jax.render import api as render_api
+from igi_jax.render import binning as binning_lib
+
+RANDOM_INITS = tuple(name for name in INITS if name.startswith("random"))
+DEFAULT_INIT = "quadtree" if "quadtree" in INITS else INITS[0]  # until the network init exists
+DEFAULT_STEPS = 2000
+DEFAULT_CONFIG_MODULE = "configs.fit_default"
+MAX_PER_PIXEL = 50  # more Gaussians than this per pixel is a typo, not an experiment
+PIXELS_PER_RANDOM_GAUSSIAN = 10  # default random-init count: one Gaussian per 10 pixels
+MAX_RENDER_PIXELS = 200_000_000  # `igi render` refuses outputs beyond this (≈ 2.4 GB float32)
+OUTPUT_FILES = ("gaussians.npz", "render.png", "metrics.json", "psnr_vs_time.png")
+_FIT_FIELDS = {f.name for f in dataclasses.fields(FitConfig)}
+
+
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """Everything that decides a fit: the init and the optimiser settings."""
+
+    init: str = DEFAULT_INIT
+    num_gaussians: int | None = None  # random inits only; None → one per 10 pixels
+    kind: str = "rs"
+    seed: int = 0
+    solve_colors: int | None = None  # CG iterations of the init's colour solve; None = init default
+    fit: FitConfig = FitConfig(steps=DEFAULT_STEPS)
+
+    def replace(self, **changes: Any) -> FitOptions:
+        """Copy with ``changes``; keys naming :class:`FitConfig` fields go to ``fit``."""
+        fit_changes = {k: changes.pop(k) for k in list(changes) if k in _FIT_FIELDS}
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise io.InputError(f"unknown fit options {sorted(unknown)}")
+        if "lr_groups" in fit_changes and isinstance(fit_changes["lr_groups"], Mapping):
+            fit_changes["lr_groups"] = tuple(fit_changes["lr_groups"].items())
+        try:
+            return dataclasses.replace(self, fit=dataclasses.replace(self.fit, **fit_changes), **changes)
+        except (TypeError, ValueError) as e:
+            raise io.InputError(str(e)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Configs
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    if hasattr(obj, "to_dict"):  # ml_collections.ConfigDict
+        return dict(obj.to_dict())
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise io.InputError(f"get_config() returned a {type(obj).__name__}; expected a dataclass or mapping")
+
+
+def options_from_config(cfg: Any, base: FitOptions = FitOptions()) -> tuple[FitOptions, list[str]]:
+    """Map a config object onto :class:`FitOptions`.
+
+    Accepts a dataclass (e.g. :class:`FitConfig` itself), a ConfigDict or a mapping; a nested
+    ``fit`` entry is merged. Keys that mean nothing to a fit (e.g. network settings of later
+    configs) are returned as notes instead of failing.
+    """
+    flat = _as_dict(cfg)
+    nested = flat.pop("fit", None)
+    if nested is not None:
+        flat.update(_as_dict(nested))
+    if "gaussians" in flat:
+        flat.setdefault("num_gaussians", flat.pop("gaussians"))
+    known = _FIT_FIELDS | {f.name for f in dataclasses.fields(FitOptions)}
+    ignored = sorted(set(flat) - known)
+    options = base.replace(**{k: v for k, v in flat.items() if k in known})
+    return options, [f"config keys not used by a fit: {ignored}"] if ignored else []
+
+
+def load_config(path: str | os.PathLike | None = None) -> tuple[FitOptions, list[str]]:
+    """Options from a config file's ``get_config()``; ``None`` → ``configs/fit_default.py`` if present.
+
+    Raises:
+      InputError: the file is missing, does not define ``get_config``, or sets invalid values.
+    """
+    if path is None:
+        try:
+            module = importlib.import_module(DEFAULT_CONFIG_MODULE)
+        except ModuleNotFoundError as e:
+            if e.name not in ("configs", DEFAULT_CONFIG_MODULE):
+                raise
+            return FitOptions(), []
+        label = DEFAULT_CONFIG_MODULE
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise io.InputError(f"{path}: no such config file")
+        spec = importlib.util.spec_from_file_location(f"_igi_config_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        label = str(path)
+    if not callable(getattr(module, "get_config", None)):
+        raise io.InputError(f"{label}: a config must define get_config()")
+    try:
+        return options_from_config(module.get_config())
+    except io.InputError as e:
+        raise io.InputError(f"{label}: {e}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Fitting
+
+
+def check_gaussian_count(n: int, height: int | None = None, width: int | None = None) -> None:
+    """Reject counts that cannot be meant: < 1, > 4,000,000, or > 50 per pixel (if size given)."""
+    if n < 1:
+        raise io.InputError(f"the number of Gaussians must be at least 1, got {n}")
+    if n > MAX_GAUSSIANS:
+        raise io.InputError(f"{n:,} Gaussians exceeds the limit of {MAX_GAUSSIANS:,}")
+    if height is not None and width is not None and n > MAX_PER_PIXEL * height * width:
+        raise io.InputError(f"{n:,} Gaussians for a {width}×{height} image is more than "
+                            f"{MAX_PER_PIXEL} per pixel")
+
+
+@dataclasses.dataclass
+class FitRun:
+    """A finished fit of one image, ready to be written (:func:`fit_writers`)."""
+
+    image_path: Path
+    target: np.ndarray  # [H, W, 3] float32 in [0, 1]
+    notes: list[str]
+    options: FitOptions
+    init: InitResult
+    result: FitResult
+    metrics: dict[str, Any]
+    wall_seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        """The ``metrics.json`` payload (times in seconds; ``total`` = init + compile + fit)."""
+        r, o = self.result, self.options
+        h, w = self.target.shape[:2]
+        return {
+            **self.metrics,
+            "num_gaussians": r.gaussians.num_live(),
+            "steps": r.steps,
+            "init": o.init,
+            "init_seconds": r.init_seconds,
+            "compile_seconds": r.compile_seconds,
+            "fit_seconds": r.fit_seconds,
+            "total_seconds": r.init_seconds + r.compile_seconds + r.fit_seconds,
+            "wall_seconds": self.wall_seconds,
+            "image": {"path": str(self.image_path.resolve()), "height": h, "width": w},
+            "options": {"kind": o.kind, "seed": o.seed, "solve_colors": o.solve_colors,
+                        "num_gaussians": o.num_gaussians, **dataclasses.asdict(o.fit)},
+            "init_info": {k: v for k, v in self.init.info.items() if np.ndim(v) == 0},
+            "notes": self.notes,
+            "history": r.history,
+        }
+
+
+def _init_kwargs(options: FitOptions, height: int, width: int) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"kind": options.kind, "key": jax.random.key(options.seed)}
+    if options.init in RANDOM_INITS:
+        n = options.num_gaussians
+        n = max(1, height * width // PIXELS_PER_RANDOM_GAUSSIAN) if n is None else n
+        check_gaussian_count(n, height, width)
+        kwargs["num_gaussians"] = n
+    elif options.num_gaussians is not None:
+        raise io.InputError(f"init {options.init!r} chooses its own number of Gaussians; a count "
+                            f"applies only to {', '.join(RANDOM_INITS)}")
+    params = inspect.signature(initialize).parameters
+    if options.solve_colors is not None:
+        if options.solve_colors < 0:
+            raise io.InputError(f"solve_colors must be ≥ 0 iterations, got {options.solve_colors}")
+        if "solve_colors" not in params:
+            raise io.InputError("this version of igi_jax.init has no colour solve (solve_colors)")
+        kwargs["solve_colors"] = options.solve_colors
+    if "backend" in params:
+        kwargs["backend"] = options.fit.backend
+    return kwargs
+
+
+def check_options(options: FitOptions) -> None:
+    """Validate what can be checked before reading the image (fail fast, before any compile)."""
+    if options.init not in INITS:
+        raise io.InputError(f"unknown init {options.init!r}; expected one of {INITS}")
+    if options.num_gaussians is not None:
+        check_gaussian_count(options.num_gaussians)  # the per-pixel limit is checked after loading
+    check_backend(options.fit.backend)
+
+
+def check_backend(backend: str) -> None:
+    """Reject unknown backends, and Pallas without a GPU (its compile error would be cryptic)."""
+    if render_api.resolve_backend(backend) == "pallas" and jax.default_backend() != "gpu":
+        raise io.InputError("backend 'pallas' needs a GPU; on CPU use 'reference' or 'pallas-interpret'")
+
+
+def fit_image(
+    path: str | os.PathLike,
+    options: FitOptions = FitOptions(),
+    *,
+    on_start: Callable[[np.ndarray, list[str]], Any] | None = None,
+    on_init: Callable[[InitResult], Any] | None = None,
+    callback: Callable[[dict[str, float]], Any] | None = None,
+) -> FitRun:
+    """Load ``path``, initialise, fit and measure. Nothing is written.
+
+    Args:
+      path: image file.
+      options: init + optimiser settings.
+      on_start: called with the image and its conversion notes once both it and the options
+        passed validation, before the init.
+      on_init: called with the :class:`InitResult` before compiling the fit.
+      callback: called with every history entry (see :func:`igi_jax.fit.fit`).
+    """
+    t0 = time.perf_counter()
+    check_options(options)
+    target, notes = io.load_image(path)
+    height, width = target.shape[:2]
+    init_kwargs = _init_kwargs(options, height, width)
+    if on_start:
+        on_start(target, notes)
+    init = initialize(options.init, target, **init_kwargs)
+    if on_init:
+        on_init(init)
+    result = fit(init.gaussians, target, options.fit, init_seconds=init.seconds, callback=callback)
+    metrics = image_metrics(result.image, target)
+    return FitRun(image_path=Path(path), target=target, notes=notes, options=options, init=init,
+                  result=result, metrics=metrics, wall_seconds=time.perf_counter() - t0)
+
+
+def image_metrics(render: jax.Array, target: np.ndarray) -> dict[str, Any]:
+    """PSNR, SSIM and MS-SSIM of a render (clamped) against ``target [H, W, 3]``.
+
+    SSIM needs sides ≥ 11 px and MS-SSIM (5 scales) sides > 160 px; below that the value is
+    ``None`` and ``<name>_note`` says why.
+    """
+    from igi_jax import metrics  # deferred: its jitted functions compile on first use
+
+    render, target = jnp.asarray(render, jnp.float32), jnp.asarray(target, jnp.float32)
+    side = min(target.shape[:2])
+    out: dict[str, Any] = {"psnr": float(metrics.psnr(render, target))}
+    for name, fn, need in (("ssim", metrics.ssim, 11), ("ms_ssim", metrics.ms_ssim, 161)):
+        if side >= need:
+            out[name], out[f"{name}_note"] = float(fn(render, target)), None
+        else:
+            out[name], out[f"{name}_note"] = None, f"needs both sides ≥ {need} px, image has {side}"
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs and re-rendering
+
+
+def fit_writers(run: FitRun) -> dict[str, io.Writer]:
+    """The four output files of a fit, as writers for :func:`igi_jax.io.write_outputs`."""
+    summary = run.summary()
+    meta = {k: summary[k] for k in ("init", "steps", "psnr", "ms_ssim", "image")}
+    title = f"{run.image_path.name}: {run.options.init} init, {summary['num_gaussians']:,} Gaussians"
+    return {
+        "gaussians.npz": io.gaussians_writer(run.result.gaussians, **meta),
+        "render.png": io.png_writer(np.asarray(run.result.image)),
+        "metrics.json": io.json_writer(summary),
+        "psnr_vs_time.png": lambda f: plot.write_psnr_plot(f, run.result.history, title=title),
+    }
+
+
+def write_fit(out_dir: str | os.PathLike, run: FitRun) -> list[Path]:
+    """Write :func:`fit_writers` into ``out_dir`` all-or-nothing; returns the paths."""
+    return io.write_outputs(out_dir, fit_writers(run))
+
+
+def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
+    """Output size for a re-render at ``scale`` (rounded; must stay ≥ 1 px and sane)."""
+    if not np.isfinite(scale) or scale <= 0:
+        raise io.InputError(f"scale must be a positive number, got {scale}")
+    h, w = round(height * scale), round(width * scale)
+    if h < 1 or w < 1:
+        raise io.InputError(f"scale {scale} turns {width}×{height} into {w}×{h} px")
+    if h * w > MAX_RENDER_PIXELS:
+        raise io.InputError(f"scale {scale} gives {w}×{h} px, more than {MAX_RENDER_PIXELS:,} pixels")
+    return h, w
+
+
+def render_at_scale(g: Gaussians, scale: float, *, backend: str = "auto") -> jax.Array:
+    """Render ``g`` at ``scale`` × its size: ``[round(H·s), round(W·s), 3]``.
+
+    The map is the exact affine one between the two pixel grids (per-axis factors
+    ``s_x = W'/W``, ``s_y = H'/H``, which differ slightly from ``s`` after rounding):
+    means ``× (s_x, s_y)``, covariance ``(xx·s_x², xy·s_x·s_y, yy·s_y²)``.
+    """
+    height, width = scaled_size(g.height, g.width, scale)
+    g = compact(g)
+    sx, sy = width / g.width, height / g.height
+    means = g.means() * jnp.asarray([sx, sy], jnp.float32)
+    cov = g.covariances() * jnp.asarray([sx * sx, sx * sy, sy * sy], jnp.float32)
+    # Jitted count + render: op-by-op dispatch of the tiled renderer is ~5× slower to start.
+    count = int(_count_jit(means, cov, g.mask, height, width))
+    return _render_jit(means, cov, g.colors, g.mask, height=height, width=width,
+                       capacity=bucket(count, minimum=1024), backend=backend)
+
+
+_count_jit = jax.jit(binning_lib.count_intersections, static_argnums=(3, 4))
+_render_jit = jax.jit(render_api.render, static_argnames=("height", "width", "capacity", "backend"))
