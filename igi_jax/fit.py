@@ -44,6 +44,8 @@ class FitConfig:
       loss: ``"l2"`` or ``"l2+dssim"`` (0.7 L2 + 0.3 D-SSIM).
       log_every: steps per jitted block (one log point each).
       backend: render backend (see :mod:`igi_jax.render`).
+      clamp: clamp the render to [0, 1] inside the loss, as GaussianImage's forward does
+        (over- and under-shooting pixels then get no gradient).
     """
 
     steps: int = 2000
@@ -56,6 +58,7 @@ class FitConfig:
     loss: str = "l2"
     log_every: int = 100
     backend: str = "auto"
+    clamp: bool = False
 
     def __post_init__(self):
         if self.steps < 0:
@@ -126,6 +129,8 @@ def _make_block(g0: Gaussians, target: jax.Array, cfg: FitConfig, capacity: int)
 
     def loss(params):
         image, count = render(params)
+        if cfg.clamp:
+            image = jnp.clip(image, 0.0, 1.0)
         return loss_of(image, target), count
 
     def step(_, carry):
