@@ -154,6 +154,22 @@ def color_operator(
     if kwargs.get("capacity") is None and not _is_traced(means, cov, mask):
         kwargs["capacity"] = required_capacity(means, cov, mask, height, width)
     means, cov = jax.lax.stop_gradient(means), jax.lax.stop_gradient(cov)
+    if resolve_backend(kwargs.get("backend", "auto")) == "reference" and kwargs.get("capacity"):
+        # Fixed geometry: evaluate the weights once; A and Aᵀ become gathers + matmuls.
+        _check_inputs(means, cov, jnp.zeros((means.shape[0], 3)), mask, height, width)
+        b = binning_lib.bin_gaussians(means, cov, mask, height, width, kwargs["capacity"])
+        chunk = kwargs.get("chunk", rasterize_lib.DEFAULT_CHUNK)
+        basis = rasterize_lib.color_basis(means, covariance.conic_from_cov(cov), b, height, width,
+                                          chunk=chunk)
+        poison = jnp.where(b.overflowed(), jnp.nan, 0.0)
+
+        def forward(colors: jax.Array) -> jax.Array:
+            return rasterize_lib.basis_render(basis, colors, height, width) + poison
+
+        def adjoint(image: jax.Array) -> jax.Array:
+            return rasterize_lib.basis_adjoint(basis, image, means.shape[0]) + poison
+
+        return forward, adjoint
 
     def forward(colors: jax.Array) -> jax.Array:
         return render(means, cov, colors, mask, height, width, **kwargs)

@@ -194,3 +194,53 @@ def rasterize(
     chunks = make_chunks(b, means.shape[0], chunk)
     image = _rasterize(means, conics, colors, chunks.tile, chunks.gauss_ids, height, width)
     return jnp.where(b.overflowed(), jnp.nan, image)
+
+
+class ColorBasis(NamedTuple):
+    """The render's colour matrix for a fixed geometry, stored per chunk.
+
+    ``weights [K, 256, chunk]`` are the splat weights of every chunk; with them the render and
+    its adjoint in the colours are a gather + batched matmul each, which is what iterative
+    colour solves want (the geometry, hence ``w``, does not change between iterations).
+    """
+
+    weights: jax.Array
+    chunks: Chunks
+
+
+def color_basis(
+    means: jax.Array, conics: jax.Array, b: binning_lib.Binning, height: int, width: int,
+    *, chunk: int = DEFAULT_CHUNK,
+) -> ColorBasis:
+    """Evaluate and keep the weights of every chunk (memory ``4·K·256·chunk`` bytes)."""
+    _, tx_n = binning_lib.tile_grid(height, width)
+    n = means.shape[0]
+    chunks = make_chunks(b, n, chunk)
+    means_s, conics_s = _with_sentinel(means), _with_sentinel(conics)
+
+    def weights(x):
+        tile, ids = x
+        ids = jnp.where(tile[:, None] < 0, n, ids)
+        return _chunk_weights(jnp.maximum(tile, 0), ids, means_s, conics_s, tx_n, n)[0]
+
+    w = _batched(weights, (chunks.tile, chunks.gauss_ids), chunks.tile.shape[0])
+    return ColorBasis(weights=w, chunks=chunks)
+
+
+def basis_render(basis: ColorBasis, colors: jax.Array, height: int, width: int) -> jax.Array:
+    """``A c``: ``colors [N, 3]`` → ``[H, W, 3]`` (same image as :func:`rasterize`)."""
+    ty_n, tx_n = binning_lib.tile_grid(height, width)
+    ids = basis.chunks.gauss_ids
+    out = jnp.einsum("kpc,kcd->kpd", basis.weights, _with_sentinel(colors)[ids])
+    tiles = jax.ops.segment_sum(out, basis.chunks.tile, num_segments=ty_n * tx_n + 1,
+                                indices_are_sorted=True)[:-1]
+    return binning_lib.tiles_to_image(tiles, height, width)
+
+
+def basis_adjoint(basis: ColorBasis, image: jax.Array, num_gaussians: int) -> jax.Array:
+    """``Aᵀ v``: ``[H, W, 3]`` → ``[N, 3]``, the render's VJP in the colours."""
+    ty_n, tx_n = binning_lib.tile_grid(*image.shape[:2])
+    v = _with_sentinel(binning_lib.image_to_tiles(image, ty_n, tx_n))[basis.chunks.tile]
+    per_slot = jnp.einsum("kpc,kpd->kcd", basis.weights, v)
+    return jax.ops.segment_sum(per_slot.reshape(-1, 3), basis.chunks.gauss_ids.reshape(-1),
+                               num_segments=num_gaussians + 1)[:num_gaussians]

@@ -230,3 +230,20 @@ def test_offimage_and_degenerate_gaussians_contribute_nothing():
     img = render(means, cov, colors, jnp.ones(3, bool), h, w, backend="reference")
     one = render(means[1:2], cov[1:2], colors[1:2], jnp.ones(1, bool), h, w, backend="reference")
     np.testing.assert_array_equal(img, one)
+
+
+@pytest.mark.parametrize("backend", ["reference", "dense"])
+def test_color_operator_is_the_render_and_its_adjoint(backend):
+    """(A, Aᵀ) from color_operator: A c equals the render; ⟨A c, v⟩ = ⟨c, Aᵀ v⟩; Aᵀ = colour VJP."""
+    from igi_jax.render import color_operator
+
+    h, w = 37, 50
+    g = G.random_init(jax.random.key(12), 300, h, w)
+    means, cov, _, mask = _inputs(g)
+    A, At = color_operator(means, cov, mask, h, w, backend=backend)
+    col = jax.random.normal(jax.random.key(13), (g.capacity, 3))
+    v = jax.random.normal(jax.random.key(14), (h, w, 3))
+    dense = lambda c: render(means, cov, c, mask, h, w, backend="dense")  # noqa: E731
+    np.testing.assert_allclose(A(col), dense(col), atol=1e-5)
+    np.testing.assert_allclose(At(v), jax.vjp(dense, col)[1](v)[0], atol=1e-4)
+    np.testing.assert_allclose(jnp.vdot(A(col), v), jnp.vdot(col, At(v)), rtol=1e-4)
