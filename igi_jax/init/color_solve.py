@@ -15,16 +15,18 @@ SPD system decreases the objective monotonically, so the solve never makes a fit
 Masked (padded) Gaussians render nothing, so their column of ``A`` is zero; the solve keeps their
 colour exactly 0.
 
-Cost (measured 2026-11-24 on the 2 shared CPU cores, load average 5–10, XLA backend; photo 002 at
-768×491, quad-tree scale 1.0, 60,875 Gaussians, 262,144 intersection slots): forward render
-0.89 s (binning 0.14 s of it, redone per call); colour VJP from ``color_operator`` 1.77 s — the
-hand-written backward computes the geometry moments too and XLA does not prune them (the full
-VJP took 1.95 s) — against 0.93 s for a colour-only adjoint (``Σ_p w·v`` per slot +
-``segment_sum``, no moments). One iteration ≈ 2.7 s, so 20 iterations ≈ 50 s there, and ~105 s
-warm on Kodak ``kodim23`` (31,494 G) at load ~10. A colour-only backward in
-``render/rasterize.py`` would save ~1/3; caching the per-chunk weights ``w [K, 256, chunk]``
-once (the geometry is fixed; ~0.3 GB at this size) would turn both ``A`` and ``Aᵀ`` into a
-gather + matmul and is the change needed to approach a 2 s init.
+Jacobi preconditioning (default) uses the analytic ``diag(AᵀA)_n ≈ Σ_p w_n(p)² ≈ π·sqrt(det Σ_n)``
+(no extra render). Measured 2026-11-25 (2 shared cores, load ~6), PSNR after the solve, plain →
+preconditioned (``python /tmp``-style loop over ``solve_colors_with_info(..., precondition=...)``):
+
+    photo, quad-tree scale 1.0      5 iters          10 iters         20 iters         40 iters
+    002 at 768×491 (60,875 G)       13.58 → 25.37    19.98 → 26.51    24.40 → 27.22    26.58 → 27.61
+    013 at 304×144 (8,575 G)        13.31 → 20.34    18.40 → 21.18    20.80 → 21.81    21.72 → 22.10
+
+Cost, with the cached-weight ``color_operator`` (reference backend): Kodak ``kodim23``
+(31,494 G) at load ~6: weights + 2 renders ≈ 1.3 s, then ≈ 0.36 s per iteration (20 ≈ 8.5 s);
+before that cache, a colour VJP recomputed the geometry moments (1.77 s vs 0.89 s per forward
+at 768×491) and 20 iterations took ~105 s.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def _dot(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.vdot(a, b).real
 
 
-@functools.partial(jax.jit, static_argnames=("height", "width", "capacity", "backend"))
+@functools.partial(jax.jit, static_argnames=("height", "width", "capacity", "backend", "precondition"))
 def _cgls(
     means: jax.Array,  # [N, 2] pixels
     cov: jax.Array,  # [N, 3] pixels²
@@ -60,6 +62,7 @@ def _cgls(
     iters: jax.Array,  # int32 scalar: traced, so every count shares one compile
     ridge: jax.Array,  # float32 scalar
     *,
+    precondition: bool,
     height: int,
     width: int,
     capacity: int,
@@ -77,6 +80,13 @@ def _cgls(
     def objective(x, r):
         return _dot(r, r) + ridge * _dot(x, x)
 
+    if precondition:
+        # Jacobi: diag(AᵀA)_n = Σ_p w_n(p)² ≈ ∫ exp(−dᵀΣ⁻¹d) = π·sqrt(det Σ_n) (pixel units).
+        det = jnp.maximum(cov[:, 0] * cov[:, 2] - cov[:, 1] ** 2, 1e-12)
+        inv_diag = live / (jnp.pi * jnp.sqrt(det)[:, None] + ridge)
+    else:
+        inv_diag = live
+
     r = image - A(x)
     s = grad(x, r)
     before = objective(x, r)
@@ -90,11 +100,13 @@ def _cgls(
         x = x + alpha * p
         r = r - alpha * q
         s = grad(x, r)
-        gamma_new = _dot(s, s)
+        z = inv_diag * s
+        gamma_new = _dot(s, z)
         beta = jnp.where(gamma > 0, gamma_new / jnp.where(gamma > 0, gamma, 1.0), 0.0)
-        return x, r, s, s + beta * p, gamma_new
+        return x, r, s, z + beta * p, gamma_new
 
-    x, r, *_ = jax.lax.fori_loop(0, iters, body, (x, r, s, s, _dot(s, s)))
+    z = inv_diag * s
+    x, r, *_ = jax.lax.fori_loop(0, iters, body, (x, r, s, z, _dot(s, z)))
     # The true residual, not the recurrence's: what the caller gets is what is reported.
     r = image - A(x)
     after = objective(x, r)
@@ -109,6 +121,7 @@ def solve_colors_with_info(
     ridge: float = DEFAULT_RIDGE,
     capacity: int | None = None,
     backend: str = "auto",
+    precondition: bool = True,
 ) -> tuple[Gaussians, dict[str, Any]]:
     """:func:`solve_colors`, plus ``info``: objective and MSE before/after, ``capacity``.
 
@@ -129,7 +142,8 @@ def solve_colors_with_info(
         capacity = render_api.required_capacity(means, cov, g.mask, g.height, g.width)
     colors, before, after, overflowed = _cgls(
         means, cov, g.mask, g.colors, image, jnp.int32(iters), jnp.float32(ridge),
-        height=g.height, width=g.width, capacity=capacity, backend=render_api.resolve_backend(backend))
+        height=g.height, width=g.width, capacity=capacity, backend=render_api.resolve_backend(backend),
+        precondition=precondition)
     if bool(overflowed):
         raise ValueError(f"colour solve failed: the render needs more than {capacity=} "
                          "intersections (or the geometry is not finite)")
@@ -149,6 +163,7 @@ def solve_colors(
     ridge: float = DEFAULT_RIDGE,
     capacity: int | None = None,
     backend: str = "auto",
+    precondition: bool = True,
 ) -> Gaussians:
     """Replace ``g``'s colours by the least-squares colours for its geometry (CGLS, warm start).
 
@@ -159,6 +174,7 @@ def solve_colors(
       ridge: Tikhonov weight on ‖c‖² (keeps nearly-invisible Gaussians' colours bounded).
       capacity: static tile-intersection capacity; ``None`` sizes it from ``g`` (host call).
       backend: render backend (see :mod:`igi_jax.render`).
+      precondition: Jacobi-precondition CG with the analytic ``diag(AᵀA) ≈ π·sqrt(det Σ)``.
 
     Returns:
       ``g`` with new colours ``[N, 3]``; masked entries are 0. The objective
@@ -168,4 +184,4 @@ def solve_colors(
       ValueError: shape mismatch, or the render overflowed ``capacity``.
     """
     return solve_colors_with_info(g, image, iters=iters, ridge=ridge, capacity=capacity,
-                                  backend=backend)[0]
+                                  backend=backend, precondition=precondition)[0]

@@ -63,15 +63,16 @@ def test_matches_dense_lstsq(kind):
     np.testing.assert_allclose(info["objective_after"], best, rtol=1e-4)
 
 
-@pytest.mark.parametrize("kind", ["rs", "cholesky"])
-def test_never_raises_objective(kind):
+@pytest.mark.parametrize("kind,precondition", [("rs", True), ("cholesky", True), ("rs", False)])
+def test_never_raises_objective(kind, precondition):
     ridge = 1e-6
     for seed in range(3):
         g, target = _problem(10 + seed, kind)
         before = float(_objective(g, target, ridge))
         previous = before
         for iters in (0, 1, 2, 5, 12):
-            solved, info = solve_colors_with_info(g, target, iters=iters, ridge=ridge)
+            solved, info = solve_colors_with_info(g, target, iters=iters, ridge=ridge,
+                                                  precondition=precondition)
             value = float(_objective(solved, target, ridge))
             # CG on an SPD system from the warm start is monotone; slack for float32 sums only.
             assert value <= previous * (1 + 1e-5) + 1e-6, (seed, iters, value, previous)
