@@ -17,7 +17,7 @@ colour exactly 0.
 
 Jacobi preconditioning (default) uses the analytic ``diag(AᵀA)_n ≈ Σ_p w_n(p)² ≈ π·sqrt(det Σ_n)``
 (no extra render). Measured 2026-11-25 (2 shared cores, load ~6), PSNR after the solve, plain →
-preconditioned (``python /tmp``-style loop over ``solve_colors_with_info(..., precondition=...)``):
+preconditioned (``solve_colors_with_info(g, img, iters=k, precondition=...)`` on ``quadtree_init``):
 
     photo, quad-tree scale 1.0      5 iters          10 iters         20 iters         40 iters
     002 at 768×491 (60,875 G)       13.58 → 25.37    19.98 → 26.51    24.40 → 27.22    26.58 → 27.61
