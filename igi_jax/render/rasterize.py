@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from igi_jax import covariance
 from igi_jax.render import binning as binning_lib
 
-DEFAULT_CHUNK = 32
+DEFAULT_CHUNK = 16
 # Chunks processed per loop step: bounds the [B, 256, chunk] temporaries (~8 MiB each).
 _CHUNKS_PER_STEP = 256
 
