@@ -3,7 +3,8 @@
 Reports the PSNR reached, the wall time and writes the PSNR-vs-time curve. Measure peak memory
 with ``/usr/bin/time -v``. Exact command used for the committed results:
 
-    /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23
+    /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23       # loaded machine
+    /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23_idle  # idle machine
 """
 
 from __future__ import annotations
