@@ -281,6 +281,8 @@ def rasterize(
     Returns:
       ``[H, W, 3]`` float32 image, NaN everywhere if the binning overflowed.
     """
+    if b.cell != binning_lib.TILE:
+        raise ValueError(f"the Pallas kernels take 16×16-tile lists, got cell={b.cell}")
     if chunk < 1 or chunk & (chunk - 1):
         raise ValueError(f"{chunk=} must be a power of two (Triton block sizes)")
     n = means.shape[0]

@@ -114,13 +114,15 @@ def render_with_count(
 # not one per primitive; under an outer jit this simply inlines.
 @functools.partial(jax.jit, static_argnums=(4, 5, 6, 7, 8))
 def _render_binned(means, cov, colors, mask, height, width, capacity, backend, chunk):
-    b = binning_lib.bin_gaussians(means, cov, mask, height, width, capacity)
     conics = covariance.conic_from_cov(cov)
     if backend == "reference":
+        b = binning_lib.bin_gaussians(means, cov, mask, height, width, capacity,
+                                      cell=rasterize_lib.DEFAULT_CELL)
         image = rasterize_lib.rasterize(means, conics, colors, b, height, width, chunk=chunk)
     else:
         from pallas_kernels import splat  # deferred: Pallas imports are heavy and GPU-oriented
 
+        b = binning_lib.bin_gaussians(means, cov, mask, height, width, capacity)
         image = splat.rasterize(means, conics, colors, b, height, width, chunk=chunk,
                                 interpret=backend == "pallas-interpret")
     return image, b.num_intersections
@@ -157,7 +159,8 @@ def color_operator(
     if resolve_backend(kwargs.get("backend", "auto")) == "reference" and kwargs.get("capacity"):
         # Fixed geometry: evaluate the weights once; A and Aᵀ become gathers + matmuls.
         _check_inputs(means, cov, jnp.zeros((means.shape[0], 3)), mask, height, width)
-        b = binning_lib.bin_gaussians(means, cov, mask, height, width, kwargs["capacity"])
+        b = binning_lib.bin_gaussians(means, cov, mask, height, width, kwargs["capacity"],
+                                      cell=rasterize_lib.DEFAULT_CELL)
         chunk = kwargs.get("chunk", rasterize_lib.DEFAULT_CHUNK)
         basis = rasterize_lib.color_basis(means, covariance.conic_from_cov(cov), b, height, width,
                                           chunk=chunk)

@@ -1,10 +1,11 @@
 """Tiled rasterizer in plain XLA with a hand-written backward: the CPU backend.
 
-The per-tile lists from :mod:`igi_jax.render.binning` are cut into fixed-size *chunks* of
-``chunk`` Gaussians (a tile with 70 Gaussians and ``chunk=32`` owns 3 chunks). Every chunk is
-one dense ``[256 pixels × chunk]`` block, so work is proportional to the intersections
-actually present (plus < ``chunk`` padding per tile) and no tile is ever truncated: at most
-``ceil(capacity / chunk) + T`` chunks exist, a static bound.
+The per-cell lists from :mod:`igi_jax.render.binning` (8×8-pixel cells by default: a small
+Gaussian touches few of them, so far fewer weights are evaluated than with 16×16 tiles) are cut
+into fixed-size *chunks* of ``chunk`` Gaussians (a cell with 20 Gaussians and ``chunk=16`` owns
+2 chunks). Every chunk is one dense ``[P pixels × chunk]`` block (``P = cell²``). A loop with a
+dynamic trip count runs over the chunks actually used, a batch at a time, so work is
+proportional to the intersections present; no cell is ever truncated.
 
 Forward: ``C(p) = Σ_n c_n · w_n(p)`` with ``w = exp(−σ)`` cut as in :func:`covariance.splat_weight`.
 Backward (exact, recomputes ``w``; with ``v = ∂L/∂C(p)``):
@@ -13,8 +14,8 @@ Backward (exact, recomputes ``w``; with ``v = ∂L/∂C(p)``):
 * ``∂σ/∂(a, b, c) = (dx²/2, dx·dy, dy²/2)`` — the off-diagonal ``b`` enters σ twice, hence no ½;
 * ``∂σ/∂μ = −(a dx + b dy, b dx + c dy)`` with ``d = p − μ``.
 
-Per-slot gradients are summed over the chunk's pixels, then ``segment_sum``-ed by Gaussian id:
-deterministic, no atomics, no differentiation through gathers.
+Per-slot gradients are summed over the chunk's pixels, then scatter-added by Gaussian id in
+list order: deterministic, no differentiation through gathers.
 """
 
 from __future__ import annotations
@@ -29,31 +30,37 @@ from igi_jax import covariance
 from igi_jax.render import binning as binning_lib
 
 DEFAULT_CHUNK = 16
-# Chunks processed per loop step: bounds the [B, 256, chunk] temporaries (~8 MiB each).
-_CHUNKS_PER_STEP = 256
+DEFAULT_CELL = 8
+# Pixel-weights per loop step (batch × cell² × chunk): bounds the temporaries (~2 MiB each).
+_WEIGHTS_PER_STEP = 1 << 19
 
 
 class Chunks(NamedTuple):
-    """Chunk table: chunk k renders ``gauss_ids[k]`` (``[K, chunk]``, ``N`` = empty) into ``tile[k]``."""
+    """Chunk table: chunk k renders ``gauss_ids[k]`` (``[K, chunk]``, ``N`` = empty) into ``tile[k]``.
 
-    tile: jax.Array  # [K] int32, T for unused chunks
+    ``count`` (int32 scalar) chunks are used; the rest (``tile = C``, all ids ``N``) are padding.
+    """
+
+    tile: jax.Array  # [K] int32
     gauss_ids: jax.Array  # [K, chunk] int32
+    count: jax.Array
 
 
 def make_chunks(b: binning_lib.Binning, num_gaussians: int, chunk: int) -> Chunks:
-    """Cut each tile's list into ``chunk``-sized pieces (static count ``ceil(I/chunk) + T``)."""
-    num_tiles = b.tile_start.shape[0]
-    k_max = -(-b.capacity // chunk) + num_tiles
-    per_tile = (b.tile_end - b.tile_start + chunk - 1) // chunk
-    ends = jnp.cumsum(per_tile)
+    """Cut each cell's list into ``chunk``-sized pieces (static count ``ceil(S/chunk) + C``)."""
+    num_cells = b.tile_start.shape[0]
+    slots = b.gauss_ids.shape[0]
+    k_max = -(-slots // chunk) + num_cells
+    per_cell = (b.tile_end - b.tile_start + chunk - 1) // chunk
+    ends = jnp.cumsum(per_cell)
     k = jnp.arange(k_max, dtype=jnp.int32)
-    tile = jnp.minimum(jnp.searchsorted(ends, k, side="right"), num_tiles - 1).astype(jnp.int32)
+    tile = jnp.minimum(jnp.searchsorted(ends, k, side="right"), num_cells - 1).astype(jnp.int32)
     used = k < ends[-1]
-    first = b.tile_start[tile] + (k - (ends[tile] - per_tile[tile])) * chunk
-    slots = first[:, None] + jnp.arange(chunk, dtype=jnp.int32)[None, :]
-    ok = used[:, None] & (slots < b.tile_end[tile][:, None])
-    ids = jnp.where(ok, b.gauss_ids[jnp.clip(slots, 0, b.capacity - 1)], num_gaussians)
-    return Chunks(tile=jnp.where(used, tile, num_tiles), gauss_ids=ids)
+    first = b.tile_start[tile] + (k - (ends[tile] - per_cell[tile])) * chunk
+    slot_ids = first[:, None] + jnp.arange(chunk, dtype=jnp.int32)[None, :]
+    ok = used[:, None] & (slot_ids < b.tile_end[tile][:, None])
+    ids = jnp.where(ok, b.gauss_ids[jnp.clip(slot_ids, 0, slots - 1)], num_gaussians)
+    return Chunks(tile=jnp.where(used, tile, num_cells), gauss_ids=ids, count=ends[-1])
 
 
 def _with_sentinel(x: jax.Array) -> jax.Array:
@@ -61,24 +68,23 @@ def _with_sentinel(x: jax.Array) -> jax.Array:
     return jnp.concatenate([x, jnp.zeros((1, *x.shape[1:]), x.dtype)], axis=0)
 
 
-def _local_pixels() -> tuple[jax.Array, jax.Array]:
-    """Pixel centres of a tile relative to the tile centre, ``[256]`` each, in [−7.5, 7.5]."""
-    lin = jnp.arange(binning_lib.TILE * binning_lib.TILE, dtype=jnp.int32)
-    half = binning_lib.TILE / 2
-    return (lin % binning_lib.TILE).astype(jnp.float32) + 0.5 - half, \
-        (lin // binning_lib.TILE).astype(jnp.float32) + 0.5 - half
+def _local_pixels(cell: int) -> tuple[jax.Array, jax.Array]:
+    """Pixel centres of a cell relative to its centre, ``[cell²]`` each, in ``±(cell − 1)/2``."""
+    lin = jnp.arange(cell * cell, dtype=jnp.int32)
+    half = cell / 2
+    return (lin % cell).astype(jnp.float32) + 0.5 - half, (lin // cell).astype(jnp.float32) + 0.5 - half
 
 
-def _chunk_weights(tile, ids, means, conics, tiles_x, num_gaussians):
-    """Weights ``w [B, 256, chunk]`` and tile-local means ``[B, chunk, 2]`` for a batch of chunks.
+def _chunk_weights(tile, ids, means, conics, cells_x, cell, num_gaussians):
+    """Weights ``w [B, P, chunk]`` and cell-local means ``[B, chunk, 2]`` for a batch of chunks.
 
-    Coordinates are taken relative to the tile centre so the backward's moment sums stay
-    well-conditioned in float32.
+    Coordinates are taken relative to the cell centre so the backward's moment sums stay
+    well-conditioned in float32. ``tile`` may hold the padding index ``C`` (its ids are ``N``).
     """
-    centre = jnp.stack([(tile % tiles_x).astype(jnp.float32) + 0.5,
-                        (tile // tiles_x).astype(jnp.float32) + 0.5], -1) * binning_lib.TILE
+    centre = jnp.stack([(tile % cells_x).astype(jnp.float32) + 0.5,
+                        (tile // cells_x).astype(jnp.float32) + 0.5], -1) * cell
     mu = means[ids] - centre[:, None, :]  # [B, chunk, 2]
-    lx, ly = _local_pixels()
+    lx, ly = _local_pixels(cell)
     dx = lx[None, :, None] - mu[:, None, :, 0]
     dy = ly[None, :, None] - mu[:, None, :, 1]
     sigma = covariance.mahalanobis(conics[ids][:, None], dx, dy)
@@ -86,65 +92,79 @@ def _chunk_weights(tile, ids, means, conics, tiles_x, num_gaussians):
     return w, mu
 
 
-def _batched(fn, xs, k_max):
-    """``lax.map`` over chunk batches (memory bound), tolerant of any ``k_max``."""
-    steps = -(-k_max // _CHUNKS_PER_STEP)
-    pad = steps * _CHUNKS_PER_STEP - k_max
-    xs = jax.tree.map(lambda a: jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1),
-                                        constant_values=a.dtype.type(-1) if a.ndim == 1 else 0), xs)
-    xs = jax.tree.map(lambda a: a.reshape(steps, _CHUNKS_PER_STEP, *a.shape[1:]), xs)
-    out = jax.lax.map(fn, xs)
-    return jax.tree.map(lambda a: a.reshape(steps * _CHUNKS_PER_STEP, *a.shape[2:])[:k_max], out)
+def _batch_size(cell: int, chunk: int) -> int:
+    return max(1, _WEIGHTS_PER_STEP // (cell * cell * chunk))
 
 
-def _forward(means, conics, colors, chunks: Chunks, height, width):
-    ty_n, tx_n = binning_lib.tile_grid(height, width)
-    n = means.shape[0]
-    means_s, conics_s, colors_s = map(_with_sentinel, (means, conics, colors))
+def _padded(chunks: Chunks, batch: int, num_cells: int, n: int) -> tuple[jax.Array, jax.Array]:
+    """Chunk table padded to whole batches (padding: cell ``C``, ids ``N``)."""
     k_max = chunks.tile.shape[0]
-
-    def render_chunks(x):
-        tile, ids = x
-        ids = jnp.where(tile[:, None] < 0, n, ids)  # padding chunks from _batched
-        w, _ = _chunk_weights(jnp.maximum(tile, 0), ids, means_s, conics_s, tx_n, n)
-        return jnp.einsum("bpc,bcd->bpd", w, colors_s[ids])
-
-    out = _batched(render_chunks, (chunks.tile, chunks.gauss_ids), k_max)
-    tiles = jax.ops.segment_sum(out, chunks.tile, num_segments=ty_n * tx_n + 1,
-                                indices_are_sorted=True)[:-1]
-    return binning_lib.tiles_to_image(tiles, height, width)
+    pad = -(-k_max // batch) * batch - k_max
+    return (jnp.pad(chunks.tile, (0, pad), constant_values=num_cells),
+            jnp.pad(chunks.gauss_ids, ((0, pad), (0, 0)), constant_values=n))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
-def _rasterize(means, conics, colors, tile, gauss_ids, height, width):
-    return _forward(means, conics, colors, Chunks(tile, gauss_ids), height, width)
+def _loop_chunks(body, init, chunks: Chunks, batch: int, num_cells: int, n: int):
+    """``carry = body(i, carry, tile [B], ids [B, chunk])`` over the used chunks, ``B`` at a time.
+
+    The trip count is dynamic (``ceil(count / B)``), so unused capacity costs nothing; the
+    loop is only ever differentiated through our own VJP, never by autodiff.
+    """
+    tiles, ids = _padded(chunks, batch, num_cells, n)
+
+    def step(i, carry):
+        sl = functools.partial(jax.lax.dynamic_slice_in_dim, start_index=i * batch, slice_size=batch)
+        return body(i, carry, sl(tiles), sl(ids))
+
+    return jax.lax.fori_loop(0, (chunks.count + batch - 1) // batch, step, init)
 
 
-def _rasterize_fwd(means, conics, colors, tile, gauss_ids, height, width):
-    image = _forward(means, conics, colors, Chunks(tile, gauss_ids), height, width)
-    return image, (means, conics, colors, tile, gauss_ids)
-
-
-def _rasterize_bwd(height, width, res, v_image):
-    means, conics, colors, tile, gauss_ids = res
-    ty_n, tx_n = binning_lib.tile_grid(height, width)
+def _forward(means, conics, colors, chunks: Chunks, height, width, cell):
+    cy_n, cx_n = binning_lib.tile_grid(height, width, cell)
+    num_cells = cy_n * cx_n
     n = means.shape[0]
     means_s, conics_s, colors_s = map(_with_sentinel, (means, conics, colors))
-    v_tiles = _with_sentinel(binning_lib.image_to_tiles(v_image, ty_n, tx_n))  # [T+1, 256, 3]
+    batch = _batch_size(cell, chunks.gauss_ids.shape[1])
 
-    def grad_chunks(x):
-        tile, ids = x
-        ids = jnp.where(tile[:, None] < 0, n, ids)
-        t = jnp.where(tile < 0, ty_n * tx_n, tile)
-        w, mu = _chunk_weights(jnp.minimum(t, ty_n * tx_n - 1), ids, means_s, conics_s, tx_n, n)
-        v = v_tiles[t]  # [B, 256, 3]
+    def body(i, cells, tile, ids):
+        w, _ = _chunk_weights(tile, ids, means_s, conics_s, cx_n, cell, n)
+        out = jnp.einsum("bpc,bcd->bpd", w, colors_s[ids])
+        return cells.at[tile].add(out, indices_are_sorted=True, mode="promise_in_bounds")
+
+    dtype = jnp.result_type(means, conics, colors)
+    cells = jnp.zeros((num_cells + 1, cell * cell, 3), dtype)
+    cells = _loop_chunks(body, cells, chunks, batch, num_cells, n)
+    return binning_lib.tiles_to_image(cells[:-1], height, width, cell)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7, 8))
+def _rasterize(means, conics, colors, tile, gauss_ids, count, height, width, cell):
+    return _forward(means, conics, colors, Chunks(tile, gauss_ids, count), height, width, cell)
+
+
+def _rasterize_fwd(means, conics, colors, tile, gauss_ids, count, height, width, cell):
+    image = _forward(means, conics, colors, Chunks(tile, gauss_ids, count), height, width, cell)
+    return image, (means, conics, colors, tile, gauss_ids, count)
+
+
+def _rasterize_bwd(height, width, cell, res, v_image):
+    means, conics, colors, tile, gauss_ids, count = res
+    cy_n, cx_n = binning_lib.tile_grid(height, width, cell)
+    num_cells = cy_n * cx_n
+    n = means.shape[0]
+    means_s, conics_s, colors_s = map(_with_sentinel, (means, conics, colors))
+    v_cells = _with_sentinel(binning_lib.image_to_tiles(v_image, cy_n, cx_n, cell))  # [C+1, P, 3]
+    lx, ly = _local_pixels(cell)
+    basis = jnp.stack([jnp.ones_like(lx), lx, ly, lx * lx, lx * ly, ly * ly], -1)  # [P, 6]
+
+    def body(i, grads, tile, ids):
+        w, mu = _chunk_weights(tile, ids, means_s, conics_s, cx_n, cell, n)
+        v = v_cells[tile]  # [B, P, 3]
         col = colors_s[ids]  # [B, chunk, 3]
         v_col = jnp.einsum("bpc,bpd->bcd", w, v)
         v_sigma = -w * jnp.einsum("bpd,bcd->bpc", v, col)
-        # Moments of v_sigma over the tile's pixels as one matmul against the fixed basis
+        # Moments of v_sigma over the cell's pixels as one matmul against the fixed basis
         # (1, x, y, x², xy, y²); XLA:CPU runs reductions over this axis far slower than a dot.
-        lx, ly = _local_pixels()
-        basis = jnp.stack([jnp.ones_like(lx), lx, ly, lx * lx, lx * ly, ly * ly], -1)  # [256, 6]
         m0, mx_, my_, mxx, mxy, myy = jnp.moveaxis(jnp.einsum("bpc,pk->bck", v_sigma, basis), -1, 0)
         ux, uy = mu[..., 0], mu[..., 1]
         # Σ v_σ·dx etc. with d = p − μ, expanded in the moments.
@@ -155,14 +175,17 @@ def _rasterize_bwd(height, width, res, v_image):
         s_yy = myy - 2 * uy * my_ + uy * uy * m0
         con = conics_s[ids]
         a, b, c = con[..., 0], con[..., 1], con[..., 2]
-        v_a, v_b, v_c = 0.5 * s_xx, s_xy, 0.5 * s_yy
         v_mx = -(a * s_x + b * s_y)
         v_my = -(b * s_x + c * s_y)
-        return ids, jnp.concatenate([jnp.stack([v_mx, v_my, v_a, v_b, v_c], -1), v_col], -1)
+        per_slot = jnp.concatenate(
+            [jnp.stack([v_mx, v_my, 0.5 * s_xx, s_xy, 0.5 * s_yy], -1), v_col], -1)
+        return grads.at[ids.reshape(-1)].add(per_slot.reshape(-1, 8), mode="promise_in_bounds")
 
-    ids, per_slot = _batched(grad_chunks, (tile, gauss_ids), tile.shape[0])
-    g = jax.ops.segment_sum(per_slot.reshape(-1, 8), ids.reshape(-1), num_segments=n + 1)[:n]
-    return g[:, 0:2], g[:, 2:5], g[:, 5:8], None, None
+    chunks = Chunks(tile, gauss_ids, count)
+    batch = _batch_size(cell, gauss_ids.shape[1])
+    dtype = jnp.result_type(means, conics, colors, v_image)
+    g = _loop_chunks(body, jnp.zeros((n + 1, 8), dtype), chunks, batch, num_cells, n)[:n]
+    return g[:, 0:2], g[:, 2:5], g[:, 5:8], None, None, None
 
 
 _rasterize.defvjp(_rasterize_fwd, _rasterize_bwd)
@@ -184,7 +207,7 @@ def rasterize(
       means: ``[N, 2]`` pixels.
       conics: ``[N, 3]`` inverse covariances ``(a, b, c)``, 1/pixels².
       colors: ``[N, 3]``.
-      b: binning of the same Gaussians (from :func:`binning.bin_gaussians`).
+      b: binning of the same Gaussians (from :func:`binning.bin_gaussians`), any cell size.
       height, width: image size (static).
       chunk: Gaussians per dense block (static).
 
@@ -192,55 +215,80 @@ def rasterize(
       ``[H, W, 3]`` float32 image, NaN everywhere if the binning overflowed.
     """
     chunks = make_chunks(b, means.shape[0], chunk)
-    image = _rasterize(means, conics, colors, chunks.tile, chunks.gauss_ids, height, width)
+    image = _rasterize(means, conics, colors, chunks.tile, chunks.gauss_ids, chunks.count,
+                       height, width, b.cell)
     return jnp.where(b.overflowed(), jnp.nan, image)
 
 
 class ColorBasis(NamedTuple):
     """The render's colour matrix for a fixed geometry, stored per chunk.
 
-    ``weights [K, 256, chunk]`` are the splat weights of every chunk; with them the render and
-    its adjoint in the colours are a gather + batched matmul each, which is what iterative
-    colour solves want (the geometry, hence ``w``, does not change between iterations).
+    ``weights [K, P, chunk]`` are the splat weights of every chunk (zero past the used ones);
+    with them the render and its adjoint in the colours are a gather + batched matmul per
+    batch of chunks, which is what iterative colour solves want (the geometry, hence ``w``,
+    does not change between iterations).
     """
 
     weights: jax.Array
     chunks: Chunks
+    cell: int
 
 
 def color_basis(
     means: jax.Array, conics: jax.Array, b: binning_lib.Binning, height: int, width: int,
     *, chunk: int = DEFAULT_CHUNK,
 ) -> ColorBasis:
-    """Evaluate and keep the weights of every chunk (memory ``4·K·256·chunk`` bytes)."""
-    _, tx_n = binning_lib.tile_grid(height, width)
+    """Evaluate and keep the weights of every chunk (memory ``4·K·cell²·chunk`` bytes)."""
+    cell = b.cell
+    cy_n, cx_n = binning_lib.tile_grid(height, width, cell)
     n = means.shape[0]
     chunks = make_chunks(b, n, chunk)
+    batch = _batch_size(cell, chunk)
+    k_pad = -(-chunks.tile.shape[0] // batch) * batch
     means_s, conics_s = _with_sentinel(means), _with_sentinel(conics)
 
-    def weights(x):
-        tile, ids = x
-        ids = jnp.where(tile[:, None] < 0, n, ids)
-        return _chunk_weights(jnp.maximum(tile, 0), ids, means_s, conics_s, tx_n, n)[0]
+    def body(i, weights, tile, ids):
+        w, _ = _chunk_weights(tile, ids, means_s, conics_s, cx_n, cell, n)
+        return jax.lax.dynamic_update_slice_in_dim(weights, w, i * batch, axis=0)
 
-    w = _batched(weights, (chunks.tile, chunks.gauss_ids), chunks.tile.shape[0])
-    return ColorBasis(weights=w, chunks=chunks)
+    weights = jnp.zeros((k_pad, cell * cell, chunk), jnp.result_type(means, conics))
+    weights = _loop_chunks(body, weights, chunks, batch, cy_n * cx_n, n)
+    return ColorBasis(weights=weights, chunks=chunks, cell=cell)
+
+
+def _basis_loop(basis: ColorBasis, body, init, num_cells: int, n: int):
+    batch = _batch_size(basis.cell, basis.weights.shape[-1])
+
+    def with_weights(i, carry, tile, ids):
+        w = jax.lax.dynamic_slice_in_dim(basis.weights, i * batch, batch)
+        return body(carry, w, tile, ids)
+
+    return _loop_chunks(with_weights, init, basis.chunks, batch, num_cells, n)
 
 
 def basis_render(basis: ColorBasis, colors: jax.Array, height: int, width: int) -> jax.Array:
     """``A c``: ``colors [N, 3]`` → ``[H, W, 3]`` (same image as :func:`rasterize`)."""
-    ty_n, tx_n = binning_lib.tile_grid(height, width)
-    ids = basis.chunks.gauss_ids
-    out = jnp.einsum("kpc,kcd->kpd", basis.weights, _with_sentinel(colors)[ids])
-    tiles = jax.ops.segment_sum(out, basis.chunks.tile, num_segments=ty_n * tx_n + 1,
-                                indices_are_sorted=True)[:-1]
-    return binning_lib.tiles_to_image(tiles, height, width)
+    cy_n, cx_n = binning_lib.tile_grid(height, width, basis.cell)
+    n = colors.shape[0]
+    colors_s = _with_sentinel(colors)
+
+    def body(cells, w, tile, ids):
+        out = jnp.einsum("kpc,kcd->kpd", w, colors_s[ids])
+        return cells.at[tile].add(out, indices_are_sorted=True, mode="promise_in_bounds")
+
+    cells = jnp.zeros((cy_n * cx_n + 1, basis.cell ** 2, 3), jnp.result_type(basis.weights, colors))
+    cells = _basis_loop(basis, body, cells, cy_n * cx_n, n)
+    return binning_lib.tiles_to_image(cells[:-1], height, width, basis.cell)
 
 
 def basis_adjoint(basis: ColorBasis, image: jax.Array, num_gaussians: int) -> jax.Array:
     """``Aᵀ v``: ``[H, W, 3]`` → ``[N, 3]``, the render's VJP in the colours."""
-    ty_n, tx_n = binning_lib.tile_grid(*image.shape[:2])
-    v = _with_sentinel(binning_lib.image_to_tiles(image, ty_n, tx_n))[basis.chunks.tile]
-    per_slot = jnp.einsum("kpc,kpd->kcd", basis.weights, v)
-    return jax.ops.segment_sum(per_slot.reshape(-1, 3), basis.chunks.gauss_ids.reshape(-1),
-                               num_segments=num_gaussians + 1)[:num_gaussians]
+    cy_n, cx_n = binning_lib.tile_grid(*image.shape[:2], basis.cell)
+    v_cells = _with_sentinel(binning_lib.image_to_tiles(image, cy_n, cx_n, basis.cell))
+
+    def body(acc, w, tile, ids):
+        per_slot = jnp.einsum("kpc,kpd->kcd", w, v_cells[tile])
+        return acc.at[ids.reshape(-1)].add(per_slot.reshape(-1, 3), mode="promise_in_bounds")
+
+    acc = jnp.zeros((num_gaussians + 1, 3), jnp.result_type(basis.weights, image))
+    return _basis_loop(basis, body, acc, cy_n * cx_n, num_gaussians)[:num_gaussians]
