@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -84,7 +85,8 @@ def run_one(image: np.ndarray, init: str, steps: int, count: int | None, fit_nam
             "init_seconds": res.seconds, "init_seconds_cold": cold, "init_info": info,
             "compile_seconds": out.compile_seconds,
             "fit_seconds": out.fit_seconds, "wall_seconds": time.perf_counter() - t,
-            "steps": out.steps, "fit_config": repr(cfg), "history": out.history}
+            "steps": out.steps, "fit_config": repr(cfg), "history": out.history,
+            "load_average_1min_after": os.getloadavg()[0]}
 
 
 def quadtree_count(image: np.ndarray) -> int:
@@ -106,11 +108,11 @@ def write_report(out: Path, command: str) -> None:
     lines = [f"# Init benchmark: {runs[0]['height']}×{runs[0]['width']}-class Kodak images",
              "", f"Command: `{command}`", "",
              "PSNR (dB) after N fit steps; `t` = wall seconds at that point (warm init included, jit "
-             "compile excluded; `init s` = warm / cold, cold includes compiling). The machine's 2 "
-             "cores were shared with other jobs, so times are inflated by an unknown factor. "
-             "Evaluation only: nothing was tuned on Kodak.", "",
-             "| image | init | G | init s | step 0 | 200 | t@200 | 1000 | t@1000 | 2000 | t@2000 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "compile excluded; `init s` = warm / cold, cold includes compiling); `load` = the "
+             "machine's 1-minute load average when the run ended (2 cores: above ~2.5 the times "
+             "are inflated by other jobs). Evaluation only: nothing was tuned on Kodak.", "",
+             "| image | init | G | init s | step 0 | 200 | t@200 | 1000 | t@1000 | 2000 | t@2000 | load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for img in images:
         for init in INITS:
             r = next((r for r in runs if r["image"] == img and r["init"] == init), None)
@@ -123,7 +125,7 @@ def write_report(out: Path, command: str) -> None:
                                                                if s else [])
             lines.append(f"| {img} | {init} | {r['gaussians']:,} | {r['init_seconds']:.1f} / "
                          f"{r.get('init_seconds_cold', float('nan')):.1f} | "
-                         + " | ".join(cells) + " |")
+                         + " | ".join(cells) + f" | {r.get('load_average_1min_after', float('nan')):.1f} |")
     lines += ["", "Target: `quadtree+solve` @ 200 steps ≥ `random` @ 2000 steps:", ""]
     for img in images:
         a = next((r for r in runs if r["image"] == img and r["init"] == "quadtree+solve"), None)

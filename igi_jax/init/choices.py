@@ -2,25 +2,31 @@
 
 Any init can be followed by a least-squares colour solve (:mod:`igi_jax.init.color_solve`, CGLS
 with a fixed iteration count), timed as part of the init. It is on by default after ``quadtree``
-(20 iterations) and off after the random inits (whose geometry is not worth fitting colours to).
+(8 iterations) and off after the random inits (whose geometry is not worth fitting colours to).
 
 Quad-tree ``scale`` (std dev per ellipse semi-axis): the official recipe is 0.54 and stays the
-default without a solve. With the solve, wider Gaussians overlap more and the solve resolves the
-overlap, so the default is :data:`SOLVE_SCALE` = 1.0. Measured on photos (never Kodak) resized to
-304 px wide, 20 CG iterations, then Adan lr 1e-3 (GI's recipe), PSNR in dB at fit step 0 / 200::
+default without a solve (the colours are then point samples of the image, which only suit the
+official narrow Gaussians). With the solve, wider Gaussians overlap more and the solve resolves
+the overlap. Defaults with the solve: :data:`SOLVE_SCALE` = 0.75 and 8 CG iterations, picked on
+photos (never Kodak) at 768 px wide, with the shipped fit config (``configs/fit_default``),
+whole-init time warm, PSNR in dB at fit step 0 / 200 (2026-11-25, idle 2-core CPU, after the
+8×8-cell rasterizer)::
 
-    python bench/init_tuning.py --sweep scale --width 304 --photos 002,013
+    python bench/init_tuning.py --sweep budget --width 768 --photos 002,013 \
+        --settings 0.75x8,0.75x12,0.75x20,1.0x8,1.0x12,1.0x20
 
-    scale   002 (304×194, 11,495 G)  013 (304×144, 8,575 G)
-    0.54    19.39 / 23.85            16.91 / 21.70
-    0.75    22.40 / 26.12            19.71 / 23.66
-    1.0     23.63 / 26.05            20.97 / 23.61
+    scale × iters   002 (768×491, 60,875 G)      013 (768×364, 47,732 G)
+    0.75 × 8        2.41 s  24.78 / 29.75        1.29 s  20.74 / 24.95
+    0.75 × 12       2.63 s  24.91 / 29.74        1.63 s  20.84 / 24.96
+    0.75 × 20       3.67 s  24.96 / 29.71        2.54 s  20.88 / 24.97
+    1.0 × 8         2.60 s  26.28 / 29.36        1.71 s  22.01 / 24.57
+    1.0 × 12        3.52 s  26.75 / 29.54        –
+    1.0 × 20        4.59 s  27.25 / 29.78        –
 
-1.0 is +1.2 dB at step 0 and within 0.07 dB of 0.75 after 200 steps; 0.54 (official) trails by
-2–4 dB throughout. Without the solve the colours are point samples of the image, which only
-make sense for the official narrow Gaussians, so 0.54 stays the default there. (Measured with
-the plain, unpreconditioned CG solve, which the preconditioned default now beats by 1–3 dB at
-step 0; the ordering of the scales was not re-measured.)
+At 0.75 the preconditioned solve has converged by 8 iterations and after 200 steps it matches
+or beats 1.0 (which starts 1–2 dB higher but needs 20 iterations, ~2× the init time, to catch
+up). An earlier sweep at 304 px with GI's optimiser (``--sweep scale``) gave 0.54 / 0.75 / 1.0
+= 23.85 / 26.12 / 26.05 dB (002) and 21.70 / 23.66 / 23.61 dB (013) after 200 steps.
 """
 
 from __future__ import annotations
@@ -38,9 +44,9 @@ from igi_jax.init import color_solve
 
 INITS = ("random", "random-gi", "quadtree")
 MAX_GAUSSIANS = 4_000_000
-SOLVE_ITERS = {"quadtree": 20}  # default CG iterations per init; absent = no solve
+SOLVE_ITERS = {"quadtree": 8}  # default CG iterations per init; absent = no solve
 OFFICIAL_SCALE = 0.54  # quad-tree std per semi-axis, official (no colour solve)
-SOLVE_SCALE = 1.0  # quad-tree std per semi-axis when the colour solve runs (measured, see above)
+SOLVE_SCALE = 0.75  # quad-tree std per semi-axis when the colour solve runs (measured, see above)
 
 
 @dataclasses.dataclass
@@ -74,7 +80,7 @@ def initialize(
       scale: quad-tree std dev per ellipse semi-axis (default: the official 0.54 without a
         colour solve, :data:`SOLVE_SCALE` with one).
       solve_colors: CG iterations of the least-squares colour solve after the init; ``0`` turns it
-        off; ``None`` = the init's default (:data:`SOLVE_ITERS`: 20 after ``quadtree``, off
+        off; ``None`` = the init's default (:data:`SOLVE_ITERS`: 8 after ``quadtree``, off
         otherwise).
       backend: render backend of the colour solve.
 

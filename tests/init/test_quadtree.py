@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from pathlib import Path
 
@@ -222,18 +221,15 @@ def test_bad_image(image, match):
         quadtree_leaves(image)
 
 
-def test_kodak_split_speed():
+def test_kodak_split_tiles_the_square():
+    """A real photo (timing lives in ``bench/init_time.py``, not here)."""
     path = KODAK / "kodim23.png"
     if not path.exists():
         pytest.skip(f"{path} not found")
     from PIL import Image
 
     img = np.asarray(Image.open(path).convert("RGB"), np.float32) / 255.0
-    quadtree_leaves(img)
-    t = time.perf_counter()
     leaves = quadtree_leaves(img)
-    elapsed = time.perf_counter() - t
-    assert elapsed < 1.0, f"quad-tree split took {elapsed:.2f} s"
     _assert_tiles(leaves, 768)
     means, _, _, info = quadtree_geometry(img)
     assert 20_000 < info["gaussians"] < 50_000 and len(means) == info["gaussians"]
