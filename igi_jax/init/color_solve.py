@@ -53,7 +53,8 @@ def _dot(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.vdot(a, b).real
 
 
-@functools.partial(jax.jit, static_argnames=("height", "width", "capacity", "backend", "precondition"))
+@functools.partial(jax.jit, static_argnames=("height", "width", "capacity", "backend", "precondition",
+                                             "max_chunks"))
 def _cgls(
     means: jax.Array,  # [N, 2] pixels
     cov: jax.Array,  # [N, 3] pixels²
@@ -68,10 +69,11 @@ def _cgls(
     width: int,
     capacity: int,
     backend: str,
+    max_chunks: int | None,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """CGLS from ``colors``; returns ``(colors, objective_before, objective_after, overflowed)``."""
     A, At = render_api.color_operator(means, cov, mask, height, width, capacity=capacity,
-                                      backend=backend)
+                                      backend=backend, max_chunks=max_chunks)
     live = mask[:, None].astype(jnp.float32)
     x = colors * live
 
@@ -141,10 +143,15 @@ def solve_colors_with_info(
     means, cov = g.means(), g.covariances()
     if capacity is None:
         capacity = render_api.required_capacity(means, cov, g.mask, g.height, g.width)
+    backend = render_api.resolve_backend(backend)
+    # The reference backend caches every chunk's weights: size that store from the data (a cheap
+    # count) rather than the binning's worst case, which is several times larger.
+    max_chunks = (render_api.required_chunks(means, cov, g.mask, g.height, g.width)
+                  if backend == "reference" else None)
     colors, before, after, overflowed = _cgls(
         means, cov, g.mask, g.colors, image, jnp.int32(iters), jnp.float32(ridge),
-        height=g.height, width=g.width, capacity=capacity, backend=render_api.resolve_backend(backend),
-        precondition=precondition)
+        height=g.height, width=g.width, capacity=capacity, backend=backend,
+        precondition=precondition, max_chunks=max_chunks)
     if bool(overflowed):
         raise ValueError(f"colour solve failed: the render needs more than {capacity=} "
                          "intersections (or the geometry is not finite)")

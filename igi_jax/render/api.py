@@ -36,6 +36,19 @@ def required_capacity(
 _count = jax.jit(binning_lib.count_intersections, static_argnums=(3, 4))
 
 
+def required_chunks(
+    means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int,
+    *, chunk: int = rasterize_lib.DEFAULT_CHUNK,
+) -> int:
+    """Weight-store size (chunks) of :func:`color_operator`'s reference backend, bucketed (host call)."""
+    n = int(_chunks_needed(means, cov, mask, height, width, chunk))
+    return bucket(n, minimum=256)
+
+
+_chunks_needed = jax.jit(lambda m, c, k, h, w, chunk: rasterize_lib.chunks_needed(
+    m, c, k, h, w, chunk=chunk), static_argnums=(3, 4, 5))
+
+
 def _is_traced(*xs) -> bool:
     return any(isinstance(x, jax.core.Tracer) for x in xs)
 
@@ -151,20 +164,26 @@ def color_operator(
 
     Returns ``(A, At)`` with ``A: colors [N, 3] → image [H, W, 3]`` and its adjoint
     ``At: image [H, W, 3] → colors [N, 3]`` (the renderer's VJP in the colours). The binning is
-    computed once here; ``kwargs`` go to :func:`render` (e.g. ``capacity``, ``backend``).
+    computed once here; ``kwargs`` go to :func:`render` (e.g. ``capacity``, ``backend``), except
+    ``max_chunks``: the reference backend's weight store (see :func:`required_chunks`), sized from
+    the data when the inputs are concrete. Overflowing either bound makes both maps return NaN.
     """
-    if kwargs.get("capacity") is None and not _is_traced(means, cov, mask):
+    max_chunks = kwargs.pop("max_chunks", None)
+    concrete = not _is_traced(means, cov, mask)
+    if kwargs.get("capacity") is None and concrete:
         kwargs["capacity"] = required_capacity(means, cov, mask, height, width)
     means, cov = jax.lax.stop_gradient(means), jax.lax.stop_gradient(cov)
     if resolve_backend(kwargs.get("backend", "auto")) == "reference" and kwargs.get("capacity"):
+        chunk = kwargs.get("chunk", rasterize_lib.DEFAULT_CHUNK)
+        if max_chunks is None and concrete:
+            max_chunks = required_chunks(means, cov, mask, height, width, chunk=chunk)
         # Fixed geometry: evaluate the weights once; A and Aᵀ become gathers + matmuls.
         _check_inputs(means, cov, jnp.zeros((means.shape[0], 3)), mask, height, width)
         b = binning_lib.bin_gaussians(means, cov, mask, height, width, kwargs["capacity"],
                                       cell=rasterize_lib.DEFAULT_CELL)
-        chunk = kwargs.get("chunk", rasterize_lib.DEFAULT_CHUNK)
         basis = rasterize_lib.color_basis(means, covariance.conic_from_cov(cov), b, height, width,
-                                          chunk=chunk)
-        poison = jnp.where(b.overflowed(), jnp.nan, 0.0)
+                                          chunk=chunk, max_chunks=max_chunks)
+        poison = jnp.where(b.overflowed() | basis.overflowed(), jnp.nan, 0.0)
 
         def forward(colors: jax.Array) -> jax.Array:
             return rasterize_lib.basis_render(basis, colors, height, width) + poison

@@ -38,7 +38,8 @@ _WEIGHTS_PER_STEP = 1 << 19
 class Chunks(NamedTuple):
     """Chunk table: chunk k renders ``gauss_ids[k]`` (``[K, chunk]``, ``N`` = empty) into ``tile[k]``.
 
-    ``count`` (int32 scalar) chunks are used; the rest (``tile = C``, all ids ``N``) are padding.
+    ``count`` (int32 scalar) chunks are needed; the rest (``tile = C``, all ids ``N``) are padding.
+    A table cut short by ``max_chunks`` has ``count > K`` (the caller must treat it as overflow).
     """
 
     tile: jax.Array  # [K] int32
@@ -46,11 +47,17 @@ class Chunks(NamedTuple):
     count: jax.Array
 
 
-def make_chunks(b: binning_lib.Binning, num_gaussians: int, chunk: int) -> Chunks:
-    """Cut each cell's list into ``chunk``-sized pieces (static count ``ceil(S/chunk) + C``)."""
+def make_chunks(
+    b: binning_lib.Binning, num_gaussians: int, chunk: int, max_chunks: int | None = None
+) -> Chunks:
+    """Cut each cell's list into ``chunk``-sized pieces.
+
+    The table has the static length ``ceil(S/chunk) + C`` (enough for any binning), or
+    ``max_chunks`` when the caller knows a tighter bound (see :func:`chunks_needed`).
+    """
     num_cells = b.tile_start.shape[0]
     slots = b.gauss_ids.shape[0]
-    k_max = -(-slots // chunk) + num_cells
+    k_max = -(-slots // chunk) + num_cells if max_chunks is None else max_chunks
     per_cell = (b.tile_end - b.tile_start + chunk - 1) // chunk
     ends = jnp.cumsum(per_cell)
     k = jnp.arange(k_max, dtype=jnp.int32)
@@ -61,6 +68,25 @@ def make_chunks(b: binning_lib.Binning, num_gaussians: int, chunk: int) -> Chunk
     ok = used[:, None] & (slot_ids < b.tile_end[tile][:, None])
     ids = jnp.where(ok, b.gauss_ids[jnp.clip(slot_ids, 0, slots - 1)], num_gaussians)
     return Chunks(tile=jnp.where(used, tile, num_cells), gauss_ids=ids, count=ends[-1])
+
+
+def chunks_needed(
+    means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int, *,
+    chunk: int = DEFAULT_CHUNK, cell: int = DEFAULT_CELL,
+) -> jax.Array:
+    """Chunks :func:`make_chunks` will use for these Gaussians (int32 scalar), without sorting.
+
+    Per-cell list lengths come from summed-area tables of the Gaussians' cell boxes.
+    """
+    cy_n, cx_n = binning_lib.tile_grid(height, width, cell)
+    x0, y0, x1, y1 = binning_lib.cell_boxes(means, cov, mask, height, width, cell)
+    live = x1 >= x0
+    corners = jnp.zeros((cy_n + 1, cx_n + 1), jnp.int32)
+    one = live.astype(jnp.int32)
+    corners = corners.at[y0, x0].add(one).at[y0, x1 + 1].add(-one)
+    corners = corners.at[y1 + 1, x0].add(-one).at[y1 + 1, x1 + 1].add(one)
+    per_cell = jnp.cumsum(jnp.cumsum(corners, 0), 1)[:cy_n, :cx_n]
+    return jnp.sum((per_cell + chunk - 1) // chunk)
 
 
 def _with_sentinel(x: jax.Array) -> jax.Array:
@@ -116,7 +142,8 @@ def _loop_chunks(body, init, chunks: Chunks, batch: int, num_cells: int, n: int)
         sl = functools.partial(jax.lax.dynamic_slice_in_dim, start_index=i * batch, slice_size=batch)
         return body(i, carry, sl(tiles), sl(ids))
 
-    return jax.lax.fori_loop(0, (chunks.count + batch - 1) // batch, step, init)
+    count = jnp.minimum(chunks.count, chunks.tile.shape[0])
+    return jax.lax.fori_loop(0, (count + batch - 1) // batch, step, init)
 
 
 def _forward(means, conics, colors, chunks: Chunks, height, width, cell):
@@ -233,16 +260,23 @@ class ColorBasis(NamedTuple):
     chunks: Chunks
     cell: int
 
+    def overflowed(self) -> jax.Array:
+        return self.chunks.count > self.chunks.tile.shape[0]
+
 
 def color_basis(
     means: jax.Array, conics: jax.Array, b: binning_lib.Binning, height: int, width: int,
-    *, chunk: int = DEFAULT_CHUNK,
+    *, chunk: int = DEFAULT_CHUNK, max_chunks: int | None = None,
 ) -> ColorBasis:
-    """Evaluate and keep the weights of every chunk (memory ``4·K·cell²·chunk`` bytes)."""
+    """Evaluate and keep the weights of every chunk (memory ``4·K·cell²·chunk`` bytes).
+
+    ``max_chunks`` (static) sizes the store from :func:`chunks_needed` instead of the binning's
+    worst case, several times smaller; when the data need more, ``basis.overflowed()`` is true.
+    """
     cell = b.cell
     cy_n, cx_n = binning_lib.tile_grid(height, width, cell)
     n = means.shape[0]
-    chunks = make_chunks(b, n, chunk)
+    chunks = make_chunks(b, n, chunk, max_chunks)
     batch = _batch_size(cell, chunk)
     k_pad = -(-chunks.tile.shape[0] // batch) * batch
     means_s, conics_s = _with_sentinel(means), _with_sentinel(conics)

@@ -114,3 +114,19 @@ def test_unknown_cell_size_is_an_error():
     means, cov, _, mask, h, w = _gaussians(n=4)
     with pytest.raises(ValueError, match="cell"):
         binning.bin_gaussians(means, cov, mask, h, w, 64, cell=5)
+
+
+def test_chunks_needed_counts_exactly_what_make_chunks_uses_and_a_short_store_poisons():
+    from igi_jax.render import color_operator
+
+    means, cov, colors, mask, h, w = _gaussians(seed=5)
+    b = binning.bin_gaussians(means, cov, mask, h, w, 8192, cell=8)
+    need = int(rasterize_lib.chunks_needed(means, cov, mask, h, w, chunk=16, cell=8))
+    assert need == int(rasterize_lib.make_chunks(b, means.shape[0], 16).count) > 0
+    full = color_operator(means, cov, mask, h, w, backend="reference")
+    exact = color_operator(means, cov, mask, h, w, backend="reference", max_chunks=need)
+    short = color_operator(means, cov, mask, h, w, backend="reference", max_chunks=need - 1)
+    np.testing.assert_array_equal(exact[0](colors), full[0](colors))
+    v = jnp.ones((h, w, 3))
+    np.testing.assert_array_equal(exact[1](v), full[1](v))
+    assert bool(jnp.all(jnp.isnan(short[0](colors)))) and bool(jnp.all(jnp.isnan(short[1](v))))
