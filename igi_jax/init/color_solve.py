@@ -23,11 +23,12 @@ preconditioned (``solve_colors_with_info(g, img, iters=k, precondition=...)`` on
     002 at 768×491 (60,875 G)       13.58 → 25.37    19.98 → 26.51    24.40 → 27.22    26.58 → 27.61
     013 at 304×144 (8,575 G)        13.31 → 20.34    18.40 → 21.18    20.80 → 21.81    21.72 → 22.10
 
-Cost, with the cached-weight ``color_operator`` (reference backend), Kodak ``kodim23`` (31,494 G,
-196,608 intersection slots), warm, measured 2026-11-25 on the idle 2-core CPU: 0 / 5 / 10 / 20
-iterations take 0.51 / 1.13 / 2.02 / 3.52 s (≈ 0.15 s per iteration) and reach
-−3.4 / 26.5 / 27.9 / 28.9 dB (0 iterations = the over-bright unsolved start). Before that cache, a
-colour VJP recomputed the geometry moments and 20 iterations took ~105 s under load.
+Cost. The reference backend's ``color_operator`` evaluates every chunk's weights once per geometry
+(8×8-pixel cells, the store sized by :func:`igi_jax.render.api.required_chunks`), so A and Aᵀ are
+a gather + batched matmul each. Whole quad-tree init with the shipped defaults (scale 0.75, 8
+iterations), warm, idle 2-core CPU: ``python bench/init_time.py`` — the solve takes 0.9–1.5 s on
+Kodak-size images (31k–69k Gaussians), about 0.1 s per iteration. Before the weight cache, a colour
+VJP recomputed the geometry moments and 20 iterations took ~105 s under load.
 """
 
 from __future__ import annotations
