@@ -5,6 +5,7 @@ with ``/usr/bin/time -v``. Exact command used for the committed results:
 
     /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23       # loaded machine
     /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23_idle  # idle machine
+    /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23_cells # idle, 8×8 cells
 """
 
 from __future__ import annotations
