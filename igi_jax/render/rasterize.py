@@ -122,10 +122,15 @@ def _batch_size(cell: int, chunk: int) -> int:
     return max(1, _WEIGHTS_PER_STEP // (cell * cell * chunk))
 
 
+def _whole_batches(k: int, batch: int) -> int:
+    """``k`` chunks rounded up to whole loop batches."""
+    return -(-k // batch) * batch
+
+
 def _padded(chunks: Chunks, batch: int, num_cells: int, n: int) -> tuple[jax.Array, jax.Array]:
     """Chunk table padded to whole batches (padding: cell ``C``, ids ``N``)."""
     k_max = chunks.tile.shape[0]
-    pad = -(-k_max // batch) * batch - k_max
+    pad = _whole_batches(k_max, batch) - k_max
     return (jnp.pad(chunks.tile, (0, pad), constant_values=num_cells),
             jnp.pad(chunks.gauss_ids, ((0, pad), (0, 0)), constant_values=n))
 
@@ -146,6 +151,12 @@ def _loop_chunks(body, init, chunks: Chunks, batch: int, num_cells: int, n: int)
     return jax.lax.fori_loop(0, (count + batch - 1) // batch, step, init)
 
 
+def _splat(cells, w, colors_s, tile, ids):
+    """Add one batch of chunks, ``w [B, P, chunk]`` × their colours, into ``cells [C + 1, P, 3]``."""
+    out = jnp.einsum("bpc,bcd->bpd", w, colors_s[ids])
+    return cells.at[tile].add(out, indices_are_sorted=True, mode="promise_in_bounds")
+
+
 def _forward(means, conics, colors, chunks: Chunks, height, width, cell):
     cy_n, cx_n = binning_lib.tile_grid(height, width, cell)
     num_cells = cy_n * cx_n
@@ -155,8 +166,7 @@ def _forward(means, conics, colors, chunks: Chunks, height, width, cell):
 
     def body(i, cells, tile, ids):
         w, _ = _chunk_weights(tile, ids, means_s, conics_s, cx_n, cell, n)
-        out = jnp.einsum("bpc,bcd->bpd", w, colors_s[ids])
-        return cells.at[tile].add(out, indices_are_sorted=True, mode="promise_in_bounds")
+        return _splat(cells, w, colors_s, tile, ids)
 
     dtype = jnp.result_type(means, conics, colors)
     cells = jnp.zeros((num_cells + 1, cell * cell, 3), dtype)
@@ -278,7 +288,7 @@ def color_basis(
     n = means.shape[0]
     chunks = make_chunks(b, n, chunk, max_chunks)
     batch = _batch_size(cell, chunk)
-    k_pad = -(-chunks.tile.shape[0] // batch) * batch
+    k_pad = _whole_batches(chunks.tile.shape[0], batch)
     means_s, conics_s = _with_sentinel(means), _with_sentinel(conics)
 
     def body(i, weights, tile, ids):
@@ -307,8 +317,7 @@ def basis_render(basis: ColorBasis, colors: jax.Array, height: int, width: int) 
     colors_s = _with_sentinel(colors)
 
     def body(cells, w, tile, ids):
-        out = jnp.einsum("kpc,kcd->kpd", w, colors_s[ids])
-        return cells.at[tile].add(out, indices_are_sorted=True, mode="promise_in_bounds")
+        return _splat(cells, w, colors_s, tile, ids)
 
     cells = jnp.zeros((cy_n * cx_n + 1, basis.cell ** 2, 3), jnp.result_type(basis.weights, colors))
     cells = _basis_loop(basis, body, cells, cy_n * cx_n, n)
