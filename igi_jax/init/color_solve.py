@@ -24,7 +24,7 @@ preconditioned (``solve_colors_with_info(g, img, iters=k, precondition=...)`` on
     013 at 304×144 (8,575 G)        13.31 → 20.34    18.40 → 21.18    20.80 → 21.81    21.72 → 22.10
 
 Cost. The reference backend's ``color_operator`` evaluates every chunk's weights once per geometry
-(8×8-pixel cells, the store sized by :func:`igi_jax.render.api.required_chunks`), so A and Aᵀ are
+(8×8-pixel cells; lists and store sized by :func:`igi_jax.render.api.required_basis_sizes`), so A and Aᵀ are
 a gather + batched matmul each. Whole quad-tree init with the shipped defaults (scale 0.75, 8
 iterations), warm, idle 2-core CPU: ``python bench/init_time.py`` — the solve takes 0.9–1.5 s on
 Kodak-size images (31k–69k Gaussians), about 0.1 s per iteration. Before the weight cache, a colour
@@ -55,7 +55,7 @@ def _dot(a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=("height", "width", "capacity", "backend", "precondition",
-                                             "max_chunks"))
+                                             "max_chunks", "slots"))
 def _cgls(
     means: jax.Array,  # [N, 2] pixels
     cov: jax.Array,  # [N, 3] pixels²
@@ -71,10 +71,11 @@ def _cgls(
     capacity: int,
     backend: str,
     max_chunks: int | None,
+    slots: int | None,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """CGLS from ``colors``; returns ``(colors, objective_before, objective_after, overflowed)``."""
     A, At = render_api.color_operator(means, cov, mask, height, width, capacity=capacity,
-                                      backend=backend, max_chunks=max_chunks)
+                                      backend=backend, max_chunks=max_chunks, slots=slots)
     live = mask[:, None].astype(jnp.float32)
     x = colors * live
 
@@ -145,14 +146,14 @@ def solve_colors_with_info(
     if capacity is None:
         capacity = render_api.required_capacity(means, cov, g.mask, g.height, g.width)
     backend = render_api.resolve_backend(backend)
-    # The reference backend caches every chunk's weights: size that store from the data (a cheap
-    # count) rather than the binning's worst case, which is several times larger.
-    max_chunks = (render_api.required_chunks(means, cov, g.mask, g.height, g.width)
-                  if backend == "reference" else None)
+    # The reference backend caches every chunk's weights: size that store and the cell lists
+    # from the data (cheap counts) rather than the binning's worst case, several times larger.
+    slots, max_chunks = (render_api.required_basis_sizes(means, cov, g.mask, g.height, g.width)
+                         if backend == "reference" else (None, None))
     colors, before, after, overflowed = _cgls(
         means, cov, g.mask, g.colors, image, jnp.int32(iters), jnp.float32(ridge),
         height=g.height, width=g.width, capacity=capacity, backend=backend,
-        precondition=precondition, max_chunks=max_chunks)
+        precondition=precondition, max_chunks=max_chunks, slots=slots)
     if bool(overflowed):
         raise ValueError(f"colour solve failed: the render needs more than {capacity=} "
                          "intersections (or the geometry is not finite)")

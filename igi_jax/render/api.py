@@ -36,17 +36,24 @@ def required_capacity(
 _count = jax.jit(binning_lib.count_intersections, static_argnums=(3, 4))
 
 
-def required_chunks(
+def required_basis_sizes(
     means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int,
     *, chunk: int = rasterize_lib.DEFAULT_CHUNK,
-) -> int:
-    """Weight-store size (chunks) of :func:`color_operator`'s reference backend, bucketed (host call)."""
-    n = int(_chunks_needed(means, cov, mask, height, width, chunk))
-    return bucket(n, minimum=256)
+) -> tuple[int, int]:
+    """``(slots, max_chunks)`` for :func:`color_operator`'s reference backend (host call).
+
+    Its 8×8-cell list length and weight-store size (chunks), counted without sorting and
+    rounded up to size buckets: several times below the worst case the capacity implies.
+    """
+    entries, chunks = map(int, _entries_and_chunks(means, cov, mask, height, width, chunk))
+    return bucket(entries, minimum=1024), bucket(chunks, minimum=256)
 
 
-_chunks_needed = jax.jit(lambda m, c, k, h, w, chunk: rasterize_lib.chunks_needed(
-    m, c, k, h, w, chunk=chunk), static_argnums=(3, 4, 5))
+@functools.partial(jax.jit, static_argnums=(3, 4, 5))
+def _entries_and_chunks(means, cov, mask, height, width, chunk):
+    cell = rasterize_lib.DEFAULT_CELL
+    return (binning_lib.count_entries(means, cov, mask, height, width, cell),
+            rasterize_lib.chunks_needed(means, cov, mask, height, width, chunk=chunk, cell=cell))
 
 
 def _is_traced(*xs) -> bool:
@@ -165,22 +172,25 @@ def color_operator(
     Returns ``(A, At)`` with ``A: colors [N, 3] → image [H, W, 3]`` and its adjoint
     ``At: image [H, W, 3] → colors [N, 3]`` (the renderer's VJP in the colours). The binning is
     computed once here; ``kwargs`` go to :func:`render` (e.g. ``capacity``, ``backend``), except
-    ``max_chunks``: the reference backend's weight store (see :func:`required_chunks`), sized from
-    the data when the inputs are concrete. Overflowing either bound makes both maps return NaN.
+    ``slots`` and ``max_chunks``: the reference backend's cell-list length and weight-store size
+    (see :func:`required_basis_sizes`), sized from the data when the inputs are concrete.
+    Overflowing any bound makes both maps return NaN.
     """
     max_chunks = kwargs.pop("max_chunks", None)
+    slots = kwargs.pop("slots", None)
     concrete = not _is_traced(means, cov, mask)
     if kwargs.get("capacity") is None and concrete:
         kwargs["capacity"] = required_capacity(means, cov, mask, height, width)
     means, cov = jax.lax.stop_gradient(means), jax.lax.stop_gradient(cov)
     if resolve_backend(kwargs.get("backend", "auto")) == "reference" and kwargs.get("capacity"):
         chunk = kwargs.get("chunk", rasterize_lib.DEFAULT_CHUNK)
-        if max_chunks is None and concrete:
-            max_chunks = required_chunks(means, cov, mask, height, width, chunk=chunk)
-        # Fixed geometry: evaluate the weights once; A and Aᵀ become gathers + matmuls.
+        if (max_chunks is None or slots is None) and concrete:
+            sized = required_basis_sizes(means, cov, mask, height, width, chunk=chunk)
+            slots, max_chunks = slots or sized[0], max_chunks or sized[1]
+        # Fixed geometry: evaluate the weights once; A and Aᵀ become gathers + small contractions.
         _check_inputs(means, cov, jnp.zeros((means.shape[0], 3)), mask, height, width)
         b = binning_lib.bin_gaussians(means, cov, mask, height, width, kwargs["capacity"],
-                                      cell=rasterize_lib.DEFAULT_CELL)
+                                      cell=rasterize_lib.DEFAULT_CELL, slots=slots)
         basis = rasterize_lib.color_basis(means, covariance.conic_from_cov(cov), b, height, width,
                                           chunk=chunk, max_chunks=max_chunks)
         poison = jnp.where(b.overflowed() | basis.overflowed(), jnp.nan, 0.0)

@@ -10,8 +10,9 @@ every cell size renders the same image; smaller cells just evaluate fewer of the
 rasterizer uses 8 px, the Pallas kernels 16 px).
 
 Everything has static shapes: the list is padded to ``capacity · (16 / cell)²`` slots (each
-tile intersection splits into at most that many cells) and the true number of *tile*
-intersections is returned, so callers detect (never silently suffer) an overflow and re-bucket.
+tile intersection splits into at most that many cells), or to a caller-given, data-sized
+``slots`` (see :func:`count_entries`), and the true numbers of *tile* intersections and of
+list entries are returned, so callers detect (never silently suffer) an overflow and re-bucket.
 """
 
 from __future__ import annotations
@@ -38,22 +39,22 @@ class Binning:
       tile_start, tile_end: ``[C]`` int32, each cell's slice of ``gauss_ids``.
       num_intersections: int32 scalar, 16×16-tile intersections the data need (may exceed
         :attr:`capacity`).
+      num_entries: int32 scalar, (cell, Gaussian) entries the data need (may exceed ``S``).
       cell: cell size in pixels (static).
+      capacity: the tile-intersection capacity the lists were built for (static).
     """
 
     gauss_ids: jax.Array
     tile_start: jax.Array
     tile_end: jax.Array
     num_intersections: jax.Array
+    num_entries: jax.Array
     cell: int = dataclasses.field(default=TILE, metadata=dict(static=True))
-
-    @property
-    def capacity(self) -> int:
-        """Tile intersections the lists can hold (the ``capacity`` they were built with)."""
-        return self.gauss_ids.shape[-1] // (TILE // self.cell) ** 2
+    capacity: int = dataclasses.field(default=0, metadata=dict(static=True))
 
     def overflowed(self) -> jax.Array:
-        return self.num_intersections > self.capacity
+        """True when the lists are incomplete (every renderer then poisons its output with NaN)."""
+        return (self.num_intersections > self.capacity) | (self.num_entries > self.gauss_ids.shape[-1])
 
 
 def tile_grid(height: int, width: int, tile: int = TILE) -> tuple[int, int]:
@@ -134,6 +135,13 @@ def count_intersections(
     return jnp.sum(_box_counts(*tile_boxes(means, cov, mask, height, width)))
 
 
+def count_entries(
+    means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int, cell: int
+) -> jax.Array:
+    """Total (Gaussian, cell) list entries: int32 scalar. Cheap; use it to size ``slots``."""
+    return jnp.sum(_box_counts(*cell_boxes(means, cov, mask, height, width, cell)))
+
+
 def _sort_by_cell(cell_of: jax.Array, gid: jax.Array, num_cells: int, n: int):
     """Sort (cell, Gaussian) pairs lexicographically.
 
@@ -156,6 +164,7 @@ def bin_gaussians(
     width: int,
     capacity: int,
     cell: int = TILE,
+    slots: int | None = None,
 ) -> Binning:
     """Build the per-cell Gaussian lists.
 
@@ -166,15 +175,22 @@ def bin_gaussians(
       height, width: image size (static).
       capacity: static number of 16×16-tile intersections the lists hold.
       cell: cell size in pixels, one of :data:`CELLS` (static).
+      slots: list length (static); default ``capacity · (16 / cell)²``, the worst case. Sizing
+        it from :func:`count_entries` instead makes the sort (the binning's main cost) several
+        times shorter for small Gaussians.
 
     Returns:
-      A :class:`Binning` with ``capacity · (16 / cell)²`` slots. When ``num_intersections >
-      capacity`` the lists are incomplete and every renderer poisons its output with NaN.
+      A :class:`Binning` with ``slots`` slots. When it overflowed (``num_intersections >
+      capacity`` or ``num_entries > slots``) the lists are incomplete and every renderer poisons
+      its output with NaN.
     """
     n = means.shape[0]
     cy_n, cx_n = tile_grid(height, width, cell)
     num_cells = cy_n * cx_n
-    slots = capacity * (TILE // cell) ** 2
+    if slots is None:
+        slots = capacity * (TILE // cell) ** 2
+    if slots < 1:
+        raise ValueError(f"slots must be positive, got {slots=}")
     x0, y0, x1, y1 = cell_boxes(means, cov, mask, height, width, cell)
     w = jnp.maximum(x1 - x0 + 1, 0)
     counts = _box_counts(x0, y0, x1, y1)
@@ -196,7 +212,9 @@ def bin_gaussians(
         tile_start=jnp.searchsorted(cell_sorted, cells, side="left").astype(jnp.int32),
         tile_end=jnp.searchsorted(cell_sorted, cells, side="right").astype(jnp.int32),
         num_intersections=jnp.asarray(num_tile_hits, jnp.int32),
+        num_entries=jnp.asarray(total, jnp.int32),
         cell=cell,
+        capacity=capacity,
     )
 
 

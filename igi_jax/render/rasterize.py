@@ -260,10 +260,11 @@ def rasterize(
 class ColorBasis(NamedTuple):
     """The render's colour matrix for a fixed geometry, stored per chunk.
 
-    ``weights [K, P, chunk]`` are the splat weights of every chunk (zero past the used ones);
-    with them the render and its adjoint in the colours are a gather + batched matmul per
-    batch of chunks, which is what iterative colour solves want (the geometry, hence ``w``,
-    does not change between iterations).
+    ``weights [K, chunk, P]`` are the splat weights of every chunk (zero past the used ones),
+    Gaussian-major so that both products below reduce over a contiguous axis; with them the
+    render and its adjoint in the colours are a gather + a small contraction per batch of
+    chunks, which is what iterative colour solves want (the geometry, hence ``w``, does not
+    change between iterations).
     """
 
     weights: jax.Array
@@ -293,15 +294,15 @@ def color_basis(
 
     def body(i, weights, tile, ids):
         w, _ = _chunk_weights(tile, ids, means_s, conics_s, cx_n, cell, n)
-        return jax.lax.dynamic_update_slice_in_dim(weights, w, i * batch, axis=0)
+        return jax.lax.dynamic_update_slice_in_dim(weights, jnp.swapaxes(w, 1, 2), i * batch, axis=0)
 
-    weights = jnp.zeros((k_pad, cell * cell, chunk), jnp.result_type(means, conics))
+    weights = jnp.zeros((k_pad, chunk, cell * cell), jnp.result_type(means, conics))
     weights = _loop_chunks(body, weights, chunks, batch, cy_n * cx_n, n)
     return ColorBasis(weights=weights, chunks=chunks, cell=cell)
 
 
 def _basis_loop(basis: ColorBasis, body, init, num_cells: int, n: int):
-    batch = _batch_size(basis.cell, basis.weights.shape[-1])
+    batch = _batch_size(basis.cell, basis.weights.shape[1])
 
     def with_weights(i, carry, tile, ids):
         w = jax.lax.dynamic_slice_in_dim(basis.weights, i * batch, batch)
@@ -316,21 +317,25 @@ def basis_render(basis: ColorBasis, colors: jax.Array, height: int, width: int) 
     n = colors.shape[0]
     colors_s = _with_sentinel(colors)
 
-    def body(cells, w, tile, ids):
-        return _splat(cells, w, colors_s, tile, ids)
+    def body(cells, w, tile, ids):  # w [B, chunk, P]
+        col = colors_s[ids]  # [B, chunk, 3]
+        # A fused multiply-reduce per channel: XLA:CPU runs it ~1.6× faster than the batched dot.
+        out = jnp.stack([jnp.sum(w * col[:, :, d, None], axis=1) for d in range(3)], axis=1)
+        return cells.at[tile].add(out, indices_are_sorted=True, mode="promise_in_bounds")
 
-    cells = jnp.zeros((cy_n * cx_n + 1, basis.cell ** 2, 3), jnp.result_type(basis.weights, colors))
+    cells = jnp.zeros((cy_n * cx_n + 1, 3, basis.cell ** 2), jnp.result_type(basis.weights, colors))
     cells = _basis_loop(basis, body, cells, cy_n * cx_n, n)
-    return binning_lib.tiles_to_image(cells[:-1], height, width, basis.cell)
+    return binning_lib.tiles_to_image(jnp.swapaxes(cells[:-1], 1, 2), height, width, basis.cell)
 
 
 def basis_adjoint(basis: ColorBasis, image: jax.Array, num_gaussians: int) -> jax.Array:
     """``Aᵀ v``: ``[H, W, 3]`` → ``[N, 3]``, the render's VJP in the colours."""
     cy_n, cx_n = binning_lib.tile_grid(*image.shape[:2], basis.cell)
-    v_cells = _with_sentinel(binning_lib.image_to_tiles(image, cy_n, cx_n, basis.cell))
+    v_cells = binning_lib.image_to_tiles(image, cy_n, cx_n, basis.cell)
+    v_cells = _with_sentinel(jnp.swapaxes(v_cells, 1, 2))  # [C + 1, 3, P]
 
-    def body(acc, w, tile, ids):
-        per_slot = jnp.einsum("kpc,kpd->kcd", w, v_cells[tile])
+    def body(acc, w, tile, ids):  # w [B, chunk, P]
+        per_slot = jnp.einsum("kcp,kdp->kcd", w, v_cells[tile])
         return acc.at[ids.reshape(-1)].add(per_slot.reshape(-1, 3), mode="promise_in_bounds")
 
     acc = jnp.zeros((num_gaussians + 1, 3), jnp.result_type(basis.weights, image))

@@ -97,17 +97,31 @@ def test_unused_capacity_changes_nothing_and_chunks_count_only_used_ones():
 
 
 def test_color_basis_matches_the_render_for_every_cell_size():
+    """Exact in float64 (the same (pixel, Gaussian) pairs, summed in another order); in float32
+    within the rasterizer's rounding of the float64 truth (σ of a needle cancels large terms, so
+    two fusions of the same formula differ by ~1e-5; see test_rasterize.py)."""
     means, cov, colors, mask, h, w = _gaussians(seed=3)
-    conics = covariance.conic_from_cov(cov)
     v = jax.random.normal(jax.random.key(4), (h, w, 3))
-    for cell in (16, 8):
+
+    def both(means, cov, colors, v, cell):
+        conics = covariance.conic_from_cov(cov)
         b = binning.bin_gaussians(means, cov, mask, h, w, 8192, cell=cell)
         basis = rasterize_lib.color_basis(means, conics, b, h, w)
-        img = rasterize_lib.rasterize(means, conics, colors, b, h, w)
-        np.testing.assert_allclose(rasterize_lib.basis_render(basis, colors, h, w), img, atol=1e-6)
-        _, vjp = jax.vjp(lambda c, b=b: rasterize_lib.rasterize(means, conics, c, b, h, w), colors)
-        np.testing.assert_allclose(rasterize_lib.basis_adjoint(basis, v, means.shape[0]), vjp(v)[0],
-                                   rtol=1e-5, atol=1e-5)
+        _, vjp = jax.vjp(lambda c: rasterize_lib.rasterize(means, conics, c, b, h, w), colors)
+        image = rasterize_lib.rasterize(means, conics, colors, b, h, w)
+        return ((rasterize_lib.basis_render(basis, colors, h, w), image),
+                (rasterize_lib.basis_adjoint(basis, v, means.shape[0]), vjp(v)[0]))
+
+    for cell in (16, 8):
+        with jax.enable_x64(True):
+            args64 = [jnp.asarray(x, jnp.float64) for x in (means, cov, colors, v)]
+            exact = both(*args64, cell)
+            for ours, ref in exact:
+                assert ours.dtype == jnp.float64 and float(jnp.max(jnp.abs(ref))) > 0
+                assert float(jnp.max(jnp.abs(ours - ref)) / jnp.max(jnp.abs(ref))) <= 1e-12
+        for (ours, _), (truth, _) in zip(both(means, cov, colors, v, cell), exact, strict=True):
+            assert ours.dtype == jnp.float32
+            np.testing.assert_allclose(ours, np.asarray(truth), atol=1e-4 * float(np.abs(truth).max()))
 
 
 def test_unknown_cell_size_is_an_error():
@@ -130,3 +144,25 @@ def test_chunks_needed_counts_exactly_what_make_chunks_uses_and_a_short_store_po
     v = jnp.ones((h, w, 3))
     np.testing.assert_array_equal(exact[1](v), full[1](v))
     assert bool(jnp.all(jnp.isnan(short[0](colors)))) and bool(jnp.all(jnp.isnan(short[1](v))))
+
+
+def test_data_sized_slots_give_the_same_lists_and_one_short_poisons():
+    from igi_jax.render import color_operator
+
+    means, cov, colors, mask, h, w = _gaussians(seed=6)
+    conics = covariance.conic_from_cov(cov)
+    entries = int(binning.count_entries(means, cov, mask, h, w, 8))
+    worst = binning.bin_gaussians(means, cov, mask, h, w, 8192, cell=8)
+    assert int(worst.num_entries) == entries > 0 and worst.gauss_ids.shape[0] == 4 * 8192
+    tight = binning.bin_gaussians(means, cov, mask, h, w, 8192, cell=8, slots=entries)
+    assert tight.gauss_ids.shape[0] == entries and not bool(tight.overflowed())
+    np.testing.assert_array_equal(tight.gauss_ids, worst.gauss_ids[:entries])
+    np.testing.assert_array_equal(rasterize_lib.rasterize(means, conics, colors, tight, h, w),
+                                  rasterize_lib.rasterize(means, conics, colors, worst, h, w))
+    short = binning.bin_gaussians(means, cov, mask, h, w, 8192, cell=8, slots=entries - 1)
+    assert bool(short.overflowed())
+    assert bool(jnp.all(jnp.isnan(rasterize_lib.rasterize(means, conics, colors, short, h, w))))
+    A, At = color_operator(means, cov, mask, h, w, backend="reference", slots=entries - 1)
+    assert bool(jnp.all(jnp.isnan(A(colors)))) and bool(jnp.all(jnp.isnan(At(jnp.ones((h, w, 3))))))
+    with pytest.raises(ValueError, match="slots"):
+        binning.bin_gaussians(means, cov, mask, h, w, 8192, cell=8, slots=0)
