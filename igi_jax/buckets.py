@@ -1,6 +1,6 @@
 """Size buckets: round a size up to a short ladder so jitted code compiles a handful of times.
 
-Gaussian counts and tile-intersection counts vary per image; padding them to the ladder
+Gaussian counts and binning list lengths vary per image; padding them to the ladder
 1, 1.5, 2, 3, 4, 6, 8, 12, ... × 2^k keeps the padding under 50 % (33 % on average) while a
 whole dataset touches only a few shapes.
 """

@@ -5,8 +5,8 @@ the new state plus the PSNR of the result, so Python only wakes up at log points
 (``history[i]["seconds"]``) starts at the init: ``init_seconds`` is added to every entry, and
 compilation is timed separately (``compile_seconds``), since it is paid once per shape.
 
-The tile-intersection list has a static capacity sized from the data. Gaussians move during
-the fit; if a block needed more intersections than the capacity (its renders were NaN), the
+The binning's (Gaussian, cell) list has a static capacity sized from the data. Gaussians move
+during the fit; if a block needed more entries than the capacity (its renders were NaN), the
 block is thrown away, the capacity grows to the next bucket and the block is re-run.
 """
 
@@ -180,8 +180,9 @@ def fit(
     if target.shape != (g.height, g.width, 3):
         raise ValueError(f"target shape {target.shape} does not match Gaussians sized "
                          f"{(g.height, g.width, 3)}")
-    capacity = render_api.required_capacity(g.means(), g.covariances(), g.mask, g.height, g.width)
-    # Moving Gaussians touch more tiles over a fit: start with headroom, grow on overflow.
+    capacity = render_api.required_capacity(g.means(), g.covariances(), g.mask, g.height, g.width,
+                                            backend=cfg.backend)
+    # Moving Gaussians touch more cells over a fit: start with headroom, grow on overflow.
     capacity = bucket(int(capacity * 1.25), minimum=1024)
     params = g.params()
     tx, block = _make_block(g, target, cfg, capacity)

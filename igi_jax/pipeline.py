@@ -26,13 +26,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from igi_jax import io, plot
-from igi_jax.buckets import bucket
 from igi_jax.fit import FitConfig, FitResult, fit
 from igi_jax.gaussians import Gaussians, compact
 from igi_jax.init import INITS, InitResult, initialize
 from igi_jax.init.choices import MAX_GAUSSIANS
 from igi_jax.render import api as render_api
-from igi_jax.render import binning as binning_lib
 
 RANDOM_INITS = tuple(name for name in INITS if name.startswith("random"))
 DEFAULT_INIT = "quadtree" if "quadtree" in INITS else INITS[0]  # until the network init exists
@@ -321,10 +319,9 @@ def render_at_scale(g: Gaussians, scale: float, *, backend: str = "auto") -> jax
     means = g.means() * jnp.asarray([sx, sy], jnp.float32)
     cov = g.covariances() * jnp.asarray([sx * sx, sx * sy, sy * sy], jnp.float32)
     # Jitted count + render: op-by-op dispatch of the tiled renderer is ~5× slower to start.
-    count = int(_count_jit(means, cov, g.mask, height, width))
+    capacity = render_api.required_capacity(means, cov, g.mask, height, width, backend=backend)
     return _render_jit(means, cov, g.colors, g.mask, height=height, width=width,
-                       capacity=bucket(count, minimum=1024), backend=backend)
+                       capacity=capacity, backend=backend)
 
 
-_count_jit = jax.jit(binning_lib.count_intersections, static_argnums=(3, 4))
 _render_jit = jax.jit(render_api.render, static_argnames=("height", "width", "capacity", "backend"))

@@ -10,7 +10,7 @@ with ``AᵀA`` explicitly, which is better conditioned in float32): each iterati
 (``A``) and one colour-VJP of the render (``Aᵀ``). Started from the current colours, CG on an
 SPD system decreases the objective monotonically, so the solve never makes a fit worse; a
 *fixed* iteration count keeps it one jitted ``lax.fori_loop``, compiled once per
-(Gaussian-capacity bucket, intersection-capacity bucket, image size, backend).
+(Gaussian-capacity bucket, list-capacity bucket, image size, backend).
 
 Masked (padded) Gaussians render nothing, so their column of ``A`` is zero; the solve keeps their
 colour exactly 0.
@@ -24,7 +24,7 @@ preconditioned (``solve_colors_with_info(g, img, iters=k, precondition=...)`` on
     013 at 304×144 (8,575 G)        13.31 → 20.34    18.40 → 21.18    20.80 → 21.81    21.72 → 22.10
 
 Cost. The reference backend's ``color_operator`` evaluates every chunk's weights once per geometry
-(8×8-pixel cells; lists and store sized by :func:`igi_jax.render.api.required_basis_sizes`), so A and Aᵀ are
+(8×8-pixel cells; lists and store sized from the data by cheap counts), so A and Aᵀ are
 a gather + batched matmul each. Whole quad-tree init with the shipped defaults (scale 0.75, 8
 iterations), warm, idle 2-core CPU: ``python bench/init_time.py`` — the solve takes 0.9–1.5 s on
 Kodak-size images (31k–69k Gaussians), about 0.1 s per iteration. Before the weight cache, a colour
@@ -55,7 +55,7 @@ def _dot(a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=("height", "width", "capacity", "backend", "precondition",
-                                             "max_chunks", "slots"))
+                                             "max_chunks"))
 def _cgls(
     means: jax.Array,  # [N, 2] pixels
     cov: jax.Array,  # [N, 3] pixels²
@@ -71,11 +71,10 @@ def _cgls(
     capacity: int,
     backend: str,
     max_chunks: int | None,
-    slots: int | None,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """CGLS from ``colors``; returns ``(colors, objective_before, objective_after, overflowed)``."""
     A, At = render_api.color_operator(means, cov, mask, height, width, capacity=capacity,
-                                      backend=backend, max_chunks=max_chunks, slots=slots)
+                                      backend=backend, max_chunks=max_chunks)
     live = mask[:, None].astype(jnp.float32)
     x = colors * live
 
@@ -143,20 +142,20 @@ def solve_colors_with_info(
     if ridge < 0:
         raise ValueError(f"ridge must be ≥ 0, got {ridge=}")
     means, cov = g.means(), g.covariances()
-    if capacity is None:
-        capacity = render_api.required_capacity(means, cov, g.mask, g.height, g.width)
     backend = render_api.resolve_backend(backend)
-    # The reference backend caches every chunk's weights: size that store and the cell lists
-    # from the data (cheap counts) rather than the binning's worst case, several times larger.
-    slots, max_chunks = (render_api.required_basis_sizes(means, cov, g.mask, g.height, g.width)
-                         if backend == "reference" else (None, None))
+    if capacity is None:
+        capacity = render_api.required_capacity(means, cov, g.mask, g.height, g.width, backend=backend)
+    # The reference backend caches every chunk's weights: size that store from the data (a cheap
+    # count) rather than the binning's worst case, several times larger.
+    max_chunks = (render_api.required_chunks(means, cov, g.mask, g.height, g.width)
+                  if backend == "reference" else None)
     colors, before, after, overflowed = _cgls(
         means, cov, g.mask, g.colors, image, jnp.int32(iters), jnp.float32(ridge),
         height=g.height, width=g.width, capacity=capacity, backend=backend,
-        precondition=precondition, max_chunks=max_chunks, slots=slots)
+        precondition=precondition, max_chunks=max_chunks)
     if bool(overflowed):
         raise ValueError(f"colour solve failed: the render needs more than {capacity=} "
-                         "intersections (or the geometry is not finite)")
+                         "list entries (or the geometry is not finite)")
     size = float(image.size)
     info = {"objective_before": float(before), "objective_after": float(after),
             "mse_before": float(before) / size, "mse_after": float(after) / size,
@@ -182,7 +181,7 @@ def solve_colors(
       image: ``[H, W, 3]`` target, float in [0, 1].
       iters: CG iterations (fixed; each costs one render and one colour-VJP).
       ridge: Tikhonov weight on ‖c‖² (keeps nearly-invisible Gaussians' colours bounded).
-      capacity: static tile-intersection capacity; ``None`` sizes it from ``g`` (host call).
+      capacity: static list length of the render's binning; ``None`` sizes it from ``g`` (host call).
       backend: render backend (see :mod:`igi_jax.render`).
       precondition: Jacobi-precondition CG with the analytic ``diag(AᵀA) ≈ π·sqrt(det Σ)``.
 

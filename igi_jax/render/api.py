@@ -26,34 +26,38 @@ def resolve_backend(backend: str) -> str:
 
 
 def required_capacity(
-    means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int
+    means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int,
+    *, backend: str = "auto",
 ) -> int:
-    """Intersection-list length for these Gaussians, rounded up to a size bucket (host call)."""
-    n = int(_count(means, cov, mask, height, width))
+    """List length (``capacity``) these Gaussians need on ``backend``, bucketed (host call).
+
+    The reference backend lists (Gaussian, 8×8 cell) entries, the Pallas kernels (Gaussian,
+    16×16 tile) pairs; both are counted without sorting.
+    """
+    n = int(_count(means, cov, mask, height, width, _cell(resolve_backend(backend))))
     return bucket(n, minimum=1024)
 
 
-_count = jax.jit(binning_lib.count_intersections, static_argnums=(3, 4))
+def _cell(backend: str) -> int:
+    return rasterize_lib.DEFAULT_CELL if backend == "reference" else binning_lib.TILE
 
 
-def required_basis_sizes(
+_count = jax.jit(binning_lib.count_entries, static_argnums=(3, 4, 5))
+
+
+def required_chunks(
     means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int,
     *, chunk: int = rasterize_lib.DEFAULT_CHUNK,
-) -> tuple[int, int]:
-    """``(slots, max_chunks)`` for :func:`color_operator`'s reference backend (host call).
+) -> int:
+    """Weight-store size (chunks) of :func:`color_operator`'s reference backend, bucketed (host call).
 
-    Its 8×8-cell list length and weight-store size (chunks), counted without sorting and
-    rounded up to size buckets: several times below the worst case the capacity implies.
+    Counted without sorting; several times below the worst case the capacity implies.
     """
-    entries, chunks = map(int, _entries_and_chunks(means, cov, mask, height, width, chunk))
-    return bucket(entries, minimum=1024), bucket(chunks, minimum=256)
+    return bucket(int(_chunks_needed(means, cov, mask, height, width, chunk)), minimum=256)
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5))
-def _entries_and_chunks(means, cov, mask, height, width, chunk):
-    cell = rasterize_lib.DEFAULT_CELL
-    return (binning_lib.count_entries(means, cov, mask, height, width, cell),
-            rasterize_lib.chunks_needed(means, cov, mask, height, width, chunk=chunk, cell=cell))
+_chunks_needed = jax.jit(lambda m, c, k, h, w, chunk: rasterize_lib.chunks_needed(
+    m, c, k, h, w, chunk=chunk), static_argnums=(3, 4, 5))
 
 
 def _is_traced(*xs) -> bool:
@@ -92,8 +96,9 @@ def render(
       colors: ``[N, 3]``.
       mask: ``[N]`` bool; masked Gaussians contribute nothing.
       height, width: output size (static).
-      capacity: static intersection-list length. ``None`` sizes it from the data, which needs
-        concrete inputs; under ``jit``/``vmap`` pass it (see :func:`required_capacity`). If the
+      capacity: static list length of the backend's binning. ``None`` sizes it from the data,
+        which needs concrete inputs; under ``jit``/``vmap`` pass it (see
+        :func:`required_capacity`, with the same ``backend``). If the
         data need more, the image is NaN — never silently missing Gaussians.
       backend: one of :data:`BACKENDS`.
       chunk: Gaussians per dense block in the XLA backend.
@@ -114,7 +119,7 @@ def render_with_count(
     backend: str = "auto",
     chunk: int = rasterize_lib.DEFAULT_CHUNK,
 ) -> tuple[jax.Array, jax.Array]:
-    """:func:`render`, plus the number of tile intersections the data needed (int32 scalar).
+    """:func:`render`, plus the list length the data needed (int32 scalar).
 
     Loops that keep a fixed ``capacity`` compare the count against it to re-bucket.
     """
@@ -126,7 +131,7 @@ def render_with_count(
         if _is_traced(means, cov, mask):
             raise ValueError("render() under jit/vmap needs a static capacity=; "
                              "compute it outside with required_capacity()")
-        capacity = required_capacity(means, cov, mask, height, width)
+        capacity = required_capacity(means, cov, mask, height, width, backend=backend)
     return _render_binned(means, cov, colors, mask, height, width, capacity, backend, chunk)
 
 
@@ -145,7 +150,7 @@ def _render_binned(means, cov, colors, mask, height, width, capacity, backend, c
         b = binning_lib.bin_gaussians(means, cov, mask, height, width, capacity)
         image = splat.rasterize(means, conics, colors, b, height, width, chunk=chunk,
                                 interpret=backend == "pallas-interpret")
-    return image, b.num_intersections
+    return image, b.num_entries
 
 
 @functools.partial(jax.jit, static_argnums=(4, 5))
@@ -172,25 +177,24 @@ def color_operator(
     Returns ``(A, At)`` with ``A: colors [N, 3] → image [H, W, 3]`` and its adjoint
     ``At: image [H, W, 3] → colors [N, 3]`` (the renderer's VJP in the colours). The binning is
     computed once here; ``kwargs`` go to :func:`render` (e.g. ``capacity``, ``backend``), except
-    ``slots`` and ``max_chunks``: the reference backend's cell-list length and weight-store size
-    (see :func:`required_basis_sizes`), sized from the data when the inputs are concrete.
+    ``max_chunks``: the reference backend's weight-store size (see :func:`required_chunks`),
+    sized from the data when the inputs are concrete.
     Overflowing any bound makes both maps return NaN.
     """
     max_chunks = kwargs.pop("max_chunks", None)
-    slots = kwargs.pop("slots", None)
     concrete = not _is_traced(means, cov, mask)
     if kwargs.get("capacity") is None and concrete:
-        kwargs["capacity"] = required_capacity(means, cov, mask, height, width)
+        kwargs["capacity"] = required_capacity(means, cov, mask, height, width,
+                                               backend=kwargs.get("backend", "auto"))
     means, cov = jax.lax.stop_gradient(means), jax.lax.stop_gradient(cov)
     if resolve_backend(kwargs.get("backend", "auto")) == "reference" and kwargs.get("capacity"):
         chunk = kwargs.get("chunk", rasterize_lib.DEFAULT_CHUNK)
-        if (max_chunks is None or slots is None) and concrete:
-            sized = required_basis_sizes(means, cov, mask, height, width, chunk=chunk)
-            slots, max_chunks = slots or sized[0], max_chunks or sized[1]
+        if max_chunks is None and concrete:
+            max_chunks = required_chunks(means, cov, mask, height, width, chunk=chunk)
         # Fixed geometry: evaluate the weights once; A and Aᵀ become gathers + small contractions.
         _check_inputs(means, cov, jnp.zeros((means.shape[0], 3)), mask, height, width)
         b = binning_lib.bin_gaussians(means, cov, mask, height, width, kwargs["capacity"],
-                                      cell=rasterize_lib.DEFAULT_CELL, slots=slots)
+                                      cell=rasterize_lib.DEFAULT_CELL)
         basis = rasterize_lib.color_basis(means, covariance.conic_from_cov(cov), b, height, width,
                                           chunk=chunk, max_chunks=max_chunks)
         poison = jnp.where(b.overflowed() | basis.overflowed(), jnp.nan, 0.0)

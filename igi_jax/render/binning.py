@@ -9,10 +9,9 @@ radius; see :mod:`igi_jax.covariance`); tile ``(tx, ty)`` covers pixels
 every cell size renders the same image; smaller cells just evaluate fewer of them (the CPU
 rasterizer uses 8 px, the Pallas kernels 16 px).
 
-Everything has static shapes: the list is padded to ``capacity · (16 / cell)²`` slots (each
-tile intersection splits into at most that many cells), or to a caller-given, data-sized
-``slots`` (see :func:`count_entries`), and the true numbers of *tile* intersections and of
-list entries are returned, so callers detect (never silently suffer) an overflow and re-bucket.
+Everything has static shapes: the list is padded to a static ``capacity`` (sized from the data
+with :func:`count_entries`, which needs no sort), and the true number of list entries is
+returned, so callers detect (never silently suffer) an overflow and re-bucket.
 """
 
 from __future__ import annotations
@@ -37,11 +36,10 @@ class Binning:
       gauss_ids: ``[S]`` int32, Gaussian index of each (cell, Gaussian) pair, sorted by cell
         (row-major) then by Gaussian index; unused slots hold ``N`` (one past the last).
       tile_start, tile_end: ``[C]`` int32, each cell's slice of ``gauss_ids``.
-      num_intersections: int32 scalar, 16×16-tile intersections the data need (may exceed
-        :attr:`capacity`).
-      num_entries: int32 scalar, (cell, Gaussian) entries the data need (may exceed ``S``).
+      num_intersections: int32 scalar, (Gaussian, 16×16 tile) pairs of the support.
+      num_entries: int32 scalar, (Gaussian, cell) entries the data need (may exceed
+        :attr:`capacity`; equals ``num_intersections`` for 16-px cells).
       cell: cell size in pixels (static).
-      capacity: the tile-intersection capacity the lists were built for (static).
     """
 
     gauss_ids: jax.Array
@@ -50,11 +48,15 @@ class Binning:
     num_intersections: jax.Array
     num_entries: jax.Array
     cell: int = dataclasses.field(default=TILE, metadata=dict(static=True))
-    capacity: int = dataclasses.field(default=0, metadata=dict(static=True))
+
+    @property
+    def capacity(self) -> int:
+        """Entries the lists can hold (the ``capacity`` they were built with)."""
+        return self.gauss_ids.shape[-1]
 
     def overflowed(self) -> jax.Array:
         """True when the lists are incomplete (every renderer then poisons its output with NaN)."""
-        return (self.num_intersections > self.capacity) | (self.num_entries > self.gauss_ids.shape[-1])
+        return self.num_entries > self.capacity
 
 
 def tile_grid(height: int, width: int, tile: int = TILE) -> tuple[int, int]:
@@ -131,14 +133,14 @@ def _box_counts(x0, y0, x1, y1):
 def count_intersections(
     means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int
 ) -> jax.Array:
-    """Total (Gaussian, tile) pairs: int32 scalar. Cheap; use it to size ``capacity``."""
+    """Total (Gaussian, 16×16 tile) pairs: int32 scalar (= :func:`count_entries` at cell 16)."""
     return jnp.sum(_box_counts(*tile_boxes(means, cov, mask, height, width)))
 
 
 def count_entries(
     means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int, cell: int
 ) -> jax.Array:
-    """Total (Gaussian, cell) list entries: int32 scalar. Cheap; use it to size ``slots``."""
+    """Total (Gaussian, cell) list entries: int32 scalar. Cheap; use it to size ``capacity``."""
     return jnp.sum(_box_counts(*cell_boxes(means, cov, mask, height, width, cell)))
 
 
@@ -164,7 +166,6 @@ def bin_gaussians(
     width: int,
     capacity: int,
     cell: int = TILE,
-    slots: int | None = None,
 ) -> Binning:
     """Build the per-cell Gaussian lists.
 
@@ -173,33 +174,27 @@ def bin_gaussians(
       cov: ``[N, 3]`` covariances, pixels².
       mask: ``[N]`` bool, live Gaussians.
       height, width: image size (static).
-      capacity: static number of 16×16-tile intersections the lists hold.
+      capacity: static list length, (cell, Gaussian) entries (see :func:`count_entries`).
       cell: cell size in pixels, one of :data:`CELLS` (static).
-      slots: list length (static); default ``capacity · (16 / cell)²``, the worst case. Sizing
-        it from :func:`count_entries` instead makes the sort (the binning's main cost) several
-        times shorter for small Gaussians.
 
     Returns:
-      A :class:`Binning` with ``slots`` slots. When it overflowed (``num_intersections >
-      capacity`` or ``num_entries > slots``) the lists are incomplete and every renderer poisons
-      its output with NaN.
+      A :class:`Binning`. When ``num_entries > capacity`` the lists are incomplete and every
+      renderer poisons its output with NaN.
     """
+    if capacity < 1:
+        raise ValueError(f"capacity must be positive, got {capacity=}")
     n = means.shape[0]
     cy_n, cx_n = tile_grid(height, width, cell)
     num_cells = cy_n * cx_n
-    if slots is None:
-        slots = capacity * (TILE // cell) ** 2
-    if slots < 1:
-        raise ValueError(f"slots must be positive, got {slots=}")
     x0, y0, x1, y1 = cell_boxes(means, cov, mask, height, width, cell)
     w = jnp.maximum(x1 - x0 + 1, 0)
     counts = _box_counts(x0, y0, x1, y1)
     ends = jnp.cumsum(counts)
     total = ends[-1] if n else jnp.int32(0)
     # Slot s belongs to the Gaussian whose [start, end) range holds it.
-    slot = jnp.arange(slots, dtype=jnp.int32)
+    slot = jnp.arange(capacity, dtype=jnp.int32)
     gid = jnp.searchsorted(ends, slot, side="right").astype(jnp.int32)
-    used = slot < jnp.minimum(total, slots)
+    used = slot < jnp.minimum(total, capacity)
     g = jnp.minimum(gid, n - 1)
     local = slot - (ends[g] - counts[g])
     wg = jnp.maximum(w[g], 1)
@@ -214,7 +209,6 @@ def bin_gaussians(
         num_intersections=jnp.asarray(num_tile_hits, jnp.int32),
         num_entries=jnp.asarray(total, jnp.int32),
         cell=cell,
-        capacity=capacity,
     )
 
 

@@ -85,7 +85,7 @@ def test_every_cell_size_renders_and_differentiates_like_the_dense_reference(cel
 def test_unused_capacity_changes_nothing_and_chunks_count_only_used_ones():
     means, cov, colors, mask, h, w = _gaussians(seed=2)
     conics = covariance.conic_from_cov(cov)
-    need = int(binning.count_intersections(means, cov, mask, h, w))
+    need = int(binning.count_entries(means, cov, mask, h, w, 8))
     images = []
     for cap in (need, 4 * need + 999):
         b = binning.bin_gaussians(means, cov, mask, h, w, cap, cell=8)
@@ -146,23 +146,24 @@ def test_chunks_needed_counts_exactly_what_make_chunks_uses_and_a_short_store_po
     assert bool(jnp.all(jnp.isnan(short[0](colors)))) and bool(jnp.all(jnp.isnan(short[1](v))))
 
 
-def test_data_sized_slots_give_the_same_lists_and_one_short_poisons():
+def test_capacity_counts_cell_entries_exactly_and_one_short_poisons():
     from igi_jax.render import color_operator
 
     means, cov, colors, mask, h, w = _gaussians(seed=6)
     conics = covariance.conic_from_cov(cov)
     entries = int(binning.count_entries(means, cov, mask, h, w, 8))
-    worst = binning.bin_gaussians(means, cov, mask, h, w, 8192, cell=8)
-    assert int(worst.num_entries) == entries > 0 and worst.gauss_ids.shape[0] == 4 * 8192
-    tight = binning.bin_gaussians(means, cov, mask, h, w, 8192, cell=8, slots=entries)
-    assert tight.gauss_ids.shape[0] == entries and not bool(tight.overflowed())
-    np.testing.assert_array_equal(tight.gauss_ids, worst.gauss_ids[:entries])
-    np.testing.assert_array_equal(rasterize_lib.rasterize(means, conics, colors, tight, h, w),
-                                  rasterize_lib.rasterize(means, conics, colors, worst, h, w))
-    short = binning.bin_gaussians(means, cov, mask, h, w, 8192, cell=8, slots=entries - 1)
+    ample = binning.bin_gaussians(means, cov, mask, h, w, 4 * entries, cell=8)
+    assert int(ample.num_entries) == entries > 0 and ample.capacity == 4 * entries
+    exact = binning.bin_gaussians(means, cov, mask, h, w, entries, cell=8)
+    assert exact.capacity == entries and not bool(exact.overflowed())
+    np.testing.assert_array_equal(exact.gauss_ids, ample.gauss_ids[:entries])
+    assert np.all(np.asarray(ample.gauss_ids[entries:]) == means.shape[0])
+    np.testing.assert_array_equal(rasterize_lib.rasterize(means, conics, colors, exact, h, w),
+                                  rasterize_lib.rasterize(means, conics, colors, ample, h, w))
+    short = binning.bin_gaussians(means, cov, mask, h, w, entries - 1, cell=8)
     assert bool(short.overflowed())
     assert bool(jnp.all(jnp.isnan(rasterize_lib.rasterize(means, conics, colors, short, h, w))))
-    A, At = color_operator(means, cov, mask, h, w, backend="reference", slots=entries - 1)
+    A, At = color_operator(means, cov, mask, h, w, backend="reference", capacity=entries - 1)
     assert bool(jnp.all(jnp.isnan(A(colors)))) and bool(jnp.all(jnp.isnan(At(jnp.ones((h, w, 3))))))
-    with pytest.raises(ValueError, match="slots"):
-        binning.bin_gaussians(means, cov, mask, h, w, 8192, cell=8, slots=0)
+    with pytest.raises(ValueError, match="capacity"):
+        binning.bin_gaussians(means, cov, mask, h, w, 0, cell=8)
