@@ -24,11 +24,12 @@ preconditioned (``solve_colors_with_info(g, img, iters=k, precondition=...)`` on
     013 at 304×144 (8,575 G)        13.31 → 20.34    18.40 → 21.18    20.80 → 21.81    21.72 → 22.10
 
 Cost. The reference backend's ``color_operator`` evaluates every chunk's weights once per geometry
-(8×8-pixel cells; lists and store sized from the data by cheap counts), so A and Aᵀ are
-a gather + batched matmul each. Whole quad-tree init with the shipped defaults (scale 0.75, 8
-iterations), warm, idle 2-core CPU: ``python bench/init_time.py`` — the solve takes 0.9–1.5 s on
-Kodak-size images (31k–69k Gaussians), about 0.1 s per iteration. Before the weight cache, a colour
-VJP recomputed the geometry moments and 20 iterations took ~105 s under load.
+(8×8-pixel cells; lists and store sized from the data by cheap counts), so A and Aᵀ are a gather
++ a small contraction each. Whole quad-tree init with the shipped defaults (scale 0.75, 8
+iterations), warm, idle 2-core CPU: ``python bench/init_time.py`` — on Kodak-size images (31k–69k
+Gaussians) the solve takes ~0.2 s of set-up (binning, weights, the first residual) plus ~0.06 s
+per iteration (2026-11-25). Before the weight cache, a colour VJP recomputed the geometry moments
+and 20 iterations took ~105 s under load.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 The per-cell lists from :mod:`igi_jax.render.binning` (8×8-pixel cells by default: a small
 Gaussian touches few of them, so far fewer weights are evaluated than with 16×16 tiles) are cut
 into fixed-size *chunks* of ``chunk`` Gaussians (a cell with 20 Gaussians and ``chunk=16`` owns
-2 chunks). Every chunk is one dense ``[P pixels × chunk]`` block (``P = cell²``). A loop with a
-dynamic trip count runs over the chunks actually used, a batch at a time, so work is
-proportional to the intersections present; no cell is ever truncated.
+2 chunks). Every chunk is one dense ``[chunk × P pixels]`` block (``P = cell²``), Gaussian-major
+so that every sum over pixels runs along a contiguous axis. A loop with a dynamic trip count
+runs over the chunks actually used, a batch at a time, so work is proportional to the
+intersections present; no cell is ever truncated.
 
 Forward: ``C(p) = Σ_n c_n · w_n(p)`` with ``w = exp(−σ)`` cut as in :func:`covariance.splat_weight`.
 Backward (exact, recomputes ``w``; with ``v = ∂L/∂C(p)``):
