@@ -6,6 +6,7 @@ with ``/usr/bin/time -v``. Exact command used for the committed results:
     /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23       # loaded machine
     /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23_idle  # idle machine
     /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23_cells # idle, 8×8 cells
+    /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23_layout # idle, new layout
 """
 
 from __future__ import annotations
