@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from igi_jax import metrics
+from igi_jax import metrics, optim
 from igi_jax.buckets import bucket
 from igi_jax.gaussians import Gaussians
 from igi_jax.render import api as render_api
@@ -91,20 +91,10 @@ class FitResult:
 
 
 def make_optimizer(cfg: FitConfig) -> optax.GradientTransformation:
-    """optax optimiser with step decay and optional per-group learning rates."""
-
-    def one(scale: float) -> optax.GradientTransformation:
-        sched = optax.exponential_decay(cfg.lr * scale, transition_steps=cfg.decay_every,
-                                        decay_rate=cfg.decay_rate, staircase=True)
-        if cfg.optimizer == "adan":
-            return optax.adan(sched, b1=0.98, b2=0.92, b3=0.99)
-        return optax.adam(sched)
-
-    scales = dict(cfg.lr_groups)
-    if not scales:
-        return one(1.0)
-    return optax.multi_transform({k: one(scales.get(k, 1.0)) for k in PARAM_GROUPS},
-                                 {k: k for k in PARAM_GROUPS})
+    """The fit's optimiser: the paper's Adan (or Adam) with step decay, per-group rates."""
+    return optim.step_decay_optimizer(cfg.optimizer, cfg.lr, decay_every=cfg.decay_every,
+                                      decay_rate=cfg.decay_rate, groups=dict(cfg.lr_groups),
+                                      group_names=PARAM_GROUPS)
 
 
 def _loss_fn(kind: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
