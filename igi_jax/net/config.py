@@ -1,0 +1,122 @@
+"""Network configuration: the widths and depths of the ConvNeXt-UNet and the field MLPs.
+
+Three presets:
+
+* :meth:`NetConfig.paper` — the official network: ConvNeXt-Base encoder (dims 128/256/512/1024,
+  depths 3/3/27/3), input conv 64 wide, UNet decoder back to 64 channels (~98M parameters, see
+  ``tests/net/test_param_count.py``).
+* :meth:`NetConfig.small` — the CPU-trainable network whose weights the package ships
+  (dims 24/48/96/192, depths 1/1/3/1; ~1.2M parameters).
+* :meth:`NetConfig.tiny` — for tests (a few tens of thousands of parameters, milliseconds per
+  call on small images).
+
+The field MLPs follow the official sizes in every preset (feature map 64 channels, feature
+reduction 256 → 256 → 128 → 64, BC/Σ/opacity fields as wide as their 86/94-dim inputs), so the
+feature organisation is the same at every scale; only the feature extractor shrinks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class NetConfig:
+    """Architecture of :class:`igi_jax.net.InstantGINet`.
+
+    Attributes:
+      dims: encoder stage widths (ConvNeXt), one per stage; the total stride is ``2**len(dims)``.
+      depths: ConvNeXt blocks per stage.
+      in_width: width of the full-resolution input conv (skip 0); ``None`` = ``dims[0] // 2``.
+      feature_dim: channels of the output feature map F (64 in the paper).
+      position_hidden: hidden widths of the per-pixel position field (64, 64 in the paper).
+      reduction_hidden: hidden widths of the MLP that reduces the 4 sampled feature vectors
+        (4·feature_dim) to feature_dim (official: 256, 128).
+      field_hidden: hidden width of the BC / Σ / opacity fields; ``None`` = their input width
+        (86 / 94), as in the paper.
+      field_layers: hidden layers of each field MLP (2 in the paper).
+      layer_scale_init: ConvNeXt layer-scale init (1e-6).
+      init_std: std of the truncated-normal init of every conv and linear weight (0.02).
+    """
+
+    dims: tuple[int, ...] = (128, 256, 512, 1024)
+    depths: tuple[int, ...] = (3, 3, 27, 3)
+    in_width: int | None = None
+    feature_dim: int = 64
+    position_hidden: tuple[int, ...] = (64, 64)
+    reduction_hidden: tuple[int, ...] = (256, 128)
+    field_hidden: int | None = None
+    field_layers: int = 2
+    layer_scale_init: float = 1e-6
+    init_std: float = 0.02
+
+    def __post_init__(self) -> None:
+        if len(self.dims) != len(self.depths) or not self.dims:
+            raise ValueError(f"dims and depths must be non-empty and equally long, got "
+                             f"{self.dims=} {self.depths=}")
+        if any(d < 1 for d in self.dims) or any(d < 0 for d in self.depths):
+            raise ValueError(f"bad widths/depths: {self.dims=} {self.depths=}")
+        if self.in_width is not None and self.in_width < 1:
+            raise ValueError(f"{self.in_width=} must be positive")
+        if self.feature_dim < 1 or self.field_layers < 0:
+            raise ValueError(f"bad {self.feature_dim=} or {self.field_layers=}")
+        # Lists from JSON become tuples, so configs compare and hash equal.
+        for name in ("dims", "depths", "position_hidden", "reduction_hidden"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+
+    @property
+    def stem_width(self) -> int:
+        """Width of the full-resolution input conv (skip 0)."""
+        return self.in_width if self.in_width is not None else max(1, self.dims[0] // 2)
+
+    @property
+    def stride(self) -> int:
+        """Total downsampling of the encoder; images are padded to a multiple of it."""
+        return 2 ** len(self.dims)
+
+    @property
+    def bc_in(self) -> int:
+        """Input width of the BC field: ellipse 4 + triangle 6 + colours 12 + reduced features."""
+        return 22 + self.feature_dim
+
+    @property
+    def field_in(self) -> int:
+        """Input width of the Σ and opacity fields: :attr:`bc_in` + 8 neighbour coordinates."""
+        return self.bc_in + 8
+
+    @classmethod
+    def paper(cls) -> NetConfig:
+        """The official ConvNeXt-Base UNet."""
+        return cls()
+
+    @classmethod
+    def small(cls) -> NetConfig:
+        """The network trained on this 2-core CPU (see the README/bench for the measurement)."""
+        return cls(dims=(24, 48, 96, 192), depths=(1, 1, 3, 1))
+
+    @classmethod
+    def tiny(cls) -> NetConfig:
+        """A toy network for tests."""
+        return cls(dims=(8, 16, 24, 32), depths=(1, 1, 1, 1), position_hidden=(16,),
+                   reduction_hidden=(64,), field_hidden=32, field_layers=1)
+
+    @classmethod
+    def preset(cls, name: str) -> NetConfig:
+        presets = {"paper": cls.paper, "small": cls.small, "tiny": cls.tiny}
+        if name not in presets:
+            raise ValueError(f"unknown net preset {name!r}; expected one of {tuple(presets)}")
+        return presets[name]()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NetConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown NetConfig fields {sorted(unknown)}")
+        return cls(**d)
