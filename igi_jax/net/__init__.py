@@ -40,8 +40,10 @@ Deviations from the official implementation, and why:
 
 from igi_jax.net.config import NetConfig
 from igi_jax.net.geometry import Geometry, host_geometry, host_geometry_with_info
+from igi_jax.net.inference import gaussians_for_image
 from igi_jax.net.loss import batch_loss, per_image_losses
 from igi_jax.net.model import InstantGINet, TriangleGaussians, predict_ppm, triangle_gaussians
+from igi_jax.net.weights import load_weights, read_header, save_orbax, save_weights
 
 __all__ = [
     "Geometry",
@@ -49,9 +51,14 @@ __all__ = [
     "NetConfig",
     "TriangleGaussians",
     "batch_loss",
+    "gaussians_for_image",
     "host_geometry",
     "host_geometry_with_info",
+    "load_weights",
     "per_image_losses",
     "predict_ppm",
+    "read_header",
+    "save_orbax",
+    "save_weights",
     "triangle_gaussians",
 ]
