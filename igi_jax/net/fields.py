@@ -88,7 +88,8 @@ def organise(
     ellipse = jnp.concatenate([centre_n, aspect[:, None], angle_fraction(angle)[:, None]], axis=-1)
     v = to_normalised(vertices, height, width)
     d = v - v.mean(axis=1, keepdims=True)
-    area = 0.5 * jnp.abs(d[:, 1, 0] * d[:, 2, 1] - d[:, 2, 0] * d[:, 1, 1])
+    e1, e2 = v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]
+    area = 0.5 * jnp.abs(e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1])
     tri = (d * jax.lax.rsqrt(jnp.maximum(area, _AREA_MIN))[:, None, None]).reshape(-1, 6)
     return jnp.concatenate([ellipse, tri, colours], axis=-1), sampled
 
