@@ -136,6 +136,23 @@ def write_report(out: Path, command: str) -> None:
             lines.append(f"- {img}: {ea['psnr']:.2f} vs {eb['psnr']:.2f} dB → {ok}")
         else:
             lines.append(f"- {img}: incomplete")
+    lines += ["", "Catch-up: the first logged step (every 100) at which a random init reaches "
+              "`quadtree+solve`'s PSNR after 200 steps (– = not within its run):", ""]
+    for img in images:
+        a = next((r for r in runs if r["image"] == img and r["init"] == "quadtree+solve"), None)
+        ea = a and _at(a["history"], 200)
+        if not ea:
+            continue
+        cells = []
+        for init in ("random", "random-gi"):
+            b = next((r for r in runs if r["image"] == img and r["init"] == init), None)
+            if b is None:
+                continue
+            hit = next((e for e in b["history"] if e["psnr"] >= ea["psnr"]), None)
+            cells.append(f"{init} at step {hit['step']} ({hit['psnr']:.2f} dB, {hit['seconds']:.0f} s)"
+                         if hit else f"{init}: not by step {b['steps']} "
+                         f"({b['history'][-1]['psnr']:.2f} dB)")
+        lines.append(f"- {img} (target {ea['psnr']:.2f} dB, {ea['seconds']:.0f} s): " + "; ".join(cells))
     lines += ["", f"Fit config: `{runs[0]['fit_config']}`", ""]
     (out / "inits.md").write_text("\n".join(lines))
 
