@@ -19,7 +19,9 @@ from igi_jax.init import INITS
 from igi_jax.render.api import BACKENDS
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, persistent_cache: bool | None = None) -> int:
+    """Run with ``argv`` (default ``sys.argv[1:]``); the on-disk compilation cache is on when
+    ``persistent_cache`` (``None``: when ``argv`` is not given; see ``igi_jax.cli.main``)."""
     parser = cli.Parser(prog="evaluate.py", description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--fits", type=Path, help="folder of fits (from igi fit or train.py)")
@@ -34,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> int:
         args = parser.parse_args(argv)
+        cli.use_persistent_cache(argv is None if persistent_cache is None else persistent_cache)
         if args.fits is not None:
             if any(v is not None for v in (args.config, args.init, args.steps, args.limit)):
                 parser.error("--config/--init/--steps/--limit apply to --images only")

@@ -22,7 +22,7 @@ from typing import IO
 
 import numpy as np
 
-from igi_jax import io, pipeline
+from igi_jax import compile_cache, io, pipeline
 from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS, InitResult
 from igi_jax.render.api import BACKENDS
@@ -271,11 +271,23 @@ def guarded(prog: str, fn: Callable[[], int]) -> int:
         return 1 if isinstance(e, OSError) else 2
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run ``igi`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+def use_persistent_cache(enabled: bool) -> None:
+    """Turn on JAX's on-disk compilation cache (see :mod:`igi_jax.compile_cache`) if ``enabled``."""
+    if enabled:
+        compile_cache.enable_persistent_cache()
+
+
+def main(argv: list[str] | None = None, *, persistent_cache: bool | None = None) -> int:
+    """Run ``igi`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code.
+
+    ``persistent_cache``: use the on-disk compilation cache (``$IGI_JAX_CACHE_DIR``, default
+    ``~/.cache/igi-jax/jax``; ``IGI_JAX_CACHE_DIR=0`` turns it off). ``None`` = on for the
+    console script (``argv`` not given), off for in-process calls such as the tests.
+    """
 
     def run() -> int:
         args = build_parser().parse_args(argv)
+        use_persistent_cache(argv is None if persistent_cache is None else persistent_cache)
         return args.func(args)
 
     return guarded("igi", run)

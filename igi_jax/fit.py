@@ -3,7 +3,12 @@
 One jitted function runs ``log_every`` optimiser steps inside ``lax.fori_loop`` and returns
 the new state plus the PSNR of the result, so Python only wakes up at log points. The clock
 (``history[i]["seconds"]``) starts at the init: ``init_seconds`` is added to every entry, and
-compilation is timed separately (``compile_seconds``), since it is paid once per shape.
+compilation is timed separately (``compile_seconds``).
+
+The target image, the Gaussian mask and the image size are *arguments* of the compiled block,
+so images of one problem shape (canvas, Gaussian and list capacities, settings; see
+:mod:`igi_jax.compile_cache`) share one compiled program: an L2 fit runs on the image
+zero-padded to a bucketed canvas, with the loss and the PSNR taken over the image's pixels only.
 
 The binning's (Gaussian, cell) list has a static capacity sized from the data. Gaussians move
 during the fit; if a block needed more entries than the capacity (its renders were NaN), the
@@ -19,9 +24,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from igi_jax import metrics, optim
+from igi_jax import compile_cache, optim
+from igi_jax import gaussians as gaussians_lib
 from igi_jax.buckets import bucket
 from igi_jax.gaussians import Gaussians
 from igi_jax.render import api as render_api
@@ -97,53 +104,104 @@ def make_optimizer(cfg: FitConfig) -> optax.GradientTransformation:
                                       group_names=PARAM_GROUPS)
 
 
-def _loss_fn(kind: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    if kind == "l2":
-        return lambda x, y: jnp.mean((x - y) ** 2)
-    from igi_jax import losses
-
-    return lambda x, y: losses.l2_dssim_loss(x, y, lam=0.7)
+def _cfg_key(cfg: FitConfig) -> tuple:
+    """The settings that change the compiled block (not the budget or the logging interval)."""
+    return (cfg.optimizer, cfg.lr, cfg.lr_groups, cfg.decay_every, cfg.decay_rate, cfg.loss,
+            render_api.resolve_backend(cfg.backend), cfg.clamp)
 
 
-def _make_block(g0: Gaussians, target: jax.Array, cfg: FitConfig, capacity: int):
-    """Jitted ``(params, opt_state, num_steps) → (params, opt_state, psnr, loss, max_count)``."""
+def _means(xy: jax.Array, size: jax.Array) -> jax.Array:
+    """:meth:`Gaussians.means` with the image size ``[W, H]`` traced (one program per canvas)."""
+    return (jnp.tanh(xy) + 1.0) * (size.astype(jnp.float32) / 2)
+
+
+def _valid(size: jax.Array, canvas: tuple[int, int]) -> jax.Array:
+    """``[Hc, Wc, 1]`` float: 1 on the image's pixels, 0 on the canvas padding."""
+    rows = jnp.arange(canvas[0])[:, None] < size[1]
+    cols = jnp.arange(canvas[1])[None, :] < size[0]
+    return (rows & cols)[..., None].astype(jnp.float32)
+
+
+def _masked_mse(image: jax.Array, target: jax.Array, size: jax.Array, canvas: tuple[int, int]) -> jax.Array:
+    err = (image - target) * _valid(size, canvas)
+    return jnp.sum(err * err) / (3.0 * size[0] * size[1])
+
+
+def _build_block(kind: str, canvas: tuple[int, int], capacity: int, cfg: FitConfig):
+    """``(tx, block)``: the optimiser and the jitted ``(params, opt_state, num_steps, mask, target,
+    size) → (params, opt_state, psnr, loss, max_count, image)``.
+
+    ``target`` and ``image`` are ``[Hc, Wc, 3]`` canvases (the target zero-padded), ``size`` is the
+    image's ``[W, H]``; the L2 loss and the PSNR are means over the image's pixels only.
+    """
     tx = make_optimizer(cfg)
-    loss_of = _loss_fn(cfg.loss)
-    mask = g0.mask
+    height, width = canvas
 
-    def render(params):
-        g = g0.with_params(params)
-        return render_api.render_with_count(g.means(), g.covariances(), g.colors, mask,
-                                            g.height, g.width, capacity=capacity,
-                                            backend=cfg.backend)
+    def render(params, mask, size):
+        cov = Gaussians(params["xy"], params["shape"], params["colors"], mask, kind=kind,
+                        height=height, width=width).covariances()
+        return render_api.render_with_count(_means(params["xy"], size), cov, params["colors"], mask,
+                                            height, width, capacity=capacity, backend=cfg.backend)
 
-    def loss(params):
-        image, count = render(params)
+    def loss(params, mask, target, size):
+        image, count = render(params, mask, size)
         if cfg.clamp:
             image = jnp.clip(image, 0.0, 1.0)
-        return loss_of(image, target), count
+        if cfg.loss == "l2":
+            return _masked_mse(image, target, size, canvas), count
+        from igi_jax import losses  # D-SSIM fits on the exact image size (see _canvas)
+
+        return losses.l2_dssim_loss(image, target, lam=0.7), count
 
     def step(_, carry):
-        params, opt_state, _, max_count = carry
-        (value, count), grads = jax.value_and_grad(loss, has_aux=True)(params)
+        params, opt_state, _, max_count, mask, target, size = carry
+        (value, count), grads = jax.value_and_grad(loss, has_aux=True)(params, mask, target, size)
         updates, opt_state = tx.update(grads, opt_state, params)
         new = optax.apply_updates(params, updates)
         # Padded entries have zero gradient, but keep them bit-identical regardless.
         new = jax.tree.map(lambda n, o: jnp.where(mask[:, None], n, o), new, params)
-        return new, opt_state, value, jnp.maximum(max_count, count)
+        return new, opt_state, value, jnp.maximum(max_count, count), mask, target, size
 
-    def block(params, opt_state, num_steps):
-        init = (params, opt_state, jnp.float32(0), jnp.int32(0))
-        params, opt_state, value, max_count = jax.lax.fori_loop(0, num_steps, step, init)
-        image, count = render(params)
-        psnr = metrics.psnr(image, target)
-        return params, opt_state, psnr, value, jnp.maximum(max_count, count)
+    def block(params, opt_state, num_steps, mask, target, size):
+        init = (params, opt_state, jnp.float32(0), jnp.int32(0), mask, target, size)
+        params, opt_state, value, max_count, *_ = jax.lax.fori_loop(0, num_steps, step, init)
+        image, count = render(params, mask, size)
+        psnr = -10.0 * jnp.log10(_masked_mse(jnp.clip(image, 0.0, 1.0), target, size, canvas))
+        return params, opt_state, psnr, value, jnp.maximum(max_count, count), image
 
     return tx, jax.jit(block)
 
 
-def _compile(block, params, opt_state):
-    return block.lower(params, opt_state, jnp.int32(0)).compile()
+def _canvas(height: int, width: int, cfg: FitConfig) -> tuple[int, int]:
+    """L2 fits run on the bucketed canvas; D-SSIM's windows would see the padding, so not it."""
+    return compile_cache.canvas_size(height, width) if cfg.loss == "l2" else (height, width)
+
+
+def _program(g: Gaussians, canvas: tuple[int, int], capacity: int, cfg: FitConfig, *,
+             fixed_n: bool = False):
+    """The compiled fit for this problem shape (see :mod:`igi_jax.compile_cache`).
+
+    Returns ``(n, capacity, init, block, seconds)``: the Gaussian and list capacities it was
+    compiled for (≥ the ones asked for), the compiled optimiser init and block, and the seconds
+    spent compiling (0 when reused). ``fixed_n``: keep ``g.capacity`` Gaussians.
+    """
+    family = ("fit", g.kind, canvas, _cfg_key(cfg))
+    n, chosen = compile_cache.choose(family, (g.capacity, capacity))
+    # A fit that re-buckets mid-way keeps its Gaussian capacity (its optimiser state has it).
+    n, capacity = (g.capacity, capacity) if fixed_n and n != g.capacity else (n, chosen)
+    params = jax.eval_shape(lambda: gaussians_lib.pad(g, n).params())
+
+    def build():
+        tx, block = _build_block(g.kind, canvas, capacity, cfg)
+        opt_state = jax.eval_shape(tx.init, params)
+        mask = jax.ShapeDtypeStruct((n,), jnp.bool_)
+        target = jax.ShapeDtypeStruct((*canvas, 3), jnp.float32)
+        size = jax.ShapeDtypeStruct((2,), jnp.int32)
+        return (jax.jit(tx.init).lower(params).compile(),
+                block.lower(params, opt_state, jnp.int32(0), mask, target, size).compile())
+
+    (init, block), seconds = compile_cache.compiled("fit", family, (n, capacity), build)
+    return n, capacity, init, block, seconds
 
 
 def fit(
@@ -166,49 +224,49 @@ def fit(
     Returns:
       A :class:`FitResult`.
     """
-    target = jnp.asarray(target, jnp.float32)
-    if target.shape != (g.height, g.width, 3):
+    target = np.asarray(target, np.float32)
+    height, width = g.height, g.width
+    if target.shape != (height, width, 3):
         raise ValueError(f"target shape {target.shape} does not match Gaussians sized "
-                         f"{(g.height, g.width, 3)}")
-    capacity = render_api.required_capacity(g.means(), g.covariances(), g.mask, g.height, g.width,
-                                            backend=cfg.backend)
+                         f"{(height, width, 3)}")
+    canvas = _canvas(height, width, cfg)
+    wanted = render_api.required_capacity(g.means(), g.covariances(), g.mask, *canvas,
+                                          backend=cfg.backend)
     # Moving Gaussians touch more cells over a fit: start with headroom, grow on overflow.
-    capacity = bucket(int(capacity * 1.25), minimum=1024)
-    params = g.params()
-    tx, block = _make_block(g, target, cfg, capacity)
-    opt_state = tx.init(params)
-
-    t0 = time.perf_counter()
-    block = _compile(block, params, opt_state)
-    compile_seconds = time.perf_counter() - t0
-    _, _, psnr0, _, _ = block(params, opt_state, jnp.int32(0))
+    n, capacity, init, block, compile_seconds = _program(
+        g, canvas, bucket(int(wanted * 1.25), minimum=1024), cfg)
+    padded = gaussians_lib.pad(g, n)
+    params, mask = padded.params(), padded.mask
+    opt_state = init(params)
+    canvas_target = jnp.asarray(np.pad(target, ((0, canvas[0] - height), (0, canvas[1] - width), (0, 0))))
+    size = jnp.asarray([width, height], jnp.int32)
+    *_, psnr0, _, _, image = block(params, opt_state, jnp.int32(0), mask, canvas_target, size)
     history = [{"step": 0, "seconds": init_seconds, "psnr": float(psnr0), "loss": float("nan")}]
     if callback:
         callback(history[-1])
 
     fit_seconds, step = 0.0, 0
     while step < cfg.steps and (cfg.seconds is None or init_seconds + fit_seconds < cfg.seconds):
-        n = min(cfg.log_every, cfg.steps - step)
+        k = min(cfg.log_every, cfg.steps - step)
         t = time.perf_counter()
-        new_params, new_opt, psnr, value, max_count = block(params, opt_state, jnp.int32(n))
+        new_params, new_opt, psnr, value, max_count, new_image = block(
+            params, opt_state, jnp.int32(k), mask, canvas_target, size)
         max_count = int(max_count)  # syncs
-        if max_count > capacity:
-            t_grow = time.perf_counter()
-            capacity = bucket(int(max_count * 1.25), minimum=1024)
-            tx, block = _make_block(g, target, cfg, capacity)
-            block = _compile(block, params, opt_state)
-            compile_seconds += time.perf_counter() - t_grow
-            fit_seconds += t_grow - t
+        if max_count > capacity:  # the block's renders were NaN: redo it with longer lists
+            fit_seconds += time.perf_counter() - t
+            _, capacity, _, block, seconds = _program(
+                padded, canvas, bucket(int(max_count * 1.25), minimum=1024), cfg, fixed_n=True)
+            compile_seconds += seconds
             continue
         fit_seconds += time.perf_counter() - t
-        params, opt_state, step = new_params, new_opt, step + n
+        params, opt_state, image, step = new_params, new_opt, new_image, step + k
         history.append({"step": step, "seconds": init_seconds + fit_seconds,
                         "psnr": float(psnr), "loss": float(value)})
         if callback:
             callback(history[-1])
 
-    final = g.with_params(params)
-    image = render_api.render_gaussians(final, capacity=capacity, backend=cfg.backend)
+    final = g.with_params({k: v[:g.capacity] for k, v in params.items()})
+    image = jnp.asarray(np.asarray(image)[:height, :width])
     return FitResult(gaussians=final, image=image, history=history, steps=step,
                      init_seconds=init_seconds, compile_seconds=compile_seconds,
                      fit_seconds=fit_seconds, capacity=capacity)

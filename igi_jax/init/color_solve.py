@@ -9,8 +9,10 @@ We run CGLS (CG on the normal equations written with the residual ``r = y − A 
 with ``AᵀA`` explicitly, which is better conditioned in float32): each iteration is one render
 (``A``) and one colour-VJP of the render (``Aᵀ``). Started from the current colours, CG on an
 SPD system decreases the objective monotonically, so the solve never makes a fit worse; a
-*fixed* iteration count keeps it one jitted ``lax.fori_loop``, compiled once per
-(Gaussian-capacity bucket, list-capacity bucket, image size, backend).
+*fixed* iteration count keeps it one jitted ``lax.fori_loop``. The image is an argument, zero-padded
+to the bucketed canvas with a pixel mask (the operator is ``P A``, ``P`` the projection onto the
+image's pixels), so images share one program per (canvas, Gaussian-capacity bucket, list-capacity
+bucket, backend); see :mod:`igi_jax.compile_cache`.
 
 Masked (padded) Gaussians render nothing, so their column of ``A`` is zero; the solve keeps their
 colour exactly 0.
@@ -35,13 +37,15 @@ and 20 iterations took ~105 s under load.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from igi_jax import compile_cache
+from igi_jax import gaussians as gaussians_lib
 from igi_jax.gaussians import Gaussians
 from igi_jax.render import api as render_api
 
@@ -55,14 +59,13 @@ def _dot(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.vdot(a, b).real
 
 
-@functools.partial(jax.jit, static_argnames=("height", "width", "capacity", "backend", "precondition",
-                                             "max_chunks"))
 def _cgls(
     means: jax.Array,  # [N, 2] pixels
     cov: jax.Array,  # [N, 3] pixels²
     mask: jax.Array,  # [N] bool
     colors: jax.Array,  # [N, 3] warm start
-    image: jax.Array,  # [H, W, 3]
+    image: jax.Array,  # [Hc, Wc, 3] canvas, zero-padded
+    valid: jax.Array,  # [Hc, Wc, 1] float32: 1 on the image's pixels, 0 on the padding
     iters: jax.Array,  # int32 scalar: traced, so every count shares one compile
     ridge: jax.Array,  # float32 scalar
     *,
@@ -73,9 +76,16 @@ def _cgls(
     backend: str,
     max_chunks: int | None,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """CGLS from ``colors``; returns ``(colors, objective_before, objective_after, overflowed)``."""
-    A, At = render_api.color_operator(means, cov, mask, height, width, capacity=capacity,
-                                      backend=backend, max_chunks=max_chunks)
+    """CGLS from ``colors``; returns ``(colors, objective_before, objective_after, overflowed)``.
+
+    The operator is ``P A`` with ``P`` the projection onto the image's pixels of the canvas.
+    """
+    render, At = render_api.color_operator(means, cov, mask, height, width, capacity=capacity,
+                                           backend=backend, max_chunks=max_chunks)
+
+    def A(c):
+        return render(c) * valid
+
     live = mask[:, None].astype(jnp.float32)
     x = colors * live
 
@@ -92,7 +102,7 @@ def _cgls(
     else:
         inv_diag = live
 
-    r = image - A(x)
+    r = image * valid - A(x)
     s = grad(x, r)
     before = objective(x, r)
 
@@ -113,9 +123,29 @@ def _cgls(
     z = inv_diag * s
     x, r, *_ = jax.lax.fori_loop(0, iters, body, (x, r, s, z, _dot(s, z)))
     # The true residual, not the recurrence's: what the caller gets is what is reported.
-    r = image - A(x)
+    r = image * valid - A(x)
     after = objective(x, r)
     return x, before, after, ~jnp.isfinite(after)
+
+
+def _compile(n: int, canvas: tuple[int, int], *, max_chunks: int, **static: Any) -> Any:
+    """AOT-compile :func:`_cgls` for ``n`` Gaussians on an ``Hc × Wc`` canvas."""
+    f32, height, width = jnp.float32, *canvas
+    args = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in (
+        ((n, 2), f32), ((n, 3), f32), ((n,), jnp.bool_), ((n, 3), f32), ((height, width, 3), f32),
+        ((height, width, 1), f32), ((), jnp.int32), ((), f32))]
+    cgls = jax.jit(_cgls, static_argnames=("height", "width", "capacity", "backend", "precondition",
+                                           "max_chunks"))
+    return cgls.lower(*args, height=height, width=width, max_chunks=max_chunks or None,
+                      **static).compile()
+
+
+def _canvas_target(image: jax.Array, canvas: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
+    """``image`` zero-padded to ``canvas`` and its ``[Hc, Wc, 1]`` pixel mask."""
+    image = np.asarray(image, np.float32)
+    pad = ((0, canvas[0] - image.shape[0]), (0, canvas[1] - image.shape[1]), (0, 0))
+    valid = np.pad(np.ones((*image.shape[:2], 1), np.float32), pad)
+    return jnp.asarray(np.pad(image, pad)), jnp.asarray(valid)
 
 
 def solve_colors_with_info(
@@ -132,9 +162,9 @@ def solve_colors_with_info(
 
     ``info`` keys: ``objective_before``, ``objective_after`` (‖A c − y‖² + ridge‖c‖², summed over
     pixels and channels), ``mse_before``, ``mse_after`` (mean over pixels and channels),
-    ``iters``, ``capacity``.
+    ``iters``, ``capacity``, ``compile_seconds`` (0 when the program was already compiled).
     """
-    image = jnp.asarray(image, jnp.float32)
+    image = np.asarray(image, np.float32)
     if image.shape != (g.height, g.width, 3):
         raise ValueError(f"image shape {image.shape} does not match Gaussians sized "
                          f"{(g.height, g.width, 3)}")
@@ -142,25 +172,33 @@ def solve_colors_with_info(
         raise ValueError(f"iters must be ≥ 0, got {iters=}")
     if ridge < 0:
         raise ValueError(f"ridge must be ≥ 0, got {ridge=}")
-    means, cov = g.means(), g.covariances()
     backend = render_api.resolve_backend(backend)
+    canvas = compile_cache.canvas_size(g.height, g.width)
+    means, cov = g.means(), g.covariances()
     if capacity is None:
-        capacity = render_api.required_capacity(means, cov, g.mask, g.height, g.width, backend=backend)
+        capacity = render_api.required_capacity(means, cov, g.mask, *canvas, backend=backend)
     # The reference backend caches every chunk's weights: size that store from the data (a cheap
     # count) rather than the binning's worst case, several times larger.
-    max_chunks = (render_api.required_chunks(means, cov, g.mask, g.height, g.width)
-                  if backend == "reference" else None)
-    colors, before, after, overflowed = _cgls(
-        means, cov, g.mask, g.colors, image, jnp.int32(iters), jnp.float32(ridge),
-        height=g.height, width=g.width, capacity=capacity, backend=backend,
-        precondition=precondition, max_chunks=max_chunks)
+    max_chunks = (render_api.required_chunks(means, cov, g.mask, *canvas)
+                  if backend == "reference" else 0)
+    family = ("solve", canvas, backend, precondition)
+    n, capacity, max_chunks = compile_cache.choose(family, (g.capacity, capacity, max_chunks))
+    program, compile_seconds = compile_cache.compiled(
+        "solve", family, (n, capacity, max_chunks),
+        lambda: _compile(n, canvas, capacity=capacity, backend=backend, precondition=precondition,
+                         max_chunks=max_chunks))
+    padded = gaussians_lib.pad(g, n)
+    colors, before, after, overflowed = program(
+        padded.means(), padded.covariances(), padded.mask, padded.colors, *_canvas_target(image, canvas),
+        jnp.int32(iters), jnp.float32(ridge))
+    colors = colors[:g.capacity]
     if bool(overflowed):
         raise ValueError(f"colour solve failed: the render needs more than {capacity=} "
                          "list entries (or the geometry is not finite)")
     size = float(image.size)
     info = {"objective_before": float(before), "objective_after": float(after),
             "mse_before": float(before) / size, "mse_after": float(after) / size,
-            "iters": iters, "capacity": capacity}
+            "iters": iters, "capacity": capacity, "compile_seconds": compile_seconds}
     log.info("colour solve (%d iters): MSE %.3g → %.3g", iters, info["mse_before"], info["mse_after"])
     return dataclasses.replace(g, colors=colors), info
 
