@@ -27,7 +27,7 @@ Deviations from the official implementation, and why:
   no train/eval switch, same function on crops and whole images.
 * **No ImageNet weights.** The original loads ImageNet ConvNeXt weights and then re-initialises every
   conv/linear weight (its ``apply(_init_weights)`` runs after loading), so they are effectively
-  unused; we initialise from scratch (truncated normal, std 0.02), which is what it trains.
+  unused; we initialise from scratch (normal, std 0.02), which is what it trains.
 * **Border points** lie on the image rectangle (x ∈ {0, W}, y ∈ {0, H}), so the triangles cover the
   whole image; the original puts them on the outermost integer pixel centres. No triangle is
   dropped (the dev branch's size filter is not used), so coverage is complete.

@@ -37,7 +37,7 @@ class NetConfig:
         (86 / 94), as in the paper.
       field_layers: hidden layers of each field MLP (2 in the paper).
       layer_scale_init: ConvNeXt layer-scale init (1e-6).
-      init_std: std of the truncated-normal init of every conv and linear weight (0.02).
+      init_std: std of the normal init of every conv and linear weight (0.02).
     """
 
     dims: tuple[int, ...] = (128, 256, 512, 1024)

@@ -8,7 +8,7 @@
   triangle (centre from the BC field, scales/rotation from the Σ field, colour from the opacity
   field times the image at the stop-gradient centre).
 
-Every MLP weight is truncated-normal (std 0.02) with zero biases, as the official ``_init_weights``.
+Every conv/linear weight is N(0, 0.02²) with zero biases, as the official ``_init_weights``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from flax import nnx
 from igi_jax.net import fields
 from igi_jax.net.config import NetConfig
 from igi_jax.net.sampling import bilinear
-from igi_jax.net.unet import ConvNeXtUNet
+from igi_jax.net.unet import ConvNeXtUNet, weight_init
 
 _MEAN_CLAMP = 1.0 - 1e-6
 
@@ -31,7 +31,7 @@ class MLP(nnx.Module):
     """Linear layers with ReLU between them (none after the last): ``[..., in]`` → ``[..., out]``."""
 
     def __init__(self, widths: tuple[int, ...], cfg: NetConfig, *, rngs: nnx.Rngs):
-        init = nnx.initializers.truncated_normal(stddev=cfg.init_std)
+        init = weight_init(cfg.init_std)
         self.layers = nnx.List([nnx.Linear(a, b, kernel_init=init, rngs=rngs)
                                 for a, b in zip(widths[:-1], widths[1:], strict=True)])
 
