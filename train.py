@@ -1,41 +1,53 @@
-"""Fit every image in a folder with a config: the training entry point, for now.
+"""Pretrain the Instant-GI network: ``train.py --config configs/net_<name>.py --workdir DIR``.
 
-The Instant-GI network and its pretraining do not exist yet, so "training" is what the paper's
-baselines do, per-image GaussianImage fitting (the fits are also the future pseudo-label source):
+    python train.py --config configs/net_small.py --workdir runs/small [--dataset-root DIR]
+                    [--stop-after N] [--quiet]
 
-    python train.py --config configs/fit_default.py --images DIR --out DIR [--limit N]
-
-writes ``DIR/<image>/`` (``gaussians.npz``, ``render.png``, ``metrics.json``,
-``psnr_vs_time.png``, as ``igi fit``) and ``DIR/train.json`` + ``DIR/train.md`` (per-image
-PSNR / MS-SSIM and the mean). Exit code 1 if any image failed, 2 for bad arguments.
+Resumes from ``DIR/checkpoints`` when it exists (exactly: model, optimizer, step, data order).
+Multi-host GPU clusters: set ``JAX_COORDINATOR_ADDRESS`` (host:port), ``JAX_NUM_PROCESSES`` and
+``JAX_PROCESS_ID`` on every host (or run under SLURM / Open MPI, which jax detects) and pass
+``--distributed``; every host runs the same command and reads its own slice of each batch.
+(Per-image folder fitting moved to ``igi fit-folder`` / ``evaluate.py --images``.)
+Exit code 2 for bad arguments or a missing label cache.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
-
-from igi_jax import cli, evaluate, pipeline
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.Parser(prog="train.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="config file with get_config()")
-    parser.add_argument("--images", required=True, help="folder of images to fit")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--limit", type=int, help="fit only the first N images (sorted by name)")
+    p = argparse.ArgumentParser(prog="train.py", description=__doc__.splitlines()[0])
+    p.add_argument("--config", required=True, help="a configs/net_*.py file")
+    p.add_argument("--workdir", required=True, help="checkpoints, metrics.jsonl, curves.png")
+    p.add_argument("--dataset-root", help="folder with the dataset folders (default: the config's)")
+    p.add_argument("--stop-after", type=int, help="stop after this many steps in total (resumable)")
+    p.add_argument("--distributed", action="store_true",
+                   help="call jax.distributed.initialize() (multi-host; needs a coordinator)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
 
-    def run() -> int:
-        args = parser.parse_args(argv)
-        options, notes = pipeline.load_config(args.config)
-        for note in notes:
-            print(f"train.py: note: {note}", file=sys.stderr)
-        report = evaluate.fit_images(args.images, options, out_dir=args.out, limit=args.limit)
-        paths = evaluate.write_report(args.out, report, stem="train")
-        print(evaluate.markdown_table(report))
-        print(f"wrote {', '.join(map(str, paths))}")
-        return 1 if report["failed"] else 0
+    if args.distributed or os.environ.get("JAX_COORDINATOR_ADDRESS"):
+        import jax
 
-    return cli.guarded("train.py", run)
+        jax.distributed.initialize()  # must precede any other jax call
+    from igi_jax.train.config import load, with_data
+    from igi_jax.train.loop import train_and_evaluate
+
+    try:
+        cfg = load(args.config)
+        if args.dataset_root:
+            cfg = with_data(cfg, dataset_root=args.dataset_root)
+        if args.stop_after is not None and args.stop_after < 1:
+            raise ValueError(f"--stop-after must be ≥ 1, got {args.stop_after}")
+        out = train_and_evaluate(cfg, args.workdir, stop_after=args.stop_after, progress=not args.quiet)
+    except ValueError as e:
+        print(f"train.py: error: {e}", file=sys.stderr)
+        return 2
+    print(f"train.py: step {out['step']}: {out['last_metrics']}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,102 @@
+"""The grain input pipeline: cached pseudo-PPM samples → random crops, flips → static-shape batches.
+
+``MapDataset.source(records).seed(seed).shuffle().repeat().random_map(crop_and_flip)
+[process_index::process_count].batch(host_batch).to_iter_dataset()`` (+ ``mp_prefetch`` with
+``workers`` processes). Deterministic for a seed: the crop of element i depends only on the seed
+and i (``random_map`` before the per-host slice keys crops by global index). The iterator's state
+(``get_state`` / ``set_state``, or ``grain.checkpoint.CheckpointSave``) goes into every checkpoint.
+
+Each element is ``{"image": [c, c, 3] float32, "ppm": [c, c] float32}``; batches add a leading
+``[B_host]`` axis.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import grain
+import numpy as np
+
+from igi_jax.data.prepare import decode_ppm, ppm_path, read_manifest
+from igi_jax.data.samples import Sample
+from igi_jax.train.config import DataConfig
+
+
+def records(data: DataConfig) -> list[dict[str, Any]]:
+    """The cached samples of ``data`` (manifest order, sorted by name), as plain dicts.
+
+    Raises:
+      ValueError: the cache is missing or empty (run ``python -m igi_jax.data.prepare`` first).
+    """
+    manifest = read_manifest(data.cache_dir)
+    names = sorted(n for n in manifest["samples"] if ppm_path(data.cache_dir, n).exists())
+    if not names:
+        raise ValueError(f"{data.cache_dir}: no cached pseudo-PPMs; build them with "
+                         f"`python -m igi_jax.data.prepare --config <config>`")
+    return [{"name": n, **manifest["samples"][n]} for n in names]
+
+
+def load_record(rec: dict[str, Any], *, data: DataConfig) -> dict[str, np.ndarray]:
+    """A whole sample: ``image [H, W, 3]`` rebuilt from the dataset, ``ppm [H, W]`` from the cache."""
+    sample = Sample(name=rec["name"], source=rec["source"], scale=rec["scale"])
+    image = sample.load(data.dataset_root)
+    h, w = image.shape[:2]
+    if (h, w) != (rec["height"], rec["width"]):
+        raise ValueError(f"{sample.source} ×{sample.scale} is {w}×{h}, the cache says "
+                         f"{rec['width']}×{rec['height']}: the dataset changed; rebuild the cache")
+    return {"image": image, "ppm": decode_ppm(ppm_path(data.cache_dir, rec["name"]), h, w)}
+
+
+def crop_and_flip(element: dict[str, np.ndarray], rng: np.random.Generator, *,
+                  size: int) -> dict[str, np.ndarray]:
+    """A random ``size × size`` crop and a random horizontal flip, the same for image and PPM."""
+    h, w = element["ppm"].shape
+    if h < size or w < size:
+        raise ValueError(f"sample is {w}×{h} px, smaller than the {size}-px crop")
+    y = int(rng.integers(0, h - size + 1))
+    x = int(rng.integers(0, w - size + 1))
+    out = {k: v[y:y + size, x:x + size] for k, v in element.items()}
+    if rng.random() < 0.5:
+        out = {k: v[:, ::-1] for k, v in out.items()}
+    return {k: np.ascontiguousarray(v) for k, v in out.items()}
+
+
+def make_dataset(data: DataConfig, *, seed: int, process_index: int = 0,
+                 process_count: int = 1) -> grain.IterDataset:
+    """Infinite, shuffled, cropped, batched training stream for one host.
+
+    Args:
+      data: the data config (``batch_size`` is global; each host gets ``batch_size / process_count``).
+      seed: shuffling and crop seed.
+      process_index, process_count: this host's slice (``jax.process_index()``, ``jax.process_count()``).
+    """
+    if data.batch_size % process_count:
+        raise ValueError(f"batch_size {data.batch_size} is not divisible by {process_count} hosts")
+    ds = (grain.MapDataset.source(records(data))
+          .seed(seed)
+          .shuffle()
+          .repeat()
+          .map(functools.partial(load_record, data=data))
+          .random_map(functools.partial(crop_and_flip, size=data.crop)))
+    ds = ds[process_index::process_count]
+    ds = ds.batch(data.batch_size // process_count, drop_remainder=True)
+    it = ds.to_iter_dataset()
+    if data.workers > 0:
+        it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=data.workers))
+    return it
+
+
+def validation_images(data: DataConfig, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """The held-out images (whole, ×scale), as ``[(name, [H, W, 3])]``."""
+    folder, stems, scale = data.val
+    root = Path(data.dataset_root)
+    out = []
+    for stem in stems[:limit]:
+        matches = sorted((root / folder).glob(f"{stem}.*"))
+        if not matches:
+            raise ValueError(f"validation image {stem!r} not found in {root / folder}")
+        sample = Sample(name=f"{folder}_{stem}_x{scale}", source=str(matches[0]), scale=scale)
+        out.append((sample.name, sample.load()))
+    return out

@@ -1,0 +1,137 @@
+"""Pretraining config: plain frozen dataclasses, built by ``configs/net_*.py: get_config()``.
+
+Paths are relative to the current directory unless absolute; ``dataset_root`` can also be set
+with ``--dataset-root`` or the ``IGI_DATASETS`` environment variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from igi_jax.data.samples import VAL_PHOTOS
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the samples come from, how labels are made, how batches are cut.
+
+    Attributes:
+      dataset_root: folder holding the dataset folders named in ``sources``.
+      sources: ``(folder, scales)`` pairs: every image of ``dataset_root/folder`` at each
+        integer downscale (1 = as is).
+      exclude: image stems never trained on (the held-out photos).
+      val: ``(folder, stems, scale)`` of the validation images (whole images).
+      cache_dir: pseudo-PPM cache (PNG labels + ``manifest.json``).
+      prepare_steps: fit steps from the quad-tree init per pseudo-PPM (measured, see configs).
+      ppm_downsample: labels are stored at 1/this resolution (smooth maps; bilinear on load).
+      limit: use at most this many images per source (``None``: all).
+      crop: side of the square random crops (static shape per config).
+      batch_size: global batch (divisible by the device count).
+      workers: grain worker processes (0: in the main process); part of the iterator state.
+    """
+
+    dataset_root: str = "../shared/datasets"
+    sources: tuple[tuple[str, tuple[int, ...]], ...] = (("photos", (2, 3, 4)),)
+    exclude: tuple[str, ...] = VAL_PHOTOS
+    val: tuple[str, tuple[str, ...], int] = ("photos", VAL_PHOTOS, 4)
+    cache_dir: str = "data/pseudo_ppm"
+    prepare_steps: int = 250
+    ppm_downsample: int = 2
+    limit: int | None = None
+    crop: int = 128
+    batch_size: int = 4
+    workers: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a pretraining run needs.
+
+    Attributes:
+      net: :class:`igi_jax.net.NetConfig` preset name (``tiny``, ``small``, ``paper``).
+      data: :class:`DataConfig`.
+      kernel_size: dithering cell k during training (the paper trains at 3).
+      steps: optimiser steps.
+      lr, lr_end: cosine decay from ``lr`` to ``lr_end`` over ``steps`` (paper: 1e-3 → 1e-5).
+      warmup: linear warm-up steps.
+      clip_norm: global gradient-norm clip.
+      seed: model init and data order.
+      log_every, val_every, ckpt_every: in steps.
+      val_limit: validate on at most this many images (``None``: all).
+    """
+
+    net: str = "small"
+    data: DataConfig = DataConfig()
+    kernel_size: int = 3
+    steps: int = 2000
+    lr: float = 1e-3
+    lr_end: float = 1e-5
+    warmup: int = 50
+    clip_norm: float = 1.0
+    seed: int = 0
+    log_every: int = 10
+    val_every: int = 200
+    ckpt_every: int = 100
+    val_limit: int | None = None
+
+    def __post_init__(self):
+        for name in ("steps", "log_every", "val_every", "ckpt_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        for name in ("lr", "lr_end", "clip_norm"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {v}")
+        if self.kernel_size not in (3, 4, 5):
+            raise ValueError(f"kernel_size must be 3, 4 or 5, got {self.kernel_size}")
+        if self.data.batch_size < 1 or self.data.crop < 16:
+            raise ValueError(f"batch_size must be ≥ 1 and crop ≥ 16, got "
+                             f"{self.data.batch_size=} {self.data.crop=}")
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict` (JSON lists become tuples again)."""
+
+        def tuples(x):
+            return tuple(tuples(v) for v in x) if isinstance(x, list) else x
+
+        data = DataConfig(**{k: tuples(v) for k, v in d["data"].items()})
+        return cls(**{**{k: tuples(v) for k, v in d.items()}, "data": data})
+
+
+def with_data(cfg: TrainConfig, **changes: Any) -> TrainConfig:
+    """``cfg`` with some :class:`DataConfig` fields replaced."""
+    return cfg.replace(data=dataclasses.replace(cfg.data, **changes))
+
+
+def load(path: str | os.PathLike, arg: str | None = None) -> TrainConfig:
+    """``get_config(arg)`` of a config file.
+
+    Raises:
+      ValueError: missing file, no ``get_config``, or it does not return a :class:`TrainConfig`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such config file")
+    spec = importlib.util.spec_from_file_location(f"_igi_train_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    get = getattr(module, "get_config", None)
+    if not callable(get):
+        raise ValueError(f"{path}: a config must define get_config()")
+    cfg = get(arg) if arg is not None else get()
+    if not isinstance(cfg, TrainConfig):
+        raise ValueError(f"{path}: get_config() returned {type(cfg).__name__}, expected TrainConfig")
+    env = os.environ.get("IGI_DATASETS")
+    return with_data(cfg, dataset_root=env) if env else cfg

@@ -1,0 +1,156 @@
+"""The sharded train step: one code path for 1 or N devices, on 1 or N hosts.
+
+The step is two jitted stages around a host stage, because dithering + Delaunay depend on the
+predicted PPM and are not differentiable:
+
+1. ``predict``: the network's PPM for a batch (``[B, H, W]``), sharded over ``data``;
+2. host: :func:`igi_jax.net.host_geometry` (dither → points → Qhull), per host on its local rows;
+3. ``update``: :func:`igi_jax.net.batch_loss`, its gradient, gradient clipping, Adam; the state
+   is replicated (``P()``), the batch and geometry are split over devices (``P("data")``), and
+   the state is donated.
+
+The loop overlaps stage 2 of batch t+1 with stage 3 of batch t (see :mod:`igi_jax.train.loop`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from igi_jax import net as net_lib
+from igi_jax.train.config import TrainConfig
+
+DATA = "data"
+
+
+def make_mesh() -> jax.sharding.Mesh:
+    """All visible devices (every host) on one ``data`` axis; plain (Auto) data parallel."""
+    return jax.make_mesh((jax.device_count(),), (DATA,), axis_types=(AxisType.Auto,))
+
+
+def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """Adam with warm-up + cosine decay ``lr → lr_end`` over ``steps``, global-norm clipping."""
+    sched = optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=cfg.lr, warmup_steps=min(cfg.warmup, cfg.steps - 1),
+        decay_steps=cfg.steps, end_value=cfg.lr_end)
+    return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), optax.adam(sched))
+
+
+def net_config(name: str) -> net_lib.NetConfig:
+    presets = {"tiny": net_lib.NetConfig.tiny, "small": net_lib.NetConfig.small,
+               "paper": net_lib.NetConfig.paper}
+    if name not in presets:
+        raise ValueError(f"unknown net preset {name!r}; expected one of {sorted(presets)}")
+    return presets[name]()
+
+
+def create(cfg: TrainConfig) -> tuple[nnx.Module, nnx.Optimizer]:
+    """A freshly initialised model (seed ``cfg.seed``) and its optimizer."""
+    model = net_lib.InstantGINet(net_config(cfg.net), rngs=nnx.Rngs(cfg.seed))
+    return model, nnx.Optimizer(model, make_optimizer(cfg), wrt=nnx.Param)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _predict(graphdef: nnx.GraphDef, state: Any, images: jax.Array) -> jax.Array:
+    model, _ = nnx.merge(graphdef, state)
+    return jax.lax.stop_gradient(net_lib.predict_ppm(model, images)[1])
+
+
+@functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
+def _update(graphdef: nnx.GraphDef, state: Any, images: jax.Array, target_ppm: jax.Array,
+            geom: net_lib.Geometry) -> tuple[Any, dict[str, jax.Array]]:
+    model, opt = nnx.merge(graphdef, state)
+    (loss, aux), grads = nnx.value_and_grad(
+        lambda m: net_lib.batch_loss(m, images, target_ppm, geom), has_aux=True)(model)
+    grad_norm = optax.tree.norm(grads)
+    opt.update(model, grads)
+    return nnx.state((model, opt)), {"loss": loss, "grad_norm": grad_norm, **aux}
+
+
+class Stepper:
+    """The jitted stages of one config on one mesh; ``state`` is ``nnx.state((model, opt))``.
+
+    The jitted functions live at module level with the graph definition as a static argument, so
+    two runs of the same config in one process (a resume, a test) share their compilations.
+    Output shardings follow the inputs' (replicated state, ``data``-sharded batch).
+    """
+
+    def __init__(self, cfg: TrainConfig, mesh: jax.sharding.Mesh | None = None):
+        self.cfg = cfg
+        self.mesh = make_mesh() if mesh is None else mesh
+        self.replicated = NamedSharding(self.mesh, P())
+        self.sharded = NamedSharding(self.mesh, P(DATA))
+        model, opt = create(cfg)
+        self.graphdef, state = nnx.split((model, opt))
+        self.abstract_state = jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.replicated), state)
+        self._init_state = state
+
+    def initial_state(self) -> Any:
+        """The seed's initial state, replicated over the mesh."""
+        return jax.device_put(self._init_state, self.replicated)
+
+    def model(self, state: Any) -> nnx.Module:
+        return nnx.merge(self.graphdef, state)[0]
+
+    def predict(self, state: Any, images: jax.Array) -> jax.Array:
+        """``[B, H, W]`` PPMs (no gradient), sharded like ``images``."""
+        return _predict(self.graphdef, state, images)
+
+    def update(self, state: Any, images: jax.Array, target_ppm: jax.Array,
+               geom: net_lib.Geometry) -> tuple[Any, dict[str, jax.Array]]:
+        """One optimiser step; ``state`` is donated."""
+        return _update(self.graphdef, state, images, target_ppm, geom)
+
+    # -- host-side helpers (multi-host aware) --------------------------------------------------
+
+    def to_global(self, local: Any) -> Any:
+        """This host's rows ``[B_host, ...]`` (numpy pytree) → global arrays sharded on ``data``."""
+        return jax.tree.map(lambda x: jax.make_array_from_process_local_data(self.sharded, np.asarray(x)),
+                            local)
+
+    @staticmethod
+    def to_local(x: jax.Array) -> np.ndarray:
+        """The rows of a ``data``-sharded global array held by this host, in order."""
+        if jax.process_count() == 1:
+            return np.asarray(x)
+        shards = sorted(x.addressable_shards, key=lambda s: s.index[0].start or 0)
+        return np.concatenate([np.asarray(s.data) for s in shards])
+
+    def geometry(self, ppm: jax.Array, capacity: int) -> Any:
+        """Host stage on this host's rows, back as global sharded arrays."""
+        local = net_lib.host_geometry(self.to_local(ppm), self.cfg.kernel_size, capacity=capacity)
+        if jax.process_count() > 1:  # the render capacity is static: every host must agree
+            from jax.experimental import multihost_utils
+
+            need = multihost_utils.process_allgather(np.int32(local.render_capacity))
+            local = dataclasses.replace(local, render_capacity=int(np.max(need)))
+        return self.to_global(local)
+
+
+def triangle_capacity(crop: int, k: int) -> int:
+    """A static triangle count that every ``crop × crop`` sample fits, for any PPM.
+
+    At most one point per k×k cell plus the border points (≤ 4·(crop/k + 1) with a nearest-
+    neighbour spacing ≥ k); a planar triangulation of P points has at most 2P − 5 triangles.
+    """
+    cells = -(-crop // k)
+    points = cells * cells + 4 * (cells + 1) + 4
+    return 2 * points - 5
+
+
+def mean_metrics(history: list[dict[str, Any]]) -> dict[str, float]:
+    """Average a list of metric dicts (device scalars are fetched here, once)."""
+    if not history:
+        return {}
+    fetched = jax.device_get(history)
+    return {k: float(jnp.mean(jnp.asarray([h[k] for h in fetched]))) for k in fetched[0]}
