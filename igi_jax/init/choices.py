@@ -4,29 +4,36 @@ Any init can be followed by a least-squares colour solve (:mod:`igi_jax.init.col
 with a fixed iteration count), timed as part of the init. It is on by default after ``quadtree``
 (8 iterations) and off after the random inits (whose geometry is not worth fitting colours to).
 
-Quad-tree ``scale`` (std dev per ellipse semi-axis): the official recipe is 0.54 and stays the
-default without a solve (the colours are then point samples of the image, which only suit the
-official narrow Gaussians). With the solve, wider Gaussians overlap more and the solve resolves
-the overlap. Defaults with the solve: :data:`SOLVE_SCALE` = 0.75 and 8 CG iterations, picked on
-photos (never Kodak) at 768 px wide, with the shipped fit config (``configs/fit_default``),
-whole-init time warm, PSNR in dB at fit step 0 / 200 (2026-11-25, idle 2-core CPU, after the
-8×8-cell rasterizer)::
+Quad-tree ``scale`` (std dev per ellipse semi-axis): the official recipe is 0.54, and it is also
+the default with the colour solve (:data:`SOLVE_SCALE`), with 8 CG iterations. Re-measured after
+issue 13 (the paper's Adan, ``igi_jax/optim.py``) on photos (never Kodak) at 384 px wide, with the
+shipped fit config (``configs/fit_default``, lr 1e-3 × 3), PSNR (dB) at fit step 0 / 100 / 200
+(2026-12-01, 2-core CPU shared with other jobs, load 11–16, so no init times are quoted)::
 
-    python bench/init_tuning.py --sweep budget --width 768 --photos 002,013 \
-        --settings 0.75x8,0.75x12,0.75x20,1.0x8,1.0x12,1.0x20
+    python bench/init_tuning.py --sweep budget --width 384 --photos 002,013 --steps 200 \
+        --settings 0.75x8,0.54x8,1.0x8,0.75x4
+    python bench/init_tuning.py --sweep budget --width 384 --photos 002,013 --steps 200 \
+        --settings 0.4x8,0.54x0
 
-    scale × iters   002 (768×491, 60,875 G)      013 (768×364, 47,732 G)
-    0.75 × 8        2.41 s  24.78 / 29.75        1.29 s  20.74 / 24.95
-    0.75 × 12       2.63 s  24.91 / 29.74        1.63 s  20.84 / 24.96
-    0.75 × 20       3.67 s  24.96 / 29.71        2.54 s  20.88 / 24.97
-    1.0 × 8         2.60 s  26.28 / 29.36        1.71 s  22.01 / 24.57
-    1.0 × 12        3.52 s  26.75 / 29.54        –
-    1.0 × 20        4.59 s  27.25 / 29.78        –
+    scale × iters   002 (384×246, 17,371 G)    013 (384×182, 12,997 G)
+    0.4 × 8         15.13 / 26.59 / 32.90      13.54 / 24.43 / 29.52
+    0.54 × 0        16.77 / 28.69 / 33.56      16.33 / 26.13 / 29.90
+    0.54 × 8        20.26 / 31.64 / 35.96      18.00 / 28.78 / 32.79
+    0.75 × 4        22.88 / 31.73 / 35.00      20.39 / 28.84 / 31.92
+    0.75 × 8        23.27 / 31.89 / 35.00      20.79 / 29.07 / 32.01
+    1.0 × 8         24.35 / 29.67 / 32.17      21.88 / 27.03 / 29.30
 
-At 0.75 the preconditioned solve has converged by 8 iterations and after 200 steps it matches
-or beats 1.0 (which starts 1–2 dB higher but needs 20 iterations, ~2× the init time, to catch
-up). An earlier sweep at 304 px with GI's optimiser (``--sweep scale``) gave 0.54 / 0.75 / 1.0
-= 23.85 / 26.12 / 26.05 dB (002) and 21.70 / 23.66 / 23.61 dB (013) after 200 steps.
+and over 2,000 steps (``--sweep fit --steps 2000 --settings lr3,lr3_s0.54``), at 500 / 1000 / 2000:
+0.54 × 8 gives 40.14 / 42.34 / 43.64 (002) and 37.05 / 39.27 / 40.60 (013), 0.75 × 8 gives
+39.68 / 41.93 / 43.40 and 36.39 / 38.88 / 40.43. Wider Gaussians start higher, but with the fixed
+optimizer the official width wins from step 200 on, by 0.8–1.0 dB at 200 and 0.2 dB at 2,000;
+narrower (0.4) and wider (1.0) lose 3.1–3.8 dB at 200. The solve is still worth it at 0.54: +2.4 / +2.9
+dB at step 200 over the official image-sampled colours (0.54 × 0). At 0.75, 4 CG iterations were
+as good as 8 (−0.0 / −0.1 dB at 200); 8 stays the default (0.54 × 4 was not measured).
+
+Before the fix (optax's eps_root made fit steps ~100× too small), the same sweep at 768 px had
+picked 0.75: the crippled optimizer could not narrow wide Gaussians in 200 steps, so the init
+that started highest won. Those runs are in ``bench/results/tuning/before_adan_fix/``.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ INITS = ("random", "random-gi", "quadtree")
 MAX_GAUSSIANS = 4_000_000
 SOLVE_ITERS = {"quadtree": 8}  # default CG iterations per init; absent = no solve
 OFFICIAL_SCALE = 0.54  # quad-tree std per semi-axis, official (no colour solve)
-SOLVE_SCALE = 0.75  # quad-tree std per semi-axis when the colour solve runs (measured, see above)
+SOLVE_SCALE = 0.54  # quad-tree std per semi-axis when the colour solve runs (measured, see above)
 
 
 @dataclasses.dataclass
