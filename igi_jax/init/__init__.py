@@ -2,7 +2,8 @@
 
 * ``random``: Instant-GI's random init (scales 1–2 px), the paper's comparison baseline;
 * ``random-gi``: GaussianImage's random init (scales 0.5–1.5 px);
-* ``quadtree``: the official non-learned content-adaptive init (``quard``).
+* ``quadtree``: the official non-learned content-adaptive init (``quard``);
+* ``net``: the Instant-GI network (:mod:`igi_jax.net`), from a weights file.
 
 Every init reports its wall time, which counts on the fit's time axis.
 """

@@ -2,7 +2,12 @@
 
 Any init can be followed by a least-squares colour solve (:mod:`igi_jax.init.color_solve`, CGLS
 with a fixed iteration count), timed as part of the init. It is on by default after ``quadtree``
-(8 iterations) and off after the random inits (whose geometry is not worth fitting colours to).
+(8 iterations) and off after the random inits (whose geometry is not worth fitting colours to)
+and after ``net`` (optional there; measured in ``bench/net_init.py``).
+
+``net`` (:mod:`igi_jax.net`) needs trained weights (``weights=FILE``, or the shipped default once
+it exists); without them it is an error, never silently random weights. Its compilation is
+measured ahead of time and reported in ``compile_seconds``, outside ``seconds``.
 
 Quad-tree ``scale`` (std dev per ellipse semi-axis): the official recipe is 0.54, and it is also
 the default with the colour solve (:data:`SOLVE_SCALE`), with 8 CG iterations. Re-measured after
@@ -39,6 +44,7 @@ that started highest won. Those runs are in ``bench/results/tuning/before_adan_f
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from typing import Any
 
@@ -49,7 +55,7 @@ from igi_jax import gaussians as gaussians_lib
 from igi_jax.gaussians import Gaussians, Kind
 from igi_jax.init import color_solve
 
-INITS = ("random", "random-gi", "quadtree")
+INITS = ("random", "random-gi", "quadtree", "net")
 MAX_GAUSSIANS = 4_000_000
 SOLVE_ITERS = {"quadtree": 8}  # default CG iterations per init; absent = no solve
 OFFICIAL_SCALE = 0.54  # quad-tree std per semi-axis, official (no colour solve)
@@ -75,6 +81,8 @@ def initialize(
     scale: float | None = None,
     solve_colors: int | None = None,
     backend: str = "auto",
+    weights: str | os.PathLike | None = None,
+    k: int = 3,
 ) -> InitResult:
     """Initialise Gaussians for ``image [H, W, 3]`` (float in [0, 1]).
 
@@ -89,7 +97,10 @@ def initialize(
       solve_colors: CG iterations of the least-squares colour solve after the init; ``0`` turns it
         off; ``None`` = the init's default (:data:`SOLVE_ITERS`: 8 after ``quadtree``, off
         otherwise).
-      backend: render backend of the colour solve.
+      backend: render backend of the colour solve (and the net init's dithering).
+      weights: ``net`` only: a weights file or orbax directory (:func:`igi_jax.net.load_weights`);
+        default the shipped :data:`igi_jax.net.DEFAULT_WEIGHTS` when present, else an error.
+      k: ``net`` only: dithering cell size (3 as trained; 4 or 5 give fewer Gaussians).
 
     Returns:
       The set, the synchronised wall time of the whole init (solve included, the solve's
@@ -105,8 +116,19 @@ def initialize(
     iters = SOLVE_ITERS.get(name, 0) if solve_colors is None else int(solve_colors)
     if iters < 0:
         raise ValueError(f"solve_colors must be ≥ 0 (or None), got {solve_colors}")
+    if name != "net" and weights is not None:
+        raise ValueError(f"weights= applies to the 'net' init only, not {name!r}")
     t0 = time.perf_counter()
-    if name == "quadtree":
+    if name == "net":
+        from igi_jax import net
+
+        model = net.load_weights_cached(net.resolve_weights(weights))
+        t0 = time.perf_counter()  # loading the file is not part of the init
+        g, info = net.gaussians_for_image(model, image, k=k, backend=backend)
+        if kind != "rs":
+            g = gaussians_lib.from_pixels(*_live_pixels(g), height, width, kind=kind, capacity=g.capacity)
+        info.setdefault("gaussians", g.num_live())
+    elif name == "quadtree":
         from igi_jax.init import quadtree
 
         if scale is None:
@@ -123,6 +145,7 @@ def initialize(
         g = gaussians_lib.random_init(key, num_gaussians, height, width, kind=kind, variant=variant)
         info = {"gaussians": num_gaussians}
     jax.block_until_ready(g)
+    net_compile = info.pop("compile_seconds", 0.0)  # the net's own compilation (AOT, measured)
     info.update(solve_iters=iters, compile_seconds=0.0)
     if iters > 0:
         t1 = time.perf_counter()
@@ -131,4 +154,11 @@ def initialize(
         info.update(t_solve=time.perf_counter() - t1 - solve["compile_seconds"],
                     compile_seconds=solve["compile_seconds"], mse_before_solve=solve["mse_before"],
                     mse_after_solve=solve["mse_after"])
+    info["compile_seconds"] += net_compile
     return InitResult(gaussians=g, seconds=time.perf_counter() - t0 - info["compile_seconds"], info=info)
+
+
+def _live_pixels(g: Gaussians) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres, covariances and colours of the live Gaussians, in pixels (host)."""
+    keep = np.asarray(g.mask)
+    return (np.asarray(g.means())[keep], np.asarray(g.covariances())[keep], np.asarray(g.colors)[keep])

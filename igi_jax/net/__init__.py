@@ -43,9 +43,18 @@ from igi_jax.net.geometry import Geometry, host_geometry, host_geometry_with_inf
 from igi_jax.net.inference import gaussians_for_image
 from igi_jax.net.loss import batch_loss, per_image_losses
 from igi_jax.net.model import InstantGINet, TriangleGaussians, predict_ppm, triangle_gaussians
-from igi_jax.net.weights import load_weights, read_header, save_orbax, save_weights
+from igi_jax.net.weights import (
+    DEFAULT_WEIGHTS,
+    load_weights,
+    load_weights_cached,
+    read_header,
+    resolve_weights,
+    save_orbax,
+    save_weights,
+)
 
 __all__ = [
+    "DEFAULT_WEIGHTS",
     "Geometry",
     "InstantGINet",
     "NetConfig",
@@ -55,9 +64,11 @@ __all__ = [
     "host_geometry",
     "host_geometry_with_info",
     "load_weights",
+    "load_weights_cached",
     "per_image_losses",
     "predict_ppm",
     "read_header",
+    "resolve_weights",
     "save_orbax",
     "save_weights",
     "triangle_gaussians",

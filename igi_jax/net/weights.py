@@ -17,6 +17,7 @@ An orbax directory holds ``net_config.json`` (the same header, without ``params`
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import zipfile
@@ -32,6 +33,8 @@ from igi_jax.net.model import InstantGINet
 
 FORMAT_VERSION = "igi-net/1"
 _HEADER = "__header__"
+# Shipped weights of the ``small`` config (added by the pretraining issue; absent until then).
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "small.npz"
 
 
 def _flat(state: Any) -> dict[str, Any]:
@@ -186,3 +189,32 @@ def _load_orbax(path: Path) -> InstantGINet:
     except Exception as err:  # orbax raises many types for a bad directory
         raise ValueError(f"{path}: cannot restore the orbax state ({type(err).__name__}: {err})") from err
     return _fill(cfg, {k: np.asarray(v) for k, v in _flat(pure).items()}, str(path))
+
+
+def resolve_weights(weights: str | os.PathLike | None) -> Path:
+    """The weights to use: ``weights`` if given, else :data:`DEFAULT_WEIGHTS` if installed.
+
+    Raises:
+      ValueError: no weights given and none shipped (never falls back to random weights).
+      FileNotFoundError: ``weights`` does not exist.
+    """
+    if weights is None:
+        if DEFAULT_WEIGHTS.exists():
+            return DEFAULT_WEIGHTS
+        raise ValueError("the 'net' init needs trained weights: pass weights=FILE (igi fit --weights "
+                         f"FILE); no default weights are installed ({DEFAULT_WEIGHTS} is missing)")
+    path = Path(weights)
+    if not path.exists():
+        raise FileNotFoundError(f"weights not found: {path}")
+    return path
+
+
+def load_weights_cached(path: str | os.PathLike) -> InstantGINet:
+    """:func:`load_weights`, cached on the resolved path and its modification time."""
+    path = Path(path).resolve()
+    return _load_cached(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, mtime_ns: int) -> InstantGINet:
+    return load_weights(path)
