@@ -11,7 +11,8 @@ recipe (the paper's Adan, lr 1e-3, no group multipliers); ``--config default`` w
     /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23_idle  # idle machine
     /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23_cells # idle, 8×8 cells
     /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23_layout # idle, new layout
-    # with the paper's Adan (igi_jax/optim.py), issue 13:
+    # with the paper's Adan (igi_jax/optim.py), issue 13 (shared machine, load 12–18):
+    /usr/bin/time -v python bench/fit_kodim23.py --out bench/results/fit_kodim23_adan
     python bench/fit_kodim23.py --downscale 4 --gaussians 2500 --config gi \
         --out bench/results/fit_kodim23_x4_gi_lr1
     python bench/fit_kodim23.py --downscale 4 --gaussians 2500 --config default \
