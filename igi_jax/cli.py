@@ -25,6 +25,7 @@ import numpy as np
 from igi_jax import compile_cache, io, pipeline
 from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS, InitResult
+from igi_jax.outdir import OutputDir
 from igi_jax.render.api import BACKENDS
 
 SOLVE_COLORS_ITERS = 20  # `--solve-colors` without a value
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--steps", type=_count, help=f"optimiser steps (default {pipeline.DEFAULT_STEPS})")
     budget.add_argument("--seconds", type=float, help="time budget in seconds, init included")
     p.add_argument("--out", type=Path, help="output directory (default out/<image stem>/)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the outputs already in --out (the whole folder: no stale file stays)")
     p.add_argument("--kind", choices=KINDS, help="covariance parameterization (default rs)")
     p.add_argument("--optimizer", choices=("adan", "adam"))
     p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
@@ -70,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"least-squares colours after the init, ITERS CG iterations ({SOLVE_COLORS_ITERS} "
                    "if no value; 0 = off; default: the init's own, on after quadtree)")
     p.add_argument("--seed", type=int, help="PRNG seed of the random inits (default 0)")
+    p.add_argument("--weights", type=Path, metavar="FILE",
+                   help="network weights (.npz or orbax dir) for --init net (default: the shipped ones)")
+    p.add_argument("--kernel-size", type=int, choices=(3, 4, 5),
+                   help="dithering cell size of --init net: 3 (default), 4 or 5 give fewer Gaussians")
     p.add_argument("--backend", choices=BACKENDS, help="render backend (default auto)")
     p.add_argument("--log-every", type=_count, metavar="K", help="steps between progress updates")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -145,7 +152,9 @@ def _fit_options(args: argparse.Namespace) -> pipeline.FitOptions:
         print(f"igi: note: {note}", file=sys.stderr)
     flags = {"init": args.init, "num_gaussians": args.gaussians, "kind": args.kind, "seed": args.seed,
              "solve_colors": args.solve_colors, "optimizer": args.optimizer, "lr": args.lr,
-             "loss": args.loss, "backend": args.backend}
+             "loss": args.loss, "backend": args.backend,
+             "weights": None if args.weights is None else str(args.weights),
+             "kernel_size": args.kernel_size}
     changes = {k: v for k, v in flags.items() if v is not None}
     if args.seconds is not None:
         changes.update(seconds=args.seconds, steps=UNLIMITED_STEPS)
@@ -182,12 +191,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     seconds = options.fit.seconds
     progress = Progress(sys.stderr, options.fit.steps, seconds, enabled=not args.quiet,
                         label=f"{options.init} init")
-    try:
-        run = pipeline.fit_image(args.image, options, on_start=progress.on_start, on_init=progress.on_init,
-                                 callback=progress.update)
-    finally:
-        progress.close()
-    written = pipeline.write_fit(out, run)
+    with OutputDir(out, overwrite=args.overwrite) as claim:  # claimed before the work, not after
+        try:
+            run = pipeline.fit_image(args.image, options, on_start=progress.on_start,
+                                     on_init=progress.on_init, callback=progress.update)
+        finally:
+            progress.close()
+        written = claim.write(pipeline.fit_writers(run))
     s = run.summary()
     ms = f"{s['ms_ssim']:.4f}" if s["ms_ssim"] is not None else "n/a (image too small)"
     print(f"PSNR {s['psnr']:.2f} dB, MS-SSIM {ms}; {s['num_gaussians']:,} Gaussians, {s['steps']} steps; "

@@ -18,6 +18,8 @@ block is thrown away, the capacity grows to the next bucket and the block is re-
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import time
 from collections.abc import Callable
 from typing import Any
@@ -68,19 +70,45 @@ class FitConfig:
     clamp: bool = False
 
     def __post_init__(self):
-        if self.steps < 0:
-            raise ValueError(f"steps must be ≥ 0, got {self.steps}")
-        if self.seconds is not None and self.seconds <= 0:
-            raise ValueError(f"seconds must be > 0, got {self.seconds}")
+        _check_int("steps", self.steps, 0)
+        _check_int("log_every", self.log_every, 1)
+        _check_int("decay_every", self.decay_every, 1)
+        if self.seconds is not None:
+            _check_real("seconds", self.seconds, 0.0, strict=True)
+        _check_real("lr", self.lr, 0.0, strict=True)
+        _check_real("decay_rate", self.decay_rate, 0.0, 1.0, strict=True)
         if self.optimizer not in ("adan", "adam"):
             raise ValueError(f"unknown optimizer {self.optimizer!r}; expected 'adan' or 'adam'")
         if self.loss not in ("l2", "l2+dssim"):
             raise ValueError(f"unknown loss {self.loss!r}; expected 'l2' or 'l2+dssim'")
-        if self.log_every < 1:
-            raise ValueError(f"log_every must be ≥ 1, got {self.log_every}")
+        if not isinstance(self.clamp, bool):
+            raise ValueError(f"clamp must be True or False, got {self.clamp!r}")
         unknown = {k for k, _ in self.lr_groups} - set(PARAM_GROUPS)
         if unknown:
             raise ValueError(f"unknown lr groups {sorted(unknown)}; expected {PARAM_GROUPS}")
+        for name, scale in self.lr_groups:
+            _check_real(f"lr_groups[{name!r}]", scale, 0.0)
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be ≥ {low}, got {value}")
+
+
+def _check_real(name: str, value: Any, low: float, high: float = math.inf, *, strict: bool = False) -> None:
+    """``value`` must be a finite real in ``[low, high]`` (``(low, high]`` if ``strict``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if value < low or (strict and value == low) or value > high:
+        lo = "(" if strict else "["
+        hi = "∞)" if high == math.inf else f"{high:g}]"
+        raise ValueError(f"{name} must be in {lo}{low:g}, {hi}, got {value!r}")
+
+
+class FitDivergedError(ValueError):
+    """The loss became NaN or infinite (the fit is stopped; nothing of it should be used)."""
 
 
 @dataclasses.dataclass
@@ -129,7 +157,8 @@ def _masked_mse(image: jax.Array, target: jax.Array, size: jax.Array, canvas: tu
 
 def _build_block(kind: str, canvas: tuple[int, int], capacity: int, cfg: FitConfig):
     """``(tx, block)``: the optimiser and the jitted ``(params, opt_state, num_steps, mask, target,
-    size) → (params, opt_state, psnr, loss, max_count, image)``.
+    size) → (params, opt_state, psnr, loss, max_count, image)``; ``loss`` is NaN if any step's
+    loss or any parameter was not finite.
 
     ``target`` and ``image`` are ``[Hc, Wc, 3]`` canvases (the target zero-padded), ``size`` is the
     image's ``[W, H]``; the L2 loss and the PSNR are means over the image's pixels only.
@@ -154,19 +183,22 @@ def _build_block(kind: str, canvas: tuple[int, int], capacity: int, cfg: FitConf
         return losses.l2_dssim_loss(image, target, lam=0.7), count
 
     def step(_, carry):
-        params, opt_state, _, max_count, mask, target, size = carry
+        params, opt_state, _, max_count, finite, mask, target, size = carry
         (value, count), grads = jax.value_and_grad(loss, has_aux=True)(params, mask, target, size)
         updates, opt_state = tx.update(grads, opt_state, params)
         new = optax.apply_updates(params, updates)
         # Padded entries have zero gradient, but keep them bit-identical regardless.
         new = jax.tree.map(lambda n, o: jnp.where(mask[:, None], n, o), new, params)
-        return new, opt_state, value, jnp.maximum(max_count, count), mask, target, size
+        finite = finite & jnp.isfinite(value)  # a NaN render can look finite later (culled)
+        return new, opt_state, value, jnp.maximum(max_count, count), finite, mask, target, size
 
     def block(params, opt_state, num_steps, mask, target, size):
-        init = (params, opt_state, jnp.float32(0), jnp.int32(0), mask, target, size)
-        params, opt_state, value, max_count, *_ = jax.lax.fori_loop(0, num_steps, step, init)
+        init = (params, opt_state, jnp.float32(0), jnp.int32(0), jnp.bool_(True), mask, target, size)
+        params, opt_state, value, max_count, finite, *_ = jax.lax.fori_loop(0, num_steps, step, init)
         image, count = render(params, mask, size)
         psnr = -10.0 * jnp.log10(_masked_mse(jnp.clip(image, 0.0, 1.0), target, size, canvas))
+        finite = finite & jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
+        value = jnp.where(finite, value, jnp.nan)
         return params, opt_state, psnr, value, jnp.maximum(max_count, count), image
 
     return tx, jax.jit(block)
@@ -223,6 +255,9 @@ def fit(
 
     Returns:
       A :class:`FitResult`.
+
+    Raises:
+      FitDivergedError: the loss became NaN or infinite.
     """
     target = np.asarray(target, np.float32)
     height, width = g.height, g.width
@@ -259,9 +294,13 @@ def fit(
             compile_seconds += seconds
             continue
         fit_seconds += time.perf_counter() - t
+        value, psnr = float(value), float(psnr)
+        if not math.isfinite(value) or math.isnan(psnr):
+            raise FitDivergedError(f"the fit diverged: its loss or parameters became non-finite between "
+                                   f"steps {step} and {step + k} (lr {cfg.lr:g}); try a lower learning "
+                                   "rate (--lr)")
         params, opt_state, image, step = new_params, new_opt, new_image, step + k
-        history.append({"step": step, "seconds": init_seconds + fit_seconds,
-                        "psnr": float(psnr), "loss": float(value)})
+        history.append({"step": step, "seconds": init_seconds + fit_seconds, "psnr": psnr, "loss": value})
         if callback:
             callback(history[-1])
 

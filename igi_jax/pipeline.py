@@ -15,6 +15,7 @@ import dataclasses
 import importlib
 import importlib.util
 import inspect
+import numbers
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -27,9 +28,10 @@ import numpy as np
 
 from igi_jax import io, plot
 from igi_jax.fit import FitConfig, FitResult, fit
-from igi_jax.gaussians import Gaussians, compact
+from igi_jax.gaussians import KINDS, Gaussians, compact
 from igi_jax.init import INITS, InitResult, initialize
 from igi_jax.init.choices import MAX_GAUSSIANS
+from igi_jax.outdir import OutputDir
 from igi_jax.render import api as render_api
 
 RANDOM_INITS = tuple(name for name in INITS if name.startswith("random"))
@@ -38,6 +40,8 @@ DEFAULT_STEPS = 2000
 DEFAULT_CONFIG_MODULE = "configs.fit_default"
 MAX_PER_PIXEL = 50  # more Gaussians than this per pixel is a typo, not an experiment
 PIXELS_PER_RANDOM_GAUSSIAN = 10  # default random-init count: one Gaussian per 10 pixels
+MAX_SEED = 2**63 - 1  # what jax.random.key takes
+MAX_SOLVE_ITERS = 10_000  # CG iterations; the solve has converged long before
 MAX_RENDER_PIXELS = 200_000_000  # `igi render` refuses outputs beyond this (≈ 2.4 GB float32)
 OUTPUT_FILES = ("gaussians.npz", "render.png", "metrics.json", "psnr_vs_time.png")
 _FIT_FIELDS = {f.name for f in dataclasses.fields(FitConfig)}
@@ -52,7 +56,16 @@ class FitOptions:
     kind: str = "rs"
     seed: int = 0
     solve_colors: int | None = None  # CG iterations of the init's colour solve; None = init default
+    weights: str | None = None  # net init only: weights file or orbax dir; None = shipped
+    kernel_size: int = 3  # net init only: dithering cell size (3, 4 or 5)
     fit: FitConfig = FitConfig(steps=DEFAULT_STEPS)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}; expected one of {KINDS}")
+        _check_int("seed", self.seed, 0, MAX_SEED)
+        if self.solve_colors is not None:
+            _check_int("solve_colors", self.solve_colors, 0, MAX_SOLVE_ITERS)
 
     def replace(self, **changes: Any) -> FitOptions:
         """Copy with ``changes``; keys naming :class:`FitConfig` fields go to ``fit``."""
@@ -66,6 +79,13 @@ class FitOptions:
             return dataclasses.replace(self, fit=dataclasses.replace(self.fit, **fit_changes), **changes)
         except (TypeError, ValueError) as e:
             raise io.InputError(str(e)) from None
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low:,}, {high:,}], got {value:,}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,6 +157,8 @@ def load_config(path: str | os.PathLike | None = None) -> tuple[FitOptions, list
 
 def check_gaussian_count(n: int, height: int | None = None, width: int | None = None) -> None:
     """Reject counts that cannot be meant: < 1, > 4,000,000, or > 50 per pixel (if size given)."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise io.InputError(f"the number of Gaussians must be an integer, got {n!r}")
     if n < 1:
         raise io.InputError(f"the number of Gaussians must be at least 1, got {n}")
     if n > MAX_GAUSSIANS:
@@ -183,6 +205,8 @@ class FitRun:
             "wall_seconds": self.wall_seconds,
             "image": {"path": str(self.image_path.resolve()), "height": h, "width": w},
             "options": {"kind": o.kind, "seed": o.seed, "solve_colors": o.solve_colors,
+                        **({"weights": str(o.weights or "shipped"), "kernel_size": o.kernel_size}
+                           if o.init == "net" else {}),
                         "num_gaussians": o.num_gaussians, **dataclasses.asdict(o.fit)},
             "init_info": {k: v for k, v in self.init.info.items() if np.ndim(v) == 0},
             "notes": self.notes,
@@ -209,7 +233,19 @@ def _init_kwargs(options: FitOptions, height: int, width: int) -> dict[str, Any]
         kwargs["solve_colors"] = options.solve_colors
     if "backend" in params:
         kwargs["backend"] = options.fit.backend
+    if options.init == "net":
+        kwargs.update(weights=_net_weights(options), k=options.kernel_size)
     return kwargs
+
+
+def _net_weights(options: FitOptions) -> Path:
+    """The net init's weights, checked before any compile (a user error, not a crash)."""
+    from igi_jax.net import resolve_weights
+
+    try:
+        return resolve_weights(options.weights)
+    except (ValueError, FileNotFoundError) as e:
+        raise io.InputError(str(e)) from None
 
 
 def check_options(options: FitOptions) -> None:
@@ -218,6 +254,12 @@ def check_options(options: FitOptions) -> None:
         raise io.InputError(f"unknown init {options.init!r}; expected one of {INITS}")
     if options.num_gaussians is not None:
         check_gaussian_count(options.num_gaussians)  # the per-pixel limit is checked after loading
+    if options.init != "net" and options.weights is not None:
+        raise io.InputError(f"--weights applies to --init net only, not {options.init!r}")
+    if options.kernel_size not in (3, 4, 5):
+        raise io.InputError(f"kernel size must be 3, 4 or 5, got {options.kernel_size!r}")
+    if options.init == "net":
+        _net_weights(options)
     check_backend(options.fit.backend)
 
 
@@ -297,9 +339,14 @@ def fit_writers(run: FitRun) -> dict[str, io.Writer]:
     }
 
 
-def write_fit(out_dir: str | os.PathLike, run: FitRun) -> list[Path]:
-    """Write :func:`fit_writers` into ``out_dir`` all-or-nothing; returns the paths."""
-    return io.write_outputs(out_dir, fit_writers(run))
+def write_fit(out_dir: str | os.PathLike, run: FitRun, *, overwrite: bool = False) -> list[Path]:
+    """Write :func:`fit_writers` as the whole content of ``out_dir``; returns the paths.
+
+    See :class:`igi_jax.outdir.OutputDir`: the folder is locked while written, refused if it
+    already holds files unless ``overwrite``, and replaced all-or-nothing.
+    """
+    with OutputDir(out_dir, overwrite=overwrite) as claim:
+        return claim.write(fit_writers(run))
 
 
 def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import contextlib
 import io as std_io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ import pytest
 from PIL import Image
 
 from igi_jax import cli, evaluate, io, pipeline, plot
+from igi_jax.outdir import OutputDir
 
 H, W = 40, 48
 FIT_ARGS = ["--init", "random", "--gaussians", "150", "--steps", "20", "--backend", "dense", "--seed", "3"]
@@ -110,8 +114,18 @@ def test_absurd_gaussian_count(png, tmp_path, count, match):
         (["fit", "{png}", "--init", "quadtree", "--gaussians", "100"], "chooses its own number"),
         (["fit", "{png}", "--steps", "5", "--seconds", "3"], "not allowed with argument"),
         (["fit", "{png}", "--init", "net"], "invalid choice"),
-        (["fit", "{png}", "--seconds", "-1"], "seconds must be > 0"),
+        (["fit", "{png}", "--seconds", "-1"], "seconds must be in (0, ∞), got -1.0"),
         (["fit", "{png}", "--lr", "fast"], "invalid float value"),
+        (["fit", "{png}", "--lr", "nan"], "lr must be a finite number, got nan"),
+        (["fit", "{png}", "--lr", "inf"], "lr must be a finite number, got inf"),
+        (["fit", "{png}", "--lr", "-1"], "lr must be in (0, ∞), got -1"),
+        (["fit", "{png}", "--lr", "0"], "lr must be in (0, ∞), got 0"),
+        (["fit", "{png}", "--seconds", "inf"], "seconds must be a finite number"),
+        (["fit", "{png}", "--seconds", "nan"], "seconds must be a finite number"),
+        (["fit", "{png}", "--log-every", "0"], "log_every must be ≥ 1"),
+        (["fit", "{png}", "--seed", "-3"], "seed must be in [0, "),
+        (["fit", "{png}", "--solve-colors", "-2"], "solve_colors must be in [0, 10,000]"),
+        (["fit", "{png}", "--config", "{png}.bad_config.py"], "decay_rate must be in (0, 1], got 1.5"),
         (["fit", "{png}", "--backend", "pallas"], "needs a GPU"),
         (["fit", "{png}", "--config", "{png}.missing.py"], "no such config file"),
         (["fit", "{png}", "--out", "{png}"], "is not a directory"),
@@ -120,8 +134,11 @@ def test_absurd_gaussian_count(png, tmp_path, count, match):
     ],
 )
 def test_usage_errors(png, tmp_path, argv, match):
+    config = Path(f"{png}.bad_config.py")
+    if str(config) in [a.format(png=png) for a in argv]:
+        config.write_text("def get_config():\n    return {'decay_rate': 1.5}\n")
     assert_user_error(run([a.format(png=png) for a in argv]), match)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.png"]
+    assert {p.name for p in tmp_path.iterdir()} <= {"img.png", config.name}  # nothing written
 
 
 def test_help_exits_zero():
@@ -229,3 +246,50 @@ def test_fit_images_reports_bad_files(tmp_path):
     report = evaluate.fit_images(tmp_path, pipeline.FitOptions(), log=lambda _: None)
     assert report["failed"] == 2 and report["mean"]["psnr"] is None
     assert "not an image" in report["rows"][0]["error"] and "need at least 2×2" in report["rows"][1]["error"]
+
+
+# ------------------------------------------------------------------------------ output folders
+
+
+def test_diverging_fit_stops_and_writes_nothing(png, tmp_path):
+    config = tmp_path / "explode.py"  # colours only, with a rate that overflows float32 at once
+    config.write_text("def get_config():\n    return {'optimizer': 'adam', 'lr': 1e37,\n"
+                      "            'lr_groups': {'xy': 0.0, 'shape': 0.0, 'colors': 10.0}}\n")
+    result = run(["fit", png, *FIT_ARGS, "--config", config, "--out", tmp_path / "o", "--quiet"])
+    assert_user_error(result, "the fit diverged: its loss or parameters became non-finite", only=False)
+    assert "try a lower learning rate" in result[2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["explode.py", "img.png"]
+
+
+def test_second_writer_is_refused(png, tmp_path):
+    out = tmp_path / "o"
+    with OutputDir(out):  # another writer holds the folder
+        result = run(["fit", png, *FIT_ARGS, "--out", out, "--quiet"])
+        assert_user_error(result, f"output directory {out} is being written by another process (pid "
+                          f"{os.getpid()}", only=False)
+        assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.png"]  # lock released
+
+
+def test_lock_of_a_dead_process_is_taken_over(png, tmp_path):
+    out = tmp_path / "o"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    (tmp_path / ".o.igi-lock").write_text(json.dumps({"pid": int(dead.stdout), "host": os.uname().nodename}))
+    rc, _, err = run(["fit", png, *FIT_ARGS, "--out", out, "--quiet"])
+    assert rc == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.png", "o"]
+
+
+def test_existing_outputs_need_overwrite_which_leaves_no_stale_file(fitted, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "render_x2.png").write_bytes(b"from an earlier run")
+    image = fitted[0].parent / "syn.png"
+    assert_user_error(run(["fit", image, *FIT_ARGS, "--out", out, "--quiet"]),
+                      f"output directory {out} already holds files; pass --overwrite", only=False)
+    assert [p.name for p in out.iterdir()] == ["render_x2.png"]
+    rc, _, err = run(["fit", image, *FIT_ARGS, "--out", out, "--quiet", "--overwrite"])
+    assert rc == 0, err
+    assert sorted(p.name for p in out.iterdir()) == sorted(pipeline.OUTPUT_FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no lock, staging or old folder left

@@ -72,6 +72,10 @@ def test_lr_groups_and_l2_dssim_loss():
     ({"loss": "l1"}, "loss"),
     ({"steps": -1}, "steps"),
     ({"seconds": 0.0}, "seconds"),
+    ({"lr": float("nan")}, "lr must be a finite number"),
+    ({"lr": -1e-3}, "lr must be in"),
+    ({"decay_every": 0}, "decay_every must be ≥ 1"),
+    ({"lr_groups": (("xy", float("inf")),)}, "lr_groups"),
     ({"lr_groups": (("means", 2.0),)}, "lr groups"),
 ])
 def test_bad_config(kwargs, match):
@@ -82,3 +86,10 @@ def test_bad_config(kwargs, match):
 def test_target_shape_mismatch():
     with pytest.raises(ValueError, match="does not match"):
         fit(_init(), jnp.zeros((H + 1, W, 3)), FitConfig(steps=1))
+
+
+def test_diverging_fit_raises():
+    cfg = FitConfig(steps=20, log_every=10, optimizer="adam", lr=1e37,
+                    lr_groups=(("xy", 0.0), ("shape", 0.0), ("colors", 10.0)))
+    with pytest.raises(fit_lib.FitDivergedError, match="non-finite between steps 0 and 10"):
+        fit(_init(), _target(), cfg)
