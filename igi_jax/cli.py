@@ -15,17 +15,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
 from igi_jax import compile_cache, io, pipeline
 from igi_jax.gaussians import KINDS
-from igi_jax.init import INITS, InitResult
+from igi_jax.init import INITS
 from igi_jax.outdir import OutputDir
+from igi_jax.progress import Progress
 from igi_jax.render.api import BACKENDS
 
 SOLVE_COLORS_ITERS = 20  # `--solve-colors` without a value
@@ -97,53 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------------------------------
 # fit
-
-
-class Progress:
-    """Progress on ``stream``: a bar, the step, live PSNR and the clock.
-
-    On a terminal the line is redrawn in place (``\\r``); otherwise (logs, CI) each update is its
-    own line so nothing is lost.
-    """
-
-    def __init__(self, stream: IO[str], steps: int, seconds: float | None, enabled: bool = True,
-                 label: str = "init"):
-        self.stream, self.steps, self.seconds, self.enabled = stream, steps, seconds, enabled
-        self.label = label
-        self.tty = enabled and stream.isatty()
-        self.t0 = time.perf_counter()
-
-    def _write(self, text: str) -> None:
-        if not self.enabled:
-            return
-        if self.tty:
-            self.stream.write("\r\033[K" + text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def on_start(self, image: np.ndarray, notes: list[str]) -> None:
-        for note in notes:  # always shown: they say what was done to the input
-            self.stream.write(f"igi: note: {note}\n")
-        self._write(f"{image.shape[1]}×{image.shape[0]} px; running the {self.label}…")
-
-    def on_init(self, init: InitResult) -> None:
-        n = init.gaussians.num_live()
-        budget = f"{self.seconds:g} s" if self.seconds else f"{self.steps} steps"
-        self._write(f"{self.label}: {n:,} Gaussians in {init.seconds:.1f} s; compiling a fit of {budget}…")
-
-    def update(self, entry: dict[str, float]) -> None:
-        step, t = int(entry["step"]), entry["seconds"]
-        frac = t / self.seconds if self.seconds else step / max(self.steps, 1)
-        filled = int(round(24 * min(max(frac, 0.0), 1.0)))
-        limit = f"{t:6.1f}/{self.seconds:g} s" if self.seconds else f"{step}/{self.steps} steps"
-        self._write(f"[{'#' * filled}{'.' * (24 - filled)}] {limit}  "
-                    f"PSNR {entry['psnr']:6.2f} dB  ({time.perf_counter() - self.t0:.0f} s)")
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def _fit_options(args: argparse.Namespace) -> pipeline.FitOptions:

@@ -113,7 +113,7 @@ def test_absurd_gaussian_count(png, tmp_path, count, match):
     [
         (["fit", "{png}", "--init", "quadtree", "--gaussians", "100"], "chooses its own number"),
         (["fit", "{png}", "--steps", "5", "--seconds", "3"], "not allowed with argument"),
-        (["fit", "{png}", "--init", "net"], "invalid choice"),
+        (["fit", "{png}", "--init", "bogus"], "invalid choice"),
         (["fit", "{png}", "--seconds", "-1"], "seconds must be in (0, ∞), got -1.0"),
         (["fit", "{png}", "--lr", "fast"], "invalid float value"),
         (["fit", "{png}", "--lr", "nan"], "lr must be a finite number, got nan"),
