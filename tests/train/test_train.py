@@ -60,6 +60,19 @@ def test_kill_and_resume_gives_the_uninterrupted_parameters(uninterrupted, tiny_
     assert steps == list(range(1, STEPS + 1))  # no duplicated or missing log lines
 
 
+def test_export_writes_loadable_weights_of_the_best_checkpoint(uninterrupted, tmp_path):
+    from igi_jax.net.weights import load_weights, read_header
+    from igi_jax.train.export import export
+
+    out, work = uninterrupted
+    info = export(work, tmp_path / "w.npz")
+    assert info["step"] == STEPS and info["val_psnr"] == out["last_metrics"]["val_psnr"]
+    loaded = load_weights(tmp_path / "w.npz")
+    for a, b in zip(jax.tree.leaves(nnx.state(loaded, nnx.Param)), _params(out), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), b)
+    assert read_header(tmp_path / "w.npz")["meta"]["step"] == STEPS
+
+
 _SCRIPT = """
 import json, sys, numpy as np, jax
 from flax import nnx

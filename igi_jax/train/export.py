@@ -1,0 +1,61 @@
+"""Export a training run's best (or latest) checkpoint as a single-file weights ``.npz``.
+
+    python -m igi_jax.train.export --workdir runs/small --out igi_jax/net/weights/small.npz [--latest]
+
+The file (:func:`igi_jax.net.save_weights`) records the config, the step, the validation PSNR of
+that checkpoint and the run's config in its header.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import jax
+
+from igi_jax.net.weights import save_weights
+from igi_jax.train import checkpoint
+from igi_jax.train.config import TrainConfig
+from igi_jax.train.step import Stepper, net_config
+
+
+def export(workdir: str | Path, out: str | Path, *, best: bool = True) -> dict:
+    """Write ``out`` from ``workdir``'s best (by validation PSNR) or latest checkpoint."""
+    mgr = checkpoint.manager(Path(workdir) / "checkpoints")
+    step = mgr.best_step() if best else mgr.latest_step()
+    if step is None:
+        raise ValueError(f"{workdir}: no {'validated ' if best else ''}checkpoint to export")
+    ocp_args = checkpoint.ocp.args
+    meta = mgr.restore(step, args=ocp_args.Composite(meta=ocp_args.JsonRestore()))["meta"]
+    cfg = TrainConfig.from_dict(meta["config"])
+    stepper = Stepper(cfg)
+    abstract = {"train": stepper.abstract_state,
+                "pending_ppm": jax.ShapeDtypeStruct((cfg.data.batch_size, cfg.data.crop, cfg.data.crop),
+                                                    "float32", sharding=stepper.sharded)}
+    restored, _, _ = checkpoint.restore(mgr, step, abstract)
+    mgr.close()
+    record = meta.get("record", {})
+    info = {"step": step, "val_psnr": record.get("val_psnr"), "val_gaussians": record.get("val_gaussians"),
+            "train_config": cfg.to_dict()}
+    save_weights(out, stepper.model(restored["train"]), net_config(cfg.net), meta=info)
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m igi_jax.train.export", description=__doc__.splitlines()[0])
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--latest", action="store_true", help="the latest checkpoint instead of the best")
+    args = p.parse_args(argv)
+    try:
+        info = export(args.workdir, args.out, best=not args.latest)
+    except ValueError as e:
+        print(f"export: error: {e}", file=sys.stderr)
+        return 2
+    print(f"export: step {info['step']} (val PSNR {info['val_psnr']}) → {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
