@@ -33,20 +33,24 @@ def main(argv: list[str] | None = None, *, persistent_cache: bool | None = None)
     parser.add_argument("--backend", choices=BACKENDS, help="render backend (default auto)")
     parser.add_argument("--out", type=Path, help="report folder")
     parser.add_argument("--limit", type=int, help="with --images: only the first N images")
+    parser.add_argument("--max-side", type=int, metavar="N",
+                        help="with --images: downscale each image so its longer side is at most N px")
 
     def run() -> int:
         args = parser.parse_args(argv)
         cli.use_persistent_cache(argv is None if persistent_cache is None else persistent_cache)
         if args.fits is not None:
-            if any(v is not None for v in (args.config, args.init, args.steps, args.limit)):
-                parser.error("--config/--init/--steps/--limit apply to --images only")
+            if any(v is not None for v in (args.config, args.init, args.steps, args.limit, args.max_side)):
+                parser.error("--config/--init/--steps/--limit/--max-side apply to --images only")
             report = evaluate.measure_fits(args.fits, backend=args.backend or "auto")
             out = args.out or args.fits
         else:
             options, _ = pipeline.load_config(args.config)
             changes = {"init": args.init, "steps": args.steps, "backend": args.backend}
             options = options.replace(**{k: v for k, v in changes.items() if v is not None})
-            report = evaluate.fit_images(args.images, options, limit=args.limit)
+            if args.limit is not None and args.limit < 1:
+                parser.error(f"--limit must be ≥ 1, got {args.limit}")
+            report = evaluate.fit_images(args.images, options, limit=args.limit, max_side=args.max_side)
             out = args.out or Path("out/eval")
         paths = evaluate.write_report(out, report, stem="eval")
         print(evaluate.markdown_table(report))

@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=_count, help=f"optimiser steps (default {pipeline.DEFAULT_STEPS})")
     budget.add_argument("--seconds", type=float, help="time budget in seconds, init included")
+    p.add_argument("--max-side", type=_count, metavar="N",
+                   help="downscale the image on load so that its longer side is at most N pixels")
     p.add_argument("--out", type=Path, help="output directory (default out/<image stem>/)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the outputs already in --out (the whole folder: no stale file stays)")
@@ -145,7 +147,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                         label=f"{options.init} init")
     with OutputDir(out, overwrite=args.overwrite) as claim:  # claimed before the work, not after
         try:
-            run = pipeline.fit_image(args.image, options, on_start=progress.on_start,
+            run = pipeline.fit_image(args.image, options, max_side=args.max_side, on_start=progress.on_start,
                                      on_init=progress.on_init, callback=progress.update)
         finally:
             progress.close()

@@ -53,6 +53,7 @@ def fit_images(
     limit: int | None = None,
     log: Log = print,
     overwrite: bool = False,
+    max_side: int | None = None,
 ) -> dict[str, Any]:
     """Fit every image in ``folder``; if ``out_dir``, write each fit to ``out_dir/<name>/``.
 
@@ -64,7 +65,7 @@ def fit_images(
     for i, (path, name) in enumerate(zip(images, _names(images), strict=True), 1):
         try:
             with _claim(out_dir, name, overwrite) as claim:
-                run = pipeline.fit_image(path, options)
+                run = pipeline.fit_image(path, options, max_side=max_side)
                 if claim is not None:
                     claim.write(pipeline.fit_writers(run))
             rows.append(_row(name, run.summary()))

@@ -171,8 +171,10 @@ def png_writer(image: np.ndarray) -> Writer:
 # Images
 
 
-def load_image(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
+def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> tuple[np.ndarray, list[str]]:
     """Read an image file as ``[H, W, 3]`` float32 in [0, 1].
+
+    ``max_side``: downscale (Lanczos, aspect kept) so that the longer side is at most this; noted.
 
     Returns:
       ``(image, notes)``; ``notes`` lists every conversion applied (empty for 8-bit RGB).
@@ -208,7 +210,32 @@ def load_image(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
     h, w = image.shape[:2]
     if h < MIN_SIDE or w < MIN_SIDE:
         raise InputError(f"{path}: image is {w}×{h} px; need at least {MIN_SIDE}×{MIN_SIDE}")
+    if max_side is not None and max(h, w) > max_side:
+        image = _downscale(image, max_side)
+        notes.append(f"downscaled from {w}×{h} to {image.shape[1]}×{image.shape[0]} px "
+                     f"(--max-side {max_side})")
+        if min(image.shape[:2]) < MIN_SIDE:
+            raise InputError(f"{path}: --max-side {max_side} makes the image smaller than "
+                             f"{MIN_SIDE}×{MIN_SIDE}")
     return image, notes
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(height, width)`` of an image file from its header, without decoding it (EXIF not applied)."""
+    try:
+        with Image.open(path) as im:
+            return im.height, im.width
+    except (OSError, UnidentifiedImageError, ValueError):
+        return load_image(path)[0].shape[:2]  # raises the precise error (or decodes what the header hid)
+
+
+def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    s = max_side / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    channels = [np.asarray(Image.fromarray(image[..., c], "F").resize(size, Image.Resampling.LANCZOS))
+                for c in range(3)]
+    return np.clip(np.stack(channels, -1), 0.0, 1.0).astype(np.float32)  # Lanczos rings past [0, 1]
 
 
 def _png_bit_depth(path: Path) -> int | None:

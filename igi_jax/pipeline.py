@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from igi_jax import io, plot
+from igi_jax import compile_cache, io, memory, plot
 from igi_jax.fit import FitConfig, FitResult, fit
 from igi_jax.gaussians import KINDS, Gaussians, compact
 from igi_jax.init import INITS, InitResult, initialize
@@ -263,6 +263,28 @@ def check_options(options: FitOptions) -> None:
     check_backend(options.fit.backend)
 
 
+def check_memory(height: int, width: int, options: FitOptions) -> None:
+    """Refuse a fit that the memory model (:mod:`igi_jax.memory`) puts above the available memory."""
+    have = memory.available_bytes()
+    if have is None:
+        return
+    random = options.init in RANDOM_INITS
+    n = (options.num_gaussians or max(1, height * width // PIXELS_PER_RANDOM_GAUSSIAN)) if random else None
+    canvas = compile_cache.canvas_size(height, width)
+    need = memory.estimate_bytes(canvas[0] * canvas[1], options.init, n)
+    if need <= have:
+        return
+    side = memory.largest_side(height, width, options.init, have, n)
+    remedy = (f"downscale it on load with --max-side {side} (or smaller)" if side >= 16 else
+              "free some memory")
+    if random:
+        remedy += " or use fewer Gaussians (--gaussians)"
+    source = f"${memory.ENV_VAR}" if os.environ.get(memory.ENV_VAR) else "available now"
+    raise io.InputError(f"a {options.init} fit of this {width}×{height} image needs about "
+                        f"{need / memory.GB:.1f} GB of memory, more than the {have / memory.GB:.1f} GB "
+                        f"{source}; {remedy}")
+
+
 def check_backend(backend: str) -> None:
     """Reject unknown backends, and Pallas without a GPU (its compile error would be cryptic)."""
     if render_api.resolve_backend(backend) == "pallas" and jax.default_backend() != "gpu":
@@ -273,6 +295,7 @@ def fit_image(
     path: str | os.PathLike,
     options: FitOptions = FitOptions(),
     *,
+    max_side: int | None = None,
     on_start: Callable[[np.ndarray, list[str]], Any] | None = None,
     on_init: Callable[[InitResult], Any] | None = None,
     callback: Callable[[dict[str, float]], Any] | None = None,
@@ -282,6 +305,7 @@ def fit_image(
     Args:
       path: image file.
       options: init + optimiser settings.
+      max_side: downscale the image on load so that its longer side is at most this (pixels).
       on_start: called with the image and its conversion notes once both it and the options
         passed validation, before the init.
       on_init: called with the :class:`InitResult` before compiling the fit.
@@ -289,7 +313,10 @@ def fit_image(
     """
     t0 = time.perf_counter()
     check_options(options)
-    target, notes = io.load_image(path)
+    if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 2):
+        raise io.InputError(f"max_side must be an integer ≥ 2 pixels, got {max_side!r}")
+    check_memory(*memory.scaled_size(*io.image_size(path), max_side), options)  # before decoding
+    target, notes = io.load_image(path, max_side=max_side)
     height, width = target.shape[:2]
     init_kwargs = _init_kwargs(options, height, width)
     if on_start:

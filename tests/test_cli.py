@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from igi_jax import cli, evaluate, io, pipeline, plot
+from igi_jax import cli, evaluate, io, memory, pipeline, plot
 from igi_jax.outdir import OutputDir
 
 H, W = 40, 48
@@ -293,3 +293,31 @@ def test_existing_outputs_need_overwrite_which_leaves_no_stale_file(fitted, tmp_
     assert rc == 0, err
     assert sorted(p.name for p in out.iterdir()) == sorted(pipeline.OUTPUT_FILES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no lock, staging or old folder left
+
+
+# ------------------------------------------------------------------------------------ memory
+
+
+def test_image_over_the_memory_limit_is_refused_with_a_remedy(tmp_path, monkeypatch):
+    Image.fromarray(np.zeros((1500, 2000, 3), np.uint8)).save(tmp_path / "big.png")
+    monkeypatch.setenv(memory.ENV_VAR, "1.5G")  # the model puts this image at ~2.2 GB
+    result = run(["fit", tmp_path / "big.png", "--out", tmp_path / "o", "--quiet"])
+    assert_user_error(result, "a quadtree fit of this 2000×1500 image needs about 2.2 GB of memory, "
+                      "more than the 1.5 GB $IGI_MEMORY_LIMIT; downscale it on load with --max-side")
+    side = int(result[2].split("--max-side ")[1].split()[0])
+    assert 1000 < side < 2000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.png"]
+    options = pipeline.FitOptions()
+    pipeline.check_memory(*memory.scaled_size(1500, 2000, side), options)  # the remedy works
+    with pytest.raises(io.InputError, match="needs about"):
+        pipeline.check_memory(*memory.scaled_size(1500, 2000, int(side * 1.2)), options)
+
+
+def test_max_side_downscales_on_load(png, tmp_path):
+    rc, _, err = run(["fit", png, *FIT_ARGS, "--max-side", "24", "--out", tmp_path / "o", "--quiet"])
+    assert rc == 0, err
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert (m["image"]["height"], m["image"]["width"]) == (20, 24)
+    assert f"downscaled from {W}×{H} to 24×20 px (--max-side 24)" in m["notes"]
+    g = io.load_gaussians(tmp_path / "o" / "gaussians.npz")
+    assert (g.height, g.width) == (20, 24)
