@@ -6,7 +6,19 @@ Three presets:
   depths 3/3/27/3), input conv 64 wide, UNet decoder back to 64 channels (~98M parameters, see
   ``tests/net/test_param_count.py``).
 * :meth:`NetConfig.small` — the CPU-trainable network whose weights the package ships
-  (dims 24/48/96/192, depths 1/1/3/1; ~1.2M parameters).
+  (dims 24/48/96/192, depths 1/1/3/1, input conv 12; 1,267,078 parameters). Picked from
+  ``python bench/net_init.py step`` (batch 4 × 128 × 128, k = 3, ~1,470 triangles per crop, 2 shared
+  cores at load 11–13, min of 3, so every figure is an upper bound)::
+
+      config                       params     net fwd   net fwd+bwd   loss fwd+bwd   step*
+      dims 16..128, depths 1/1/2/1    627,086   0.58 s    3.91 s        2.55 s         3.17 s
+      dims 24..192, depths 1/1/3/1  1,267,078   0.79 s    2.26 s        2.45 s         3.28 s
+      dims 32..256, depths 2/2/6/2  3,108,510   0.56 s    4.39 s        4.77 s         5.36 s
+
+  (*) step = PPM forward + host stage (36 ms for the 4 crops with 2 threads, 84 ms with 1) +
+  loss forward+backward. The narrow net is no faster within the noise of the shared machine,
+  the 3.1M one is ~1.6× slower. Even at the loaded 3.3 s per step, 3 hours are ~3,300 steps of
+  4 crops; the idle machine was not available to measure.
 * :meth:`NetConfig.tiny` — for tests (a few tens of thousands of parameters, milliseconds per
   call on small images).
 
