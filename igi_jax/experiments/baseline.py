@@ -1,0 +1,70 @@
+"""``--baseline torch``: the PyTorch GaussianImage baseline (:mod:`baselines.torch_gi`) on the
+same images, from the same init (the very Gaussians the JAX rows start from), with the same fit
+config and budgets.
+
+Time is the JAX init's (shared) plus the PyTorch fitting time; PyTorch compiles nothing, so there
+is no compile time to exclude. FPS times the baseline's own forward render (``no_grad``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+
+from igi_jax.gaussians import Gaussians
+
+
+@dataclasses.dataclass
+class _Result:
+    """:class:`baselines.torch_gi.TorchFitResult` in the shape the runner reads."""
+
+    image: np.ndarray  # [H, W, 3] unclamped render
+    history: list[dict[str, float]]
+    steps: int
+    gaussians: Any  # the fitted TorchGaussians
+    compile_seconds: float = 0.0
+
+
+def _fit(g0: Gaussians, image: np.ndarray, cfg: Any, *, init_seconds: float) -> _Result:
+    from baselines import torch_gi
+
+    model = torch_gi.TorchGaussians.from_gaussians(g0)
+    res = torch_gi.fit(model, image, cfg, init_seconds=init_seconds)
+    return _Result(res.image.detach().numpy(), res.history, res.steps, res.model)
+
+
+def torch_fps(model: Any, repeats: int) -> float:
+    """Forward renders per second of a ``TorchGaussians`` (``no_grad``, one warm-up)."""
+    import torch
+
+    with torch.no_grad():
+        model()
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            model()
+        return repeats / (time.perf_counter() - t0)
+
+
+def run(g0: Gaussians, image: np.ndarray, init_seconds: float, exp: Any
+        ) -> tuple[list[dict[str, Any]], dict[str, Any], float, np.ndarray]:
+    """The baseline's budget records, extras (as :func:`runner.fit_budgets`), FPS and final render."""
+    import torch
+
+    from igi_jax.experiments.runner import fit_budgets
+
+    if exp.torch_threads is not None:
+        torch.set_num_threads(exp.torch_threads)
+    records, extra = fit_budgets(g0, image, init_seconds, exp, fit_fn=_fit)
+    final = extra["final"]
+    if isinstance(final, Gaussians):  # no budget above 0 steps: the init itself
+        from baselines import torch_gi
+
+        final = torch_gi.TorchGaussians.from_gaussians(final)
+    extra["final"] = None
+    extra["torch_threads"] = torch.get_num_threads()
+    with torch.no_grad():
+        render = final().numpy()
+    return records, extra, torch_fps(final, exp.fps_repeats), render

@@ -1,0 +1,175 @@
+"""Figures of an experiment directory (matplotlib's Agg canvas; no pyplot state).
+
+    python -m igi_jax.experiments.plots OUT_DIR        # reads OUT_DIR/results.json, artifacts/
+
+* ``psnr_vs_time.png``: PSNR against time since the init started, the mean over images per method
+  (implementation, init, k): the longest step-budget fit's log, averaged point by point over the
+  images (same log steps), x = mean seconds;
+* ``psnr_vs_time_images.png``: the same curves for each image, one panel per image;
+* ``grid.png``: for each image with artifacts (the first few), one row: ground truth, the dithered
+  PPM, the dithered points over the image, the init render, the final render and the error map
+  (|final − truth|, mean over channels) of one net-based method (``net`` at k = 3 by preference).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from igi_jax import io
+from igi_jax.experiments import store
+from igi_jax.experiments.runner import artifact_name
+
+PANELS = ("ground truth", "dithered PPM", "points", "init render", "final render", "|error|")
+
+
+def _label(e: dict[str, Any]) -> str:
+    k = "" if e["k"] is None else f" k={e['k']}"
+    return f"{e['init']}{k}" + ("" if e["impl"] == "jax" else f" [{e['impl']}]")
+
+
+def _history(e: dict[str, Any]) -> list[dict[str, float]]:
+    return e.get("history") or e.get("history_seconds") or []
+
+
+def mean_curves(entries: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{label: (seconds [P], psnr [P])}``, averaged over images at the log points all share."""
+    groups: dict[str, list[list[dict[str, float]]]] = defaultdict(list)
+    for e in entries:
+        if _history(e):
+            groups[_label(e)].append(_history(e))
+    out = {}
+    for label, hs in groups.items():
+        steps = sorted(set.intersection(*[{h["step"] for h in hist} for hist in hs]))
+        at = [{h["step"]: h for h in hist} for hist in hs]
+        secs = np.asarray([np.mean([a[s]["seconds"] for a in at]) for s in steps])
+        psnr = np.asarray([np.mean([a[s]["psnr"] for a in at]) for s in steps])
+        out[label] = (secs, psnr)
+    return out
+
+
+def _new_figure(w: float, h: float) -> Figure:
+    fig = Figure(figsize=(w, h), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _curves(ax: Any, curves: dict[str, tuple[np.ndarray, np.ndarray]], legend: bool = True) -> None:
+    for label, (x, y) in curves.items():
+        ok = np.isfinite(y)
+        ax.plot(x[ok], y[ok], marker="." if ok.sum() < 30 else None, label=label)
+    ax.set_xlabel("time since init start (s)")
+    ax.set_ylabel("PSNR (dB)")
+    ax.grid(True, alpha=0.3)
+    if legend and curves:
+        ax.legend(loc="lower right", fontsize=7)
+
+
+def curves_figure(data: dict[str, Any]) -> Figure:
+    """Mean PSNR-vs-time per method."""
+    fig = _new_figure(7.0, 4.5)
+    ax = fig.add_subplot()
+    _curves(ax, mean_curves(data["entries"]))
+    n = len({e["image"] for e in data["entries"]})
+    ax.set_title(f"mean over {n} image{'s' if n != 1 else ''} (compilation excluded)")
+    fig.tight_layout()
+    return fig
+
+
+def per_image_figure(data: dict[str, Any]) -> Figure:
+    """One panel per image: PSNR-vs-time per method."""
+    images = sorted({e["image"] for e in data["entries"]})
+    cols = min(4, len(images))
+    rows = math.ceil(len(images) / cols)
+    fig = _new_figure(4.0 * cols, 3.2 * rows)
+    for i, name in enumerate(images):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        _curves(ax, mean_curves([e for e in data["entries"] if e["image"] == name]), legend=i == 0)
+        ax.set_title(name, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _grid_method(data: dict[str, Any], artifacts: Path) -> tuple[str, int | None] | None:
+    """The (init, k) drawn in the grid: ``net`` k=3 if present, else the first with artifacts."""
+    methods = [(e["init"], e["k"]) for e in data["entries"] if e["impl"] == "jax"]
+    methods = sorted(set(methods), key=lambda m: (m != ("net", 3), m[0].split("+")[0] != "net",
+                                                  methods.index(m)))
+    for init, k in methods:
+        if any(artifacts.glob(f"*__{init}__k{k if k is not None else '-'}__jax.npz")):
+            return init, k
+    return None
+
+
+def grid_figure(data: dict[str, Any], artifacts: Path, init: str | None = None,
+                k: int | None = None) -> Figure | None:
+    """The six-panel row per image (see the module docstring); ``None`` without artifacts."""
+    if init is None:
+        chosen = _grid_method(data, artifacts)
+        if chosen is None:
+            return None
+        init, k = chosen
+    images = sorted({e["image"] for e in data["entries"]})
+    files = [(n, artifacts / artifact_name(n, init, k, "jax")) for n in images]
+    files = [(n, f) for n, f in files if f.exists()]
+    if not files:
+        return None
+    fig = _new_figure(2.6 * len(PANELS), 2.2 * len(files) + 0.4)
+    for r, (name, path) in enumerate(files):
+        with np.load(path) as z:
+            a = {key: z[key] for key in z.files}
+        err = np.abs(a["final_render"].astype(np.float32) - a["image"].astype(np.float32)).mean(-1) / 255
+        for c, title in enumerate(PANELS):
+            ax = fig.add_subplot(len(files), len(PANELS), r * len(PANELS) + c + 1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(title, fontsize=9)
+            if c == 0:
+                ax.set_ylabel(name, fontsize=9)
+            if c == 0:
+                ax.imshow(a["image"])
+            elif c == 1 and "ppm" in a:
+                ax.imshow(a["ppm"], cmap="viridis", vmin=0, vmax=255)
+            elif c == 2 and "points" in a:
+                ax.imshow(a["image"])
+                ax.scatter(a["points"][:, 0] - 0.5, a["points"][:, 1] - 0.5, s=0.3, c="red", linewidths=0)
+                ax.set_xlim(-0.5, a["image"].shape[1] - 0.5)
+                ax.set_ylim(a["image"].shape[0] - 0.5, -0.5)
+            elif c == 3:
+                ax.imshow(a["init_render"])
+            elif c == 4:
+                ax.imshow(a["final_render"])
+            elif c == 5:
+                ax.imshow(err, cmap="magma", vmin=0, vmax=max(float(err.max()), 1e-6))
+            else:
+                ax.text(0.5, 0.5, "n/a", ha="center", va="center", transform=ax.transAxes)
+    k_text = "" if k is None else f", k = {k}"
+    fig.suptitle(f"{init}{k_text}: init and final renders", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def write_all(out_dir: str | Path) -> list[Path]:
+    """Write the figures for ``out_dir/results.json`` into ``out_dir``; returns the paths."""
+    out_dir = Path(out_dir)
+    data = store.load(out_dir / "results.json")
+    figures = {"psnr_vs_time.png": curves_figure(data), "psnr_vs_time_images.png": per_image_figure(data),
+               "grid.png": grid_figure(data, out_dir / "artifacts")}
+    written = []
+    for name, fig in figures.items():
+        if fig is not None:
+            written.append(io.atomic_write(out_dir / name, lambda f, fig=fig: fig.savefig(f, format="png")))
+    return written
+
+
+if __name__ == "__main__":
+    for p in write_all(sys.argv[1]):
+        print(p)

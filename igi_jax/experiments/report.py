@@ -1,0 +1,226 @@
+"""Tables from ``results.json``: per-method means, per-image PSNR, and the README "Results" block.
+
+    python -m igi_jax.experiments.report RESULTS.json [--out REPORT.md] [--readme README.md]
+
+``--readme`` rewrites only the block between ``<!-- results:begin ... -->`` and
+``<!-- results:end -->`` (the begin marker records the JSON it was made from, relative to the
+README), so the README's numbers are generated, never typed; ``tests/experiments`` regenerates the
+block from that JSON and checks that it equals the README's.
+
+The published numbers are quoted beside ours, each with its hardware (:data:`PUBLISHED`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from igi_jax import io
+from igi_jax.experiments import store
+
+BEGIN, END = "<!-- results:begin", "<!-- results:end -->"
+_BLOCK = re.compile(r"<!-- results:begin(?P<attrs>[^>]*)-->\n(?P<body>.*?)<!-- results:end -->", re.S)
+
+# Published Instant-GI numbers (not measured here). Source: DESIGN.md, "Fine-tuning and evaluation".
+PUBLISHED = (
+    {"what": "Instant-GI, official dev-branch checkpoint (ConvNeXt-B, GPU Delaunay), net init, k = 3",
+     "dataset": "Kodak, 24 images, 768×512", "hardware": "NVIDIA A100", "gaussians": 43_100,
+     "psnr": 30.52, "init_seconds": 0.22},
+    {"what": "Instant-GI, official master checkpoint, net init, k = 3",
+     "dataset": "Kodak, 24 images, 768×512", "hardware": "NVIDIA A100", "gaussians": 42_858,
+     "psnr": 29.68, "init_seconds": 0.25},
+)
+
+
+def _mean(values: list[Any]) -> float | None:
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return sum(vals) / len(vals) if vals else None
+
+
+def budget_label(budget: dict[str, Any]) -> str:
+    return f"{budget['steps']} steps" if "steps" in budget else f"{budget['seconds']:g} s"
+
+
+def _budgets(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Budgets in the order entries list them (steps first, then seconds), de-duplicated."""
+    seen: list[dict[str, Any]] = []
+    for e in entries:
+        for r in e["budgets"]:
+            if r["budget"] not in seen:
+                seen.append(r["budget"])
+    return seen
+
+
+def summarize(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Means per ``(impl, init, k)`` over its images, in first-appearance order.
+
+    Returns rows ``{"impl", "init", "k", "images", "gaussians", "params", "init_seconds", "fps",
+    "budgets": {label: {"psnr", "ms_ssim", "ms_ssim_images", "seconds", "steps"}}}``.
+    """
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for e in data["entries"]:
+        groups[(e["impl"], e["init"], e["k"])].append(e)
+    rows = []
+    for (impl, init, k), es in groups.items():
+        row = {"impl": impl, "init": init, "k": k, "images": len(es),
+               **{key: _mean([e[key] for e in es]) for key in ("gaussians", "params", "init_seconds", "fps")},
+               "budgets": {}}
+        for b in _budgets(es):
+            recs = [r for e in es for r in e["budgets"] if r["budget"] == b]
+            row["budgets"][budget_label(b)] = {
+                "psnr": _mean([r["psnr"] for r in recs]), "ms_ssim": _mean([r["ms_ssim"] for r in recs]),
+                "ms_ssim_images": sum(r["ms_ssim"] is not None for r in recs),
+                "seconds": _mean([r["seconds"] for r in recs]), "steps": _mean([r["steps"] for r in recs])}
+        rows.append(row)
+    return rows
+
+
+def _f(v: float | None, fmt: str) -> str:
+    return "–" if v is None else format(v, fmt)
+
+
+def _cell(b: dict[str, Any] | None, seconds_budget: bool) -> str:
+    if b is None:
+        return "–"
+    ms = f" / {b['ms_ssim']:.4f}" if b["ms_ssim"] is not None else ""
+    when = f"{b['seconds']:.1f} s" + (f", {b['steps']:,.0f} st" if seconds_budget else "")
+    return f"{_f(b['psnr'], '.2f')}{ms} ({when})"
+
+
+def means_table(data: dict[str, Any]) -> str:
+    """Markdown: one row per (implementation, init, k), means over images."""
+    rows = summarize(data)
+    labels = _budgets(data["entries"])
+    head = ["impl", "init", "k", "images", "Gaussians", "params", "init s",
+            *[budget_label(b) for b in labels], "FPS"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["impl"], r["init"], "–" if r["k"] is None else str(r["k"]), str(r["images"]),
+                 _f(r["gaussians"], ",.0f"), _f(r["params"], ",.0f"), _f(r["init_seconds"], ".3f"),
+                 *[_cell(r["budgets"].get(budget_label(b)), "seconds" in b) for b in labels],
+                 _f(r["fps"], ".1f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def per_image_table(data: dict[str, Any]) -> str:
+    """Markdown: PSNR (dB) per image and method at every budget."""
+    labels = _budgets(data["entries"])
+    head = ["image", "impl", "init", "k", "Gaussians", "init s", *[budget_label(b) for b in labels]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for e in sorted(data["entries"], key=lambda e: (e["image"], e["impl"] != "jax")):
+        by = {budget_label(r["budget"]): r for r in e["budgets"]}
+        cells = [e["image"], e["impl"], e["init"], "–" if e["k"] is None else str(e["k"]),
+                 f"{e['gaussians']:,}", f"{e['init_seconds']:.3f}",
+                 *[_f(by[budget_label(b)]["psnr"], ".2f") if budget_label(b) in by else "–" for b in labels]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _machine_line(data: dict[str, Any]) -> str:
+    runs = data.get("runs") or [{}]
+    m = runs[-1].get("machine") or {}
+    loads = [r.get("machine", {}).get("loadavg", [None])[0] for r in runs]
+    loads = [x for x in loads if x is not None]
+    load = f", load average {min(loads):.1f}–{max(loads):.1f} at the starts" if loads else ""
+    return (f"{m.get('processor', '?')}, {m.get('cpu_count', '?')} CPU cores, JAX {m.get('jax', '?')} "
+            f"on {m.get('backend', '?')} ({', '.join(m.get('devices', []))}){load}")
+
+
+def _legend(data: dict[str, Any]) -> str:
+    s = data["settings"]
+    fit = s["fit"]
+    groups = "".join(f", ×{m:g} for {g}" for g, m in fit["lr_groups"])
+    return (f"Cells: PSNR (dB) / MS-SSIM (when both sides > 160 px) (mean time in s from the start of "
+            f"the init, compilation excluded). Images: `{Path(s['dataset']).name}`, downscaled ×"
+            f"{s['downscale']}. Fit: {fit['optimizer']}, lr {fit['lr']:g}{groups}, {fit['loss']} loss, "
+            f"backend {s['backend']}. "
+            f"random uses the {'net' if s['weights_sha256'] else 'quad-tree'}'s Gaussian count. "
+            f"Measured on {_machine_line(data)}.\n")
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The whole report: means, the published numbers, per-image PSNR."""
+    runs = data.get("runs") or []
+    cmds = sorted({" ".join(r["command"]) for r in runs if r.get("command")})
+    parts = ["# Experiments\n", _legend(data), "\n## Means\n", means_table(data),
+             "\n## Published (not measured here)\n", published_table(),
+             "\n## Per image: PSNR (dB)\n", per_image_table(data)]
+    if cmds:
+        parts += ["\n## Commands\n", "\n".join(f"    {c}" for c in cmds) + "\n"]
+    return "\n".join(p.rstrip("\n") + "\n" for p in parts)
+
+
+def published_table() -> str:
+    lines = ["| source | data | hardware | Gaussians | init PSNR (dB) | init s |", "|---" * 6 + "|"]
+    for p in PUBLISHED:
+        lines.append(f"| {p['what']} | {p['dataset']} | {p['hardware']} | {p['gaussians']:,} | "
+                     f"{p['psnr']:.2f} | {p['init_seconds']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def readme_block(data: dict[str, Any], source: str, label: str) -> str:
+    """The README "Results" block body for ``data`` (read from ``source``), headed by ``label``."""
+    runs = data.get("runs") or []
+    cmds = sorted({" ".join(r["command"]) for r in runs if r.get("command")})
+    cmd = "\n".join(cmds) if cmds else "(command not recorded)"
+    return (f"{label}\n\nGenerated from [`{source}`]({source}) by "
+            f"`python -m igi_jax.experiments.report {source} --readme README.md`; made with:\n\n"
+            f"```bash\n{cmd}\n```\n\n{_legend(data)}\n{means_table(data)}\n"
+            f"Published, for scale (not measured here; a GPU and the paper's ConvNeXt-B):\n\n"
+            f"{published_table()}")
+
+
+def block_source(readme_text: str) -> tuple[str, str, str] | None:
+    """``(source, label, body)`` of the README's results block, or ``None`` if it has none."""
+    m = _BLOCK.search(readme_text)
+    if m is None:
+        return None
+    attrs = dict(re.findall(r'(\w+)="([^"]*)"', m.group("attrs")))
+    return attrs.get("source", ""), attrs.get("label", ""), m.group("body")
+
+
+def update_readme(readme: str | os.PathLike, results: str | os.PathLike, label: str | None = None) -> bool:
+    """Rewrite the results block of ``readme`` from ``results``; returns whether it changed."""
+    readme, results = Path(readme), Path(results)
+    text = readme.read_text()
+    old = block_source(text)
+    if old is None:
+        raise io.InputError(f"{readme} has no '{BEGIN} ... -->' ... '{END}' block")
+    source = os.path.relpath(results.resolve(), readme.resolve().parent)
+    label = label if label is not None else old[1]
+    body = readme_block(store.load(results), source, label)
+    new = _BLOCK.sub(lambda _: f'{BEGIN} source="{source}" label="{label}" -->\n{body}{END}', text, count=1)
+    if new != text:
+        io.atomic_write(readme, lambda f: f.write(new.encode()))
+    return new != text
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m igi_jax.experiments.report",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("results", type=Path)
+    p.add_argument("--out", type=Path, help="write the Markdown report here (default: print it)")
+    p.add_argument("--readme", type=Path, help="rewrite this README's results block")
+    p.add_argument("--label", help="the block's heading line (default: keep the current one)")
+    args = p.parse_args(argv)
+    data = store.load(args.results)
+    text = markdown(data)
+    if args.out:
+        io.atomic_write(args.out, lambda f: f.write(text.encode()))
+    elif not args.readme:
+        print(text)
+    if args.readme:
+        changed = update_readme(args.readme, args.results, args.label)
+        print(f"{args.readme}: results block {'updated' if changed else 'unchanged'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

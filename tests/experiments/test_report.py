@@ -1,0 +1,95 @@
+"""Report tables from hand-made results (means checked by hand), the README block round trip, and
+the check that the committed README "Results" numbers are the committed JSON's."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from igi_jax.experiments import report, store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _entry(image, init, k, psnr0, psnr1, ms1, secs, gaussians, impl="jax"):
+    budgets = [{"budget": {"steps": 0}, "steps": 0, "seconds": secs[0], "psnr": psnr0, "ssim": None,
+                "ms_ssim": None},
+               {"budget": {"steps": 100}, "steps": 100, "seconds": secs[1], "psnr": psnr1, "ssim": None,
+                "ms_ssim": ms1},
+               {"budget": {"seconds": 2.0}, "steps": 40, "seconds": 2.1, "psnr": psnr1 - 1, "ssim": None,
+                "ms_ssim": None}]
+    return {"image": image, "init": init, "k": k, "impl": impl, "gaussians": gaussians,
+            "params": 8 * gaussians, "init_seconds": secs[0], "fps": 100.0, "budgets": budgets,
+            "history": [{"step": 0, "seconds": secs[0], "psnr": psnr0}, {"step": 100, "seconds": secs[1],
+                                                                      "psnr": psnr1}]}
+
+
+@pytest.fixture
+def data():
+    return {"format": store.FORMAT,
+            "settings": {"dataset": "/data/kodak", "downscale": 2, "steps": [0, 100], "seconds": [2.0],
+                         "fit": {"optimizer": "adan", "lr": 1e-3, "lr_groups": [["xy", 3.0]], "loss": "l2"},
+                         "weights_sha256": "ab", "seed": 0, "backend": "reference", "solve_iters": 8},
+            "runs": [{"command": ["evaluate.py", "--dataset", "kodak"], "machine": {
+                "processor": "x86_64", "cpu_count": 2, "jax": "0.10.2", "backend": "cpu",
+                "devices": ["cpu"], "loadavg": [9.5, 9, 9]}}],
+            "entries": [_entry("a", "net", 3, 20.0, 25.0, 0.9, (0.5, 4.5), 1000),
+                        _entry("b", "net", 3, 22.0, 28.0, None, (0.7, 5.5), 3000),
+                        _entry("a", "quadtree+solve", None, 24.0, 26.0, 0.95, (1.0, 6.0), 2000)]}
+
+
+def test_means(data):
+    rows = {(r["impl"], r["init"], r["k"]): r for r in report.summarize(data)}
+    net = rows[("jax", "net", 3)]
+    assert net["images"] == 2 and net["gaussians"] == 2000 and net["params"] == 16000
+    assert net["init_seconds"] == pytest.approx(0.6)
+    b = net["budgets"]["100 steps"]
+    assert b["psnr"] == pytest.approx(26.5) and b["seconds"] == pytest.approx(5.0)
+    assert b["ms_ssim"] == pytest.approx(0.9) and b["ms_ssim_images"] == 1  # None is not averaged
+    table = report.means_table(data)
+    assert "| jax | net | 3 | 2 | 2,000 | 16,000 | 0.600 | 21.00 (0.6 s) | 26.50 / 0.9000 (5.0 s) |" in table
+    assert "| 25.50 (2.1 s, 40 st) | 100.0 |" in table
+    assert "| jax | quadtree+solve | – | 1 | 2,000 |" in table
+    assert [c.strip() for c in table.splitlines()[0].split("|")[8:11]] == ["0 steps", "100 steps", "2 s"]
+
+
+def test_markdown_and_published(data):
+    text = report.markdown(data)
+    assert "downscaled ×2" in text and "×3 for xy" in text and "load average 9.5" in text
+    assert "| a | jax | net | 3 | 1,000 | 0.500 | 20.00 | 25.00 | 24.00 |" in text
+    for p in report.PUBLISHED:
+        assert p["hardware"] in text and f"{p['psnr']:.2f}" in text
+
+
+def test_readme_block_round_trip(tmp_path, data):
+    results = tmp_path / "res" / "results.json"
+    results.parent.mkdir()
+    store.ResultStore(results, data["settings"], ["cmd"]).save()
+    saved = store.load(results)
+    saved["entries"] = data["entries"]
+    results.write_text(json.dumps(saved))
+    readme = tmp_path / "README.md"
+    readme.write_text('# x\n\nbefore\n\n<!-- results:begin label="**Sample**" -->\nold\n'
+                      '<!-- results:end -->\n\nafter\n')
+    assert report.update_readme(readme, results)
+    text = readme.read_text()
+    assert text.startswith("# x\n\nbefore\n\n") and text.endswith("<!-- results:end -->\n\nafter\n")
+    source, label, body = report.block_source(text)
+    assert (source, label) == ("res/results.json", "**Sample**")
+    assert body == report.readme_block(store.load(results), source, label)
+    assert "26.50 / 0.9000" in body and "NVIDIA A100" in body
+    assert not report.update_readme(readme, results)  # idempotent
+
+
+def test_readme_results_match_the_committed_json():
+    """The README's numbers are the committed results.json's, regenerated, not typed."""
+    readme = ROOT / "README.md"
+    found = report.block_source(readme.read_text()) if readme.exists() else None
+    if found is None:
+        pytest.skip("README has no results block")
+    source, label, body = found
+    path = ROOT / source
+    if not source or not path.exists():
+        pytest.skip(f"results JSON {source!r} is not in this checkout")
+    assert body == report.readme_block(store.load(path), source, label), (
+        f"README results block is stale: python -m igi_jax.experiments.report {source} --readme README.md")

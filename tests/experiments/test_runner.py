@@ -1,0 +1,106 @@
+"""The experiment command end to end on a 48×64 image with an untrained tiny net: entries,
+budgets by steps and by seconds, resuming, the report, the plots, and the PyTorch rows."""
+
+import json
+
+import pytest
+
+from igi_jax.experiments import cli, report, store
+
+STEPS = (0, 10, 20)
+SECONDS = (0.2,)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, dataset, tiny_weights):
+    out = tmp_path_factory.mktemp("exp")
+    argv = ["--dataset", str(dataset), "--limit", "1", "--inits", "net,quadtree,random", "--steps", "0,10,20",
+            "--seconds", "0.2", "--weights", str(tiny_weights), "--fps-repeats", "2", "--out", str(out)]
+    assert cli.main(argv) == 0
+    return out, argv
+
+
+def _entries(out):
+    return store.load(out / "results.json")["entries"]
+
+
+def test_one_entry_per_image_init_and_k(run_dir):
+    entries = _entries(run_dir[0])
+    keys = sorted(store.entry_key(e) for e in entries)
+    assert keys == sorted((img, init, k, "jax") for img in ("img0",)
+                          for init, k in (("net", 3), ("quadtree", None), ("random", 3)))
+    for e in entries:
+        assert e["params"] == 8 * e["gaussians"] > 0
+        assert e["init_seconds"] > 0 and e["fps"] > 0
+        assert e["compile_seconds"] >= 0
+
+
+def test_random_uses_the_nets_count(run_dir):
+    entries = _entries(run_dir[0])
+    for img in ("img0",):
+        by = {e["init"]: e for e in entries if e["image"] == img}
+        assert by["random"]["gaussians"] == by["net"]["gaussians"]
+        assert by["random"]["count_source"] == "net"
+
+
+def test_budgets_in_steps_and_seconds(run_dir):
+    for e in _entries(run_dir[0]):
+        recs = e["budgets"]
+        want = [{"steps": s} for s in STEPS] + [{"seconds": t} for t in SECONDS]
+        assert [r["budget"] for r in recs] == want
+        steps = recs[:3]
+        assert [r["steps"] for r in steps] == list(STEPS)
+        assert steps[0]["seconds"] == pytest.approx(e["init_seconds"])  # the clock starts at the init
+        assert steps[0]["seconds"] <= steps[1]["seconds"] <= steps[2]["seconds"]
+        # Fits are deterministic: the 20-step fit passes through the 10-step one.
+        at10 = next(h for h in e["history"] if h["step"] == 10)
+        assert at10["psnr"] == pytest.approx(steps[1]["psnr"], abs=1e-4)
+        assert e["history"][-1]["psnr"] == pytest.approx(steps[2]["psnr"], abs=1e-4)
+        timed = recs[3]
+        assert timed["seconds"] >= SECONDS[0] or timed["steps"] == 0  # ran until the budget was spent
+        assert timed["steps"] % 10 == 0
+        assert all(r["ms_ssim"] is None for r in recs)  # 48 px < 161 px: no MS-SSIM, not a fake one
+
+
+def test_second_run_fits_nothing(run_dir, capsys):
+    out, argv = run_dir
+    before = (out / "results.json").read_text()
+    assert cli.main(argv) == 0
+    assert "0 entries computed, 3 reused" in capsys.readouterr().out
+    after = json.loads((out / "results.json").read_text())
+    assert after["entries"] == json.loads(before)["entries"]
+    assert len(after["runs"]) == len(json.loads(before)["runs"]) + 1
+
+
+def test_other_settings_refuse_to_resume(run_dir, capsys):
+    out, argv = run_dir
+    i = argv.index("--steps")
+    assert cli.main([*argv[:i], "--steps", "0,30", *argv[i + 2:]]) == 2
+    assert "other settings (steps)" in capsys.readouterr().err
+
+
+def test_report_and_plots_written(run_dir):
+    out = run_dir[0]
+    text = (out / "report.md").read_text()
+    assert "| jax | net | 3 | 1 |" in text and "Published" in text
+    for name in ("psnr_vs_time.png", "psnr_vs_time_images.png", "grid.png"):
+        assert (out / name).stat().st_size > 10_000
+    assert sorted(p.name for p in (out / "artifacts").iterdir())[0] == "img0__net__k3__jax.npz"
+
+
+def test_torch_rows_added_later(run_dir):
+    pytest.importorskip("torch")
+    out, argv = run_dir
+    assert cli.main([*argv, "--baseline", "torch", "--inits", "random"]) == 0
+    entries = _entries(out)
+    torch_rows = [e for e in entries if e["impl"] == "torch"]
+    assert [store.entry_key(e) for e in torch_rows] == [("img0", "random", 3, "torch")]
+    jax_row = next(e for e in entries if store.entry_key(e) == ("img0", "random", 3, "jax"))
+    t, j = torch_rows[0], jax_row
+    assert t["gaussians"] == j["gaussians"] and t["init_seconds"] == j["init_seconds"]  # same init
+    assert [r["steps"] for r in t["budgets"]][:3] == list(STEPS)
+    assert t["budgets"][0]["psnr"] == pytest.approx(j["budgets"][0]["psnr"], abs=1e-3)  # same start
+    assert t["budgets"][2]["psnr"] == pytest.approx(j["budgets"][2]["psnr"], abs=0.5)
+    assert t["torch_threads"] == 1
+    rows = {(r["impl"], r["init"]) for r in report.summarize(store.load(out / "results.json"))}
+    assert ("torch", "random") in rows
