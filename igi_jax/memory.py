@@ -10,9 +10,15 @@ its per-Gaussian share is folded into ``PER_PIXEL["quadtree"]``; the random init
 count they are given. Calibration (peak RSS, ``/usr/bin/time -v``, reference backend, CPU):
 
 * 4 × 768×512 photo crops, quad-tree, ``evaluate.py --images`` (4 compiles): 1.04 GB;
-* 4000×3000 (4 Kodak images tiled 2×2, resized), quad-tree, ``igi fit --steps 20``: see README;
-* 8000×6000 photo, quad-tree, ``--steps 2`` (issue 14, before the canvas change): 19.4 GB;
+* 4000×3000 (kodim01/05/15/23 tiled 2×2, resized; canvas 4096×3072), quad-tree (791,714
+  Gaussians), ``igi fit --steps 20``: 4.17 GB (2026-12-01), i.e. 260 B per canvas pixel;
+* 8000×6000 photo, quad-tree at the older scale 0.75 (2.9M Gaussians), ``--steps 2`` (issue 14,
+  before the canvas change): 19.4 GB, i.e. 370 B per pixel;
 * kodim23, 40,000 random Gaussians, 2,000 steps: 0.66–0.69 GB.
+
+``PER_PIXEL["quadtree"]`` = 400 B covers both large runs with a margin (the model says 5.9 and
+21.0 GB for them): the list lengths, hence memory, grow with the Gaussians' sizes, which vary
+with the content and the init's scale.
 
 The model is an estimate meant to refuse hopeless runs with a clear remedy, not an allocator:
 it is compared with :func:`available_bytes` (``IGI_MEMORY_LIMIT``, else the cgroup limit and
