@@ -33,9 +33,17 @@ Deviations from the official implementation, and why:
   dropped (the dev branch's size filter is not used), so coverage is complete.
 * **Ellipses** are the original least-squares fit in closed form (:mod:`igi_jax.geometry.ellipse`);
   the aspect feature is minor/(major + 1e-4) with the axes in a fixed order.
+* **Any image size**: the image is edge-padded at the bottom/right to a multiple of 16 and the
+  features cropped back; the original instead zero-pads each upsampled decoder map to its skip's
+  size (centred), so its output near the right/bottom border depends on that padding.
 * **Training batches**: the loss is the mean of per-image losses over a padded batch (the
   original trains with batch 1); the network's forward runs once on the host path (for the PPM
-  that the triangles come from) and once inside the differentiated loss.
+  that the triangles come from) and once inside the differentiated loss. That extra forward is
+  about a quarter of a ``small`` training step (``bench/results/net_init_step.json``); it could be
+  removed by returning the forward's VJP residuals from the PPM stage, which the two-stage API
+  does not do yet.
+* **Init**: N(0, 0.02²) weights drawn on the host (the official ``trunc_normal_(std=.02)`` truncates
+  at ±2 absolute, i.e. never), zero biases, layer scale 1e-6.
 """
 
 from igi_jax.net.config import NetConfig
