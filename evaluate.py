@@ -5,6 +5,9 @@
         named in its metrics.json; writes eval.json + eval.md to --out (default DIR).
     python evaluate.py --images DIR [--init quadtree] [--steps N] [--config FILE] [--out DIR]
         fit every image in DIR first (nothing saved but the report; default --out out/eval).
+    python evaluate.py --dataset DIR [--inits net,net+solve,quadtree+solve,random] [--kernel-size 3,4]
+                       [--steps 0,200,2000 | --seconds 2,10,20] [--baseline torch] --out REPORT
+        the paper's experiments, resumable (igi_jax/experiments; --dataset --help for every flag).
 
 Exit code 1 if any image failed, 2 for bad arguments.
 """
@@ -22,10 +25,16 @@ from igi_jax.render.api import BACKENDS
 def main(argv: list[str] | None = None, *, persistent_cache: bool | None = None) -> int:
     """Run with ``argv`` (default ``sys.argv[1:]``); the on-disk compilation cache is on when
     ``persistent_cache`` (``None``: when ``argv`` is not given; see ``igi_jax.cli.main``)."""
+    if any(a == "--dataset" or a.startswith("--dataset=") for a in (sys.argv[1:] if argv is None else argv)):
+        from igi_jax.experiments import cli as experiments_cli  # its own flags (--steps is a list)
+
+        return experiments_cli.main(argv, persistent_cache=persistent_cache)
     parser = cli.Parser(prog="evaluate.py", description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--fits", type=Path, help="folder of fits (from igi fit or train.py)")
     source.add_argument("--images", type=Path, help="folder of images to fit and measure")
+    source.add_argument("--dataset", type=Path, help="the paper's experiments on a folder of images "
+                        "(see 'evaluate.py --dataset DIR --help')")
     parser.add_argument("--config", type=Path,
                         help="with --images: fit config (default configs/fit_default.py)")
     parser.add_argument("--init", choices=INITS, help="with --images: initialisation")

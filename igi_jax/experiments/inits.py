@@ -69,7 +69,8 @@ class InitSpec:
 
     @property
     def uses_k(self) -> bool:
-        """Whether the result depends on ``k`` (net-based inits, and random through its count)."""
+        """Whether the result may depend on ``k`` (net-based inits; random through the net's count,
+        when there is a net)."""
         return self.base in NET_INITS or self.base.startswith("random")
 
 

@@ -215,7 +215,7 @@ class Runner:
             image, name = None, path.stem
             for k in self.exp.kernel_sizes:
                 for spec in self.specs:
-                    kk = k if spec.uses_k else None
+                    kk = k if spec.uses_net or (spec.uses_k and self.model is not None) else None
                     impls = ["jax"] + ([self.exp.baseline] if self.exp.baseline else [])
                     todo = [m for m in impls if not self.store.has((name, spec.name, kk, m))]
                     if not todo:
