@@ -93,3 +93,13 @@ def test_diverging_fit_raises():
                     lr_groups=(("xy", 0.0), ("shape", 0.0), ("colors", 10.0)))
     with pytest.raises(fit_lib.FitDivergedError, match="non-finite between steps 0 and 10"):
         fit(_init(), _target(), cfg)
+
+
+def test_position_rate_shrinks_on_large_canvases_only():
+    cfg = FitConfig(lr_groups=(("xy", 3.0), ("colors", 2.0)))
+    assert fit_lib._size_rule(cfg, (768, 1024)) is cfg
+    big = dict(fit_lib._size_rule(cfg, (1536, 2048)).lr_groups)
+    assert big == {"xy": 1.5, "shape": 1.0, "colors": 2.0}
+    assert fit_lib._size_rule(FitConfig(xy_lr_side=None), (4096, 4096)).lr_groups == ()
+    with pytest.raises(ValueError, match="xy_lr_side must be ≥ 1"):
+        FitConfig(xy_lr_side=0)
