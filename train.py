@@ -33,8 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         import jax
 
         jax.distributed.initialize()  # must precede any other jax call
+    from igi_jax import compile_cache
     from igi_jax.train.config import load, with_data
     from igi_jax.train.loop import train_and_evaluate
+
+    compile_cache.enable_persistent_cache()  # a resumed run does not recompile its steps
 
     try:
         cfg = load(args.config)

@@ -110,7 +110,7 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path, *, stop_after: int
 
     bar = Progress(total=end, start=step, enabled=progress)
     window: list[dict[str, Any]] = []
-    host_seconds = 0.0
+    host_seconds = wait_seconds = 0.0
     t_log = time.perf_counter()
     last: dict[str, Any] = {}
     while step < end:
@@ -120,9 +120,12 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path, *, stop_after: int
         next_batch = next(it)
         next_ppm = stepper.predict(state, stepper.to_global(next_batch["image"]))  # before the update
         state, m = stepper.update(state, images, target, geom)
+        t_wait = time.perf_counter()
+        jax.block_until_ready(next_ppm)
         t_host = time.perf_counter()
         geom = stepper.geometry(next_ppm, capacity)  # overlaps the update on the devices
         host_seconds += time.perf_counter() - t_host
+        wait_seconds += t_host - t_wait
         batch, pending_ppm, it_state = next_batch, next_ppm, next_it_state
         step += 1
         window.append(m)
@@ -131,8 +134,9 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path, *, stop_after: int
             now = time.perf_counter()
             record = {"step": step, **mean_metrics(window),
                       "images_per_s": len(window) * cfg.data.batch_size / (now - t_log),
-                      "host_s_per_step": host_seconds / len(window)}
-            window, host_seconds, t_log = [], 0.0, now
+                      "host_s_per_step": host_seconds / len(window),
+                      "predict_wait_s_per_step": wait_seconds / len(window)}
+            window, host_seconds, wait_seconds, t_log = [], 0.0, 0.0, now
         if step % cfg.val_every == 0 or step == end:
             t_val = time.perf_counter()
             record.update(step=step, **validate(stepper.model(state), val_images, cfg.kernel_size))
