@@ -127,8 +127,12 @@ def _machine_line(data: dict[str, Any]) -> str:
     runs = data.get("runs") or [{}]
     m = runs[-1].get("machine") or {}
     loads = [r.get("machine", {}).get("loadavg", [None])[0] for r in runs]
+    loads += [e.get("loadavg") for e in data["entries"]]
     loads = [x for x in loads if x is not None]
-    load = f", load average {min(loads):.1f}–{max(loads):.1f} at the starts" if loads else ""
+    load = ""
+    if loads:
+        lo, hi = f"{min(loads):.1f}", f"{max(loads):.1f}"
+        load = f", 1-min load average {lo if lo == hi else f'{lo}–{hi}'} during the run (shared machine)"
     return (f"{m.get('processor', '?')}, {m.get('cpu_count', '?')} CPU cores, JAX {m.get('jax', '?')} "
             f"on {m.get('backend', '?')} ({', '.join(m.get('devices', []))}){load}")
 
@@ -137,12 +141,15 @@ def _legend(data: dict[str, Any]) -> str:
     s = data["settings"]
     fit = s["fit"]
     groups = "".join(f", ×{m:g} for {g}" for g, m in fit["lr_groups"])
+    n_threads = sorted({e["torch_threads"] for e in data["entries"] if e.get("torch_threads")})
+    threads = f" (PyTorch: no_grad, {'/'.join(map(str, n_threads))} thread(s))" if n_threads else ""
     return (f"Cells: PSNR (dB) / MS-SSIM (when both sides > 160 px) (mean time in s from the start of "
             f"the init, compilation excluded). Images: `{Path(s['dataset']).name}`, downscaled ×"
             f"{s['downscale']}. Fit: {fit['optimizer']}, lr {fit['lr']:g}{groups}, {fit['loss']} loss, "
             f"backend {s['backend']}. "
-            f"random uses the {'net' if s['weights_sha256'] else 'quad-tree'}'s Gaussian count. "
-            f"Measured on {_machine_line(data)}.\n")
+            f"random uses the {'net' if s['weights_sha256'] else 'quad-tree'}'s Gaussian count; params = "
+            f"8 per Gaussian; wall-clock budgets also give the steps reached (st). FPS: forward renders "
+            f"per second of the final set{threads}. Measured on {_machine_line(data)}.\n")
 
 
 def markdown(data: dict[str, Any]) -> str:

@@ -55,7 +55,7 @@ def test_means(data):
 
 def test_markdown_and_published(data):
     text = report.markdown(data)
-    assert "downscaled ×2" in text and "×3 for xy" in text and "load average 9.5" in text
+    assert "downscaled ×2" in text and "×3 for xy" in text and "load average 9.5 during" in text
     assert "| a | jax | net | 3 | 1,000 | 0.500 | 20.00 | 25.00 | 24.00 |" in text
     for p in report.PUBLISHED:
         assert p["hardware"] in text and f"{p['psnr']:.2f}" in text
