@@ -181,6 +181,7 @@ def host_geometry_with_info(
     capacity: int | None = None,
     backend: str = "auto",
     threads: int | None = None,
+    min_render_capacity: int = 1024,
 ) -> tuple[Geometry, dict[str, Any]]:
     """:func:`host_geometry`, plus per-stage wall times and counts.
 
@@ -211,7 +212,7 @@ def host_geometry_with_info(
     cell = _cell(backend)
     need = max(render_capacity_bound(t.vertices, t.semi_axes[:, 0], height, width, cell=cell)
                for t in tris)
-    geom = pad_batch(tris, capacity, bucket(need, minimum=1024), backend)
+    geom = pad_batch(tris, capacity, max(bucket(need, minimum=1024), int(min_render_capacity)), backend)
     t3 = time.perf_counter()
     info = {"t_dither": t1 - t0, "t_delaunay": t2 - t1, "t_pad": t3 - t2,
             "points": [t.num_points for t in tris], "triangles": [len(t.vertices) for t in tris]}
@@ -225,6 +226,7 @@ def host_geometry(
     capacity: int | None = None,
     backend: str = "auto",
     threads: int | None = None,
+    min_render_capacity: int = 1024,
 ) -> Geometry:
     """PPMs → padded triangles for the fields (host stage, not differentiable).
 
@@ -234,8 +236,12 @@ def host_geometry(
       capacity: padded triangle count ``T``; default the size bucket of the batch's largest count.
       backend: render backend the list capacity is sized for (and the dithering backend).
       threads: Delaunay worker threads (default one per image, at most the CPU count).
+      min_render_capacity: floor of the render list capacity. The capacity is the size bucket of
+        an exact bound (:func:`render_capacity_bound`); a training loop that passes the largest
+        value it has seen (and a fixed ``capacity``) stops recompiling once both settle.
 
     Returns:
       A :class:`Geometry` with leading axis ``B``.
     """
-    return host_geometry_with_info(ppm, k, capacity=capacity, backend=backend, threads=threads)[0]
+    return host_geometry_with_info(ppm, k, capacity=capacity, backend=backend, threads=threads,
+                                   min_render_capacity=min_render_capacity)[0]

@@ -104,3 +104,14 @@ def test_render_capacity_bounds_the_largest_gaussians(backend, cell):
                                       H, W, cell))
         worst = max(worst, n)
     assert worst <= geom.render_capacity
+
+
+def test_fixed_capacities_for_a_training_loop():
+    ppm = _smooth_ppm(3)[None]
+    free = host_geometry(ppm, 3)
+    fixed = host_geometry(ppm, 3, capacity=4096, min_render_capacity=4 * free.render_capacity)
+    assert fixed.capacity == 4096 and fixed.render_capacity == 4 * free.render_capacity
+    # A floor below the bound changes nothing.
+    assert host_geometry(ppm, 3, min_render_capacity=1).render_capacity == free.render_capacity
+    np.testing.assert_array_equal(np.asarray(fixed.vertices[0, : free.capacity]),
+                                  np.asarray(free.vertices[0]))
