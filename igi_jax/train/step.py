@@ -94,6 +94,7 @@ class Stepper:
         self.abstract_state = jax.tree.map(
             lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.replicated), state)
         self._init_state = state
+        self._render_capacity = 0
 
     def initial_state(self) -> Any:
         """The seed's initial state, replicated over the mesh."""
@@ -128,12 +129,16 @@ class Stepper:
 
     def geometry(self, ppm: jax.Array, capacity: int) -> Any:
         """Host stage on this host's rows, back as global sharded arrays."""
-        local = net_lib.host_geometry(self.to_local(ppm), self.cfg.kernel_size, capacity=capacity)
+        # The render capacity is static in the update: never let it shrink, so that it settles
+        # on a few compiled values instead of following every batch's bucket.
+        local = net_lib.host_geometry(self.to_local(ppm), self.cfg.kernel_size, capacity=capacity,
+                                      min_render_capacity=self._render_capacity)
         if jax.process_count() > 1:  # the render capacity is static: every host must agree
             from jax.experimental import multihost_utils
 
             need = multihost_utils.process_allgather(np.int32(local.render_capacity))
             local = dataclasses.replace(local, render_capacity=int(np.max(need)))
+        self._render_capacity = local.render_capacity
         return self.to_global(local)
 
 
