@@ -16,7 +16,7 @@ recipe (the paper's Adan, lr 1e-3, no group multipliers); ``--config default`` w
     python bench/fit_kodim23.py --downscale 4 --gaussians 2500 --config gi \
         --out bench/results/fit_kodim23_x4_gi_lr1
     python bench/fit_kodim23.py --downscale 4 --gaussians 2500 --config default \
-        --out bench/results/fit_kodim23_x4_default_lr3   # the lr × 3 config of before the re-tune
+        --out bench/results/fit_kodim23_x4_default_lr3   # fit_default: lr × 3 (kept by the re-tune)
 """
 
 from __future__ import annotations
