@@ -55,6 +55,7 @@ def test_canvas_padding_matches_exact_size(monkeypatch):
 
 
 def test_same_shape_images_share_one_solve_program(monkeypatch):
+    compile_cache.clear()  # earlier tests in the process may have compiled this shape already
     before = compile_cache.MISSES["solve"]
     g = _init(2, n=80)
     _, a = solve_colors_with_info(g, _target(0.0), iters=5, ridge=1e-3)
