@@ -26,7 +26,6 @@ are available for plots); ``tests/experiments`` checks that the ``net`` init equ
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from typing import Any
 
@@ -42,14 +41,13 @@ from igi_jax.geometry.ellipse import ellipse_cov
 from igi_jax.init import color_solve, initialize
 from igi_jax.init.quadtree import MIN_STD, SCALE, sample_bilinear
 from igi_jax.net.geometry import host_geometry_with_info
-from igi_jax.net.model import InstantGINet, predict_ppm, triangle_gaussians
+from igi_jax.net.inference import fields_stage, predict_stage
+from igi_jax.net.model import InstantGINet
 
 NET_INITS = ("net", "grad-dither", "ellipse")
 OTHER_INITS = ("quadtree", "random", "random-gi")
 BASES = NET_INITS + OTHER_INITS
 SOLVE_ITERS = 8  # CG iterations of "+solve" (the quad-tree default, igi_jax.init.choices)
-_SCALE_BOUND = 0.5  # RS stores scale = |s + 0.5| (as igi_jax.net.inference)
-_MEAN_EPS = 1e-5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,28 +112,13 @@ def gradient_ppm(image: np.ndarray, mean: float | None = None) -> np.ndarray:
     return ppm.astype(np.float32)
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _predict(graphdef, state, images):
-    return predict_ppm(nnx.merge(graphdef, state), images)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _fields(graphdef, state, image, features, vertices, neighbors, centre, semi_axes, angle):
-    g = triangle_gaussians(nnx.merge(graphdef, state), image, features, vertices, neighbors, centre,
-                           semi_axes, angle)
-    half = jnp.asarray([image.shape[1] / 2, image.shape[0] / 2], jnp.float32)
-    xy = jnp.arctanh(jnp.clip(g.means / half - 1.0, -1.0 + _MEAN_EPS, 1.0 - _MEAN_EPS))
-    shape = jnp.concatenate([g.scales - _SCALE_BOUND, g.rot_logit[:, None]], axis=-1)
-    return xy, shape, g.colors
-
-
 def _net_init(base: str, model: InstantGINet, image: np.ndarray, k: int, backend: str) -> InitOutcome:
     """One run of a net-based init (``base`` in :data:`NET_INITS`), timed per stage."""
     height, width = image.shape[:2]
     graphdef, state = nnx.split(model)
     x = jnp.asarray(image, jnp.float32)
     t0 = time.perf_counter()
-    features, ppm = jax.block_until_ready(_predict(graphdef, state, x[None]))
+    features, ppm = jax.block_until_ready(predict_stage(graphdef, state, x[None]))
     ppm = np.asarray(ppm)
     if base == "grad-dither":
         ppm = gradient_ppm(image, mean=float(ppm.mean()))[None]
@@ -151,7 +134,7 @@ def _net_init(base: str, model: InstantGINet, image: np.ndarray, k: int, backend
                         capacity=geom.capacity)
         jax.block_until_ready(g)
     else:
-        xy, shape, colors = jax.block_until_ready(_fields(
+        xy, shape, colors = jax.block_until_ready(fields_stage(
             graphdef, state, x, features[0], geom.vertices[0], geom.neighbors[0], geom.centre[0],
             geom.semi_axes[0], geom.angle[0]))
         g = Gaussians(xy=xy, shape=shape, colors=colors, mask=geom.mask[0], kind="rs", height=height,
