@@ -90,8 +90,8 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path, *, stop_after: int
     if latest is None:
         step, state = 0, stepper.initial_state()
         it_state = it.get_state()
-        batch = next(it)
-        pending_ppm = stepper.predict(state, stepper.to_global(batch["image"]))
+        batch = stepper.to_global(next(it))
+        pending_ppm = stepper.predict(state, batch["image"])
         _truncate_jsonl(jsonl, -1)
     else:
         abstract = {"train": stepper.abstract_state,
@@ -101,7 +101,7 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path, *, stop_after: int
         restored, it_state, _ = checkpoint.restore(mgr, latest, abstract)
         step, state, pending_ppm = latest, restored["train"], restored["pending_ppm"]
         it.set_state(it_state)
-        batch = next(it)
+        batch = stepper.to_global(next(it))
         _truncate_jsonl(jsonl, step)
         log(f"train: resumed from step {step} in {workdir}")
     log(f"train: {cfg.net} net, {n_dev} device(s) on {n_proc} host(s), batch {cfg.data.batch_size} × "
@@ -114,12 +114,10 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path, *, stop_after: int
     t_log = time.perf_counter()
     last: dict[str, Any] = {}
     while step < end:
-        images = stepper.to_global(batch["image"])
-        target = stepper.to_global(batch["ppm"])
         next_it_state = it.get_state()
-        next_batch = next(it)
-        next_ppm = stepper.predict(state, stepper.to_global(next_batch["image"]))  # before the update
-        state, m = stepper.update(state, images, target, geom)
+        next_batch = stepper.to_global(next(it))  # on the devices once, used by both stages
+        next_ppm = stepper.predict(state, next_batch["image"])  # before the update
+        state, m = stepper.update(state, batch["image"], batch["ppm"], geom)
         t_wait = time.perf_counter()
         jax.block_until_ready(next_ppm)
         t_host = time.perf_counter()
