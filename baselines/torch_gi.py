@@ -23,7 +23,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import numpy as np
@@ -204,6 +204,7 @@ class TorchFitResult:
     history: list[dict[str, float]]
     steps: int
     fit_seconds: float
+    snapshots: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)  # step -> [H, W, 3]
 
 
 def fit(
@@ -214,6 +215,7 @@ def fit(
     cell: int = 8,
     init_seconds: float = 0.0,
     callback: Callable[[dict[str, float]], Any] | None = None,
+    snapshots: Collection[int] = (),
 ) -> TorchFitResult:
     """Optimise ``model`` in place to reproduce ``target [H, W, 3]`` (float in [0, 1]).
 
@@ -228,6 +230,7 @@ def fit(
       cell: the rasterizer's list granularity (16, 8 or 4 px; same image, different speed).
       init_seconds: time the init took; the time axis of ``history`` starts there.
       callback: called with every history entry.
+      snapshots: log-point steps whose (unclamped) render to keep, as :func:`igi_jax.fit.fit`.
     """
     cfg = FitConfig() if cfg is None else cfg
     if cfg.lr_groups and set(dict(cfg.lr_groups)) - set(PARAM_GROUPS):
@@ -243,9 +246,12 @@ def fit(
         image = model(cell)
         return image.clamp(0.0, 1.0) if cfg.clamp else image
 
+    kept = {}
     with torch.no_grad():
-        history = [{"step": 0, "seconds": init_seconds, "psnr": psnr(model(cell), target),
-                    "loss": float("nan")}]
+        image = model(cell)
+        history = [{"step": 0, "seconds": init_seconds, "psnr": psnr(image, target), "loss": float("nan")}]
+        if 0 in snapshots:
+            kept[0] = image.numpy().copy()
     if callback:
         callback(history[-1])
     fit_seconds, step, value = 0.0, 0, float("nan")
@@ -260,12 +266,16 @@ def fit(
             sched.step()
             value = float(loss.detach())
         with torch.no_grad():
-            p = psnr(model(cell), target)
+            image = model(cell)
+            p = psnr(image, target)
         fit_seconds += time.perf_counter() - t
         step += n
         history.append({"step": step, "seconds": init_seconds + fit_seconds, "psnr": p, "loss": value})
+        if step in snapshots:
+            kept[step] = image.numpy().copy()
         if callback:
             callback(history[-1])
     with torch.no_grad():
         image = model(cell)
-    return TorchFitResult(model=model, image=image, history=history, steps=step, fit_seconds=fit_seconds)
+    return TorchFitResult(model=model, image=image, history=history, steps=step, fit_seconds=fit_seconds,
+                          snapshots=kept)

@@ -21,7 +21,7 @@ import dataclasses
 import math
 import numbers
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import jax
@@ -134,6 +134,7 @@ class FitResult:
     compile_seconds: float
     fit_seconds: float
     capacity: int
+    snapshots: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)  # step -> [H, W, 3]
 
 
 def make_optimizer(cfg: FitConfig) -> optax.GradientTransformation:
@@ -267,6 +268,7 @@ def fit(
     *,
     init_seconds: float = 0.0,
     callback: Callable[[dict[str, float]], Any] | None = None,
+    snapshots: Collection[int] = (),
 ) -> FitResult:
     """Optimise ``g`` to reproduce ``target [H, W, 3]`` (float32 in [0, 1]).
 
@@ -276,6 +278,8 @@ def fit(
       cfg: hyper-parameters.
       init_seconds: time the init took; the time axis of ``history`` starts there.
       callback: called with every history entry (``step``, ``seconds``, ``psnr``, ``loss``).
+      snapshots: steps whose render to keep (``FitResult.snapshots``); only steps that are log
+        points (0, multiples of ``log_every``, the last) can be kept.
 
     Returns:
       A :class:`FitResult`.
@@ -302,6 +306,7 @@ def fit(
     size = jnp.asarray([width, height], jnp.int32)
     *_, psnr0, _, _, image = block(params, opt_state, jnp.int32(0), mask, canvas_target, size)
     history = [{"step": 0, "seconds": init_seconds, "psnr": float(psnr0), "loss": float("nan")}]
+    kept = {0: np.asarray(image)[:height, :width]} if 0 in snapshots else {}
     if callback:
         callback(history[-1])
 
@@ -326,6 +331,8 @@ def fit(
                                    "rate (--lr)")
         params, opt_state, image, step = new_params, new_opt, new_image, step + k
         history.append({"step": step, "seconds": init_seconds + fit_seconds, "psnr": psnr, "loss": value})
+        if step in snapshots:
+            kept[step] = np.asarray(image)[:height, :width]
         if callback:
             callback(history[-1])
 
@@ -333,4 +340,4 @@ def fit(
     image = jnp.asarray(np.asarray(image)[:height, :width])
     return FitResult(gaussians=final, image=image, history=history, steps=step,
                      init_seconds=init_seconds, compile_seconds=compile_seconds,
-                     fit_seconds=fit_seconds, capacity=capacity)
+                     fit_seconds=fit_seconds, capacity=capacity, snapshots=kept)

@@ -36,6 +36,17 @@ def test_fit_improves_psnr_and_logs_time_from_init():
     assert res.compile_seconds > 0
 
 
+def test_snapshots_are_the_renders_of_shorter_fits():
+    cfg = FitConfig(steps=40, log_every=20, lr=1e-2)
+    res = fit(_init(), _target(), cfg, snapshots={0, 20, 40})
+    assert sorted(res.snapshots) == [0, 20, 40]
+    np.testing.assert_array_equal(res.snapshots[40], np.asarray(res.image))
+    short = fit(_init(), _target(), dataclasses.replace(cfg, steps=20))  # deterministic: a prefix
+    np.testing.assert_allclose(res.snapshots[20], np.asarray(short.image), atol=1e-6)
+    zero = fit(_init(), _target(), dataclasses.replace(cfg, steps=0))
+    np.testing.assert_allclose(res.snapshots[0], np.asarray(zero.image), atol=1e-6)
+
+
 def test_seconds_budget_stops_early():
     res = fit(_init(), _target(), FitConfig(steps=10_000, seconds=0.01, log_every=5))
     assert 0 < res.steps < 10_000

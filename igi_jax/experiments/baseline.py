@@ -25,15 +25,16 @@ class _Result:
     history: list[dict[str, float]]
     steps: int
     gaussians: Any  # the fitted TorchGaussians
+    snapshots: dict[int, np.ndarray]
     compile_seconds: float = 0.0
 
 
-def _fit(g0: Gaussians, image: np.ndarray, cfg: Any, *, init_seconds: float) -> _Result:
+def _fit(g0: Gaussians, image: np.ndarray, cfg: Any, *, init_seconds: float, snapshots=()) -> _Result:
     from baselines import torch_gi
 
     model = torch_gi.TorchGaussians.from_gaussians(g0)
-    res = torch_gi.fit(model, image, cfg, init_seconds=init_seconds)
-    return _Result(res.image.detach().numpy(), res.history, res.steps, res.model)
+    res = torch_gi.fit(model, image, cfg, init_seconds=init_seconds, snapshots=snapshots)
+    return _Result(res.image.detach().numpy(), res.history, res.steps, res.model, res.snapshots)
 
 
 def torch_fps(model: Any, repeats: int) -> float:

@@ -54,11 +54,13 @@ def test_budgets_in_steps_and_seconds(run_dir):
         steps = recs[:3]
         assert [r["steps"] for r in steps] == list(STEPS)
         assert steps[0]["seconds"] == pytest.approx(e["init_seconds"])  # the clock starts at the init
-        assert steps[0]["seconds"] <= steps[1]["seconds"] <= steps[2]["seconds"]
-        # Fits are deterministic: the 20-step fit passes through the 10-step one.
-        at10 = next(h for h in e["history"] if h["step"] == 10)
-        assert at10["psnr"] == pytest.approx(steps[1]["psnr"], abs=1e-4)
-        assert e["history"][-1]["psnr"] == pytest.approx(steps[2]["psnr"], abs=1e-4)
+        assert steps[0]["seconds"] < steps[1]["seconds"] < steps[2]["seconds"]
+        # Each step budget is read off the one logged fit: its PSNR (the fit's, on the unclamped
+        # render) and the budget's (from the kept render) agree, and so do the clocks.
+        for rec in steps:
+            logged = next(h for h in e["history"] if h["step"] == rec["steps"])
+            assert logged["psnr"] == pytest.approx(rec["psnr"], abs=1e-3)
+            assert logged["seconds"] == rec["seconds"]
         timed = recs[3]
         assert timed["seconds"] >= SECONDS[0] or timed["steps"] == 0  # ran until the budget was spent
         assert timed["steps"] % 10 == 0
