@@ -25,6 +25,7 @@ from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS
 from igi_jax.outdir import OutputDir
 from igi_jax.progress import Progress
+from igi_jax.render import rescale
 from igi_jax.render.api import BACKENDS
 
 SOLVE_COLORS_ITERS = 20  # `--solve-colors` without a value
@@ -168,11 +169,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     pipeline.check_backend(args.backend)
     g = io.load_gaussians(args.gaussians)
-    height, width = pipeline.scaled_size(g.height, g.width, args.scale)  # validate before rendering
+    height, width = rescale.rescaled_size(g.height, g.width, args.scale)  # validate before rendering
     out = args.out if args.out is not None else args.gaussians.parent / f"render_x{args.scale:g}.png"
     if out.is_dir():
         raise io.InputError(f"--out {out} is a directory; give a .png file name")
-    image = pipeline.render_at_scale(g, args.scale, backend=args.backend)
+    image = rescale.render_at_scale(g, args.scale, backend=args.backend)
     io.write_outputs(out.parent, {out.name: io.png_writer(np.asarray(image))})
     print(f"wrote {out} ({width}×{height} px, scale {args.scale:g} of {g.width}×{g.height})")
     return 0

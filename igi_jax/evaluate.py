@@ -18,6 +18,7 @@ from typing import Any
 
 from igi_jax import io, pipeline
 from igi_jax.outdir import OutputDir
+from igi_jax.render import rescale
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 COLUMNS = ("psnr", "ms_ssim", "ssim", "num_gaussians", "steps", "compile_seconds", "total_seconds")
@@ -98,7 +99,7 @@ def measure_fit(fit_dir: str | os.PathLike, *, backend: str = "auto") -> dict[st
     if target.shape[:2] != (g.height, g.width):
         raise io.InputError(f"{fit_dir}: Gaussians are {g.width}×{g.height} but {image_path} is "
                             f"{target.shape[1]}×{target.shape[0]}")
-    render = pipeline.render_at_scale(g, 1.0, backend=backend)
+    render = rescale.render_at_scale(g, 1.0, backend=backend)
     return _row(fit_dir.name, {**summary, **pipeline.image_metrics(render, target),
                                "num_gaussians": g.capacity})
 

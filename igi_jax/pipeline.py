@@ -28,7 +28,7 @@ import numpy as np
 
 from igi_jax import compile_cache, io, memory, plot
 from igi_jax.fit import FitConfig, FitResult, fit
-from igi_jax.gaussians import KINDS, Gaussians, compact
+from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS, InitResult, initialize
 from igi_jax.init.choices import MAX_GAUSSIANS
 from igi_jax.outdir import OutputDir
@@ -42,7 +42,6 @@ MAX_PER_PIXEL = 50  # more Gaussians than this per pixel is a typo, not an exper
 PIXELS_PER_RANDOM_GAUSSIAN = 10  # default random-init count: one Gaussian per 10 pixels
 MAX_SEED = 2**63 - 1  # what jax.random.key takes
 MAX_SOLVE_ITERS = 10_000  # CG iterations; the solve has converged long before
-MAX_RENDER_PIXELS = 200_000_000  # `igi render` refuses outputs beyond this (≈ 2.4 GB float32)
 OUTPUT_FILES = ("gaussians.npz", "render.png", "metrics.json", "psnr_vs_time.png")
 _FIT_FIELDS = {f.name for f in dataclasses.fields(FitConfig)}
 
@@ -374,36 +373,3 @@ def write_fit(out_dir: str | os.PathLike, run: FitRun, *, overwrite: bool = Fals
     """
     with OutputDir(out_dir, overwrite=overwrite) as claim:
         return claim.write(fit_writers(run))
-
-
-def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
-    """Output size for a re-render at ``scale`` (rounded; must stay ≥ 1 px and sane)."""
-    if not np.isfinite(scale) or scale <= 0:
-        raise io.InputError(f"scale must be a positive number, got {scale}")
-    h, w = round(height * scale), round(width * scale)
-    if h < 1 or w < 1:
-        raise io.InputError(f"scale {scale} turns {width}×{height} into {w}×{h} px")
-    if h * w > MAX_RENDER_PIXELS:
-        raise io.InputError(f"scale {scale} gives {w}×{h} px, more than {MAX_RENDER_PIXELS:,} pixels")
-    return h, w
-
-
-def render_at_scale(g: Gaussians, scale: float, *, backend: str = "auto") -> jax.Array:
-    """Render ``g`` at ``scale`` × its size: ``[round(H·s), round(W·s), 3]``.
-
-    The map is the exact affine one between the two pixel grids (per-axis factors
-    ``s_x = W'/W``, ``s_y = H'/H``, which differ slightly from ``s`` after rounding):
-    means ``× (s_x, s_y)``, covariance ``(xx·s_x², xy·s_x·s_y, yy·s_y²)``.
-    """
-    height, width = scaled_size(g.height, g.width, scale)
-    g = compact(g)
-    sx, sy = width / g.width, height / g.height
-    means = g.means() * jnp.asarray([sx, sy], jnp.float32)
-    cov = g.covariances() * jnp.asarray([sx * sx, sx * sy, sy * sy], jnp.float32)
-    # Jitted count + render: op-by-op dispatch of the tiled renderer is ~5× slower to start.
-    capacity = render_api.required_capacity(means, cov, g.mask, height, width, backend=backend)
-    return _render_jit(means, cov, g.colors, g.mask, height=height, width=width,
-                       capacity=capacity, backend=backend)
-
-
-_render_jit = jax.jit(render_api.render, static_argnames=("height", "width", "capacity", "backend"))

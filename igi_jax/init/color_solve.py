@@ -27,11 +27,11 @@ preconditioned (``solve_colors_with_info(g, img, iters=k, precondition=...)`` on
 
 Cost. The reference backend's ``color_operator`` evaluates every chunk's weights once per geometry
 (8×8-pixel cells; lists and store sized from the data by cheap counts), so A and Aᵀ are a gather
-+ a small contraction each. Whole quad-tree init with the shipped defaults (scale 0.75, 8
-iterations), warm, idle 2-core CPU: ``python bench/init_time.py`` — on Kodak-size images (31k–69k
-Gaussians) the solve takes ~0.2 s of set-up (binning, weights, the first residual) plus ~0.06 s
-per iteration (2026-11-25). Before the weight cache, a colour VJP recomputed the geometry moments
-and 20 iterations took ~105 s under load.
++ a small contraction each. Whole quad-tree init with 8 iterations (at the then-default
+scale 0.75; 0.54 since issue 13), warm, idle 2-core CPU: ``python bench/init_time.py`` — on
+Kodak-size images (31k–69k Gaussians) the solve takes ~0.2 s of set-up (binning, weights, the
+first residual) plus ~0.06 s per iteration (2026-11-25). Before the weight cache, a colour VJP
+recomputed the geometry moments and 20 iterations took ~105 s under load.
 """
 
 from __future__ import annotations
