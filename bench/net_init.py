@@ -16,6 +16,8 @@ Usage::
 
     python bench/net_init.py init --out bench/results/net_init       # ~5 min on the idle CPU
     python bench/net_init.py step --out bench/results/net_init_step  # ~5 min
+    python bench/net_init.py init --weights igi_jax/net/weights/small.npz --fit-steps 0 \
+        --out bench/results/net_init_trained                          # the shipped weights
 
 Untrained weights make the PSNR meaningless as quality (the PPM is ≈ 0.5 everywhere and the
 opacity ≈ 0.5); the count and timings are what an init costs. The machine's load average is
@@ -64,9 +66,15 @@ def bench_init(args) -> dict:
     from igi_jax.render import render, required_capacity
 
     image = _load(args.image)
-    model = InstantGINet(NetConfig.preset(args.config), rngs=nnx.Rngs(0))
+    if args.weights:
+        from igi_jax.net import load_weights
+
+        model = load_weights(args.weights)
+    else:
+        model = InstantGINet(NetConfig.preset(args.config), rngs=nnx.Rngs(0))
     fit_cfg = load_config(None)[0].fit
-    out = {"env": _env(), "image": args.image, "config": args.config, "runs": []}
+    out = {"env": _env(), "image": args.image, "config": args.config, "weights": args.weights,
+           "runs": []}
     for k in args.k:
         first = gaussians_for_image(model, image, k=k)[1]  # compiles
         runs = [gaussians_for_image(model, image, k=k) for _ in range(args.repeats)]
@@ -169,6 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     pi = sub.add_parser("init")
     pi.add_argument("--image", default="kodim23")
     pi.add_argument("--config", default="small")
+    pi.add_argument("--weights", help="a weights file (e.g. the shipped one) instead of a seed-0 net")
     pi.add_argument("--k", type=int, nargs="+", default=[3, 4])
     pi.add_argument("--repeats", type=int, default=5)
     pi.add_argument("--fit-steps", type=int, default=200, help="0 skips the fits")

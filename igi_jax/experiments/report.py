@@ -3,9 +3,10 @@
     python -m igi_jax.experiments.report RESULTS.json [--out REPORT.md] [--readme README.md]
 
 ``--readme`` rewrites only the block between ``<!-- results:begin ... -->`` and
-``<!-- results:end -->`` (the begin marker records the JSON it was made from, relative to the
-README), so the README's numbers are generated, never typed; ``tests/experiments`` regenerates the
-block from that JSON and checks that it equals the README's.
+``<!-- results:end -->`` made from that JSON (the begin marker records the JSON it was made from,
+relative to the README; a README may hold several blocks), so the README's numbers are generated,
+never typed; ``tests/experiments`` regenerates every block from its JSON and checks that it equals
+the README's.
 
 The published numbers are quoted beside ours, each with its hardware (:data:`PUBLISHED`).
 """
@@ -184,26 +185,47 @@ def readme_block(data: dict[str, Any], source: str, label: str) -> str:
             f"{published_table()}")
 
 
+def blocks(readme_text: str) -> list[tuple[str, str, str]]:
+    """``(source, label, body)`` of every results block of a README, in order."""
+    out = []
+    for m in _BLOCK.finditer(readme_text):
+        attrs = dict(re.findall(r'(\w+)="([^"]*)"', m.group("attrs")))
+        out.append((attrs.get("source", ""), attrs.get("label", ""), m.group("body")))
+    return out
+
+
 def block_source(readme_text: str) -> tuple[str, str, str] | None:
-    """``(source, label, body)`` of the README's results block, or ``None`` if it has none."""
-    m = _BLOCK.search(readme_text)
-    if m is None:
-        return None
-    attrs = dict(re.findall(r'(\w+)="([^"]*)"', m.group("attrs")))
-    return attrs.get("source", ""), attrs.get("label", ""), m.group("body")
+    """``(source, label, body)`` of the README's first results block, or ``None`` if it has none."""
+    found = blocks(readme_text)
+    return found[0] if found else None
 
 
 def update_readme(readme: str | os.PathLike, results: str | os.PathLike, label: str | None = None) -> bool:
-    """Rewrite the results block of ``readme`` from ``results``; returns whether it changed."""
+    """Rewrite the results block of ``readme`` made from ``results``; returns whether it changed.
+
+    The block is the one whose ``source`` is ``results`` (relative to the README), or the only
+    block when there is one. A README with several blocks gets a new one by adding an empty
+    ``<!-- results:begin source="..." label="..." -->`` / ``<!-- results:end -->`` pair.
+    """
     readme, results = Path(readme), Path(results)
     text = readme.read_text()
-    old = block_source(text)
-    if old is None:
+    found = blocks(text)
+    if not found:
         raise io.InputError(f"{readme} has no '{BEGIN} ... -->' ... '{END}' block")
     source = os.path.relpath(results.resolve(), readme.resolve().parent)
-    label = label if label is not None else old[1]
+    sources = [b[0] for b in found]
+    if source in sources:
+        index = sources.index(source)
+    elif len(found) == 1:
+        index = 0
+    else:
+        raise io.InputError(f"{readme} has {len(found)} results blocks and none from {source}: add "
+                            f'an empty \'{BEGIN} source="{source}" label="..." -->\' ... \'{END}\' block')
+    label = label if label is not None else found[index][1]
     body = readme_block(store.load(results), source, label)
-    new = _BLOCK.sub(lambda _: f'{BEGIN} source="{source}" label="{label}" -->\n{body}{END}', text, count=1)
+    matches = list(_BLOCK.finditer(text))
+    m = matches[index]
+    new = text[:m.start()] + f'{BEGIN} source="{source}" label="{label}" -->\n{body}{END}' + text[m.end():]
     if new != text:
         io.atomic_write(readme, lambda f: f.write(new.encode()))
     return new != text

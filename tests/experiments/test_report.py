@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from igi_jax import io
 from igi_jax.experiments import report, store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,15 +82,39 @@ def test_readme_block_round_trip(tmp_path, data):
     assert not report.update_readme(readme, results)  # idempotent
 
 
+def test_several_blocks_each_from_its_own_json(tmp_path, data):
+    saved = {}
+    for name in ("a", "b"):
+        results = tmp_path / name / "results.json"
+        results.parent.mkdir()
+        store.ResultStore(results, data["settings"], [name]).save()
+        saved[name] = store.load(results)
+        saved[name]["entries"] = data["entries"]
+        results.write_text(json.dumps(saved[name]))
+    readme = tmp_path / "README.md"
+    empty = '<!-- results:begin source="{}/results.json" label="{}" -->\n<!-- results:end -->\n'
+    readme.write_text(empty.format("a", "A") + "middle\n" + empty.format("b", "B"))
+    assert report.update_readme(readme, tmp_path / "b" / "results.json")
+    (a, _, body_a), (b, label_b, body_b) = report.blocks(readme.read_text())
+    assert body_a == "" and (b, label_b) == ("b/results.json", "B") and "```bash\nb\n```" in body_b
+    assert report.update_readme(readme, tmp_path / "a" / "results.json")
+    assert "```bash\na\n```" in report.blocks(readme.read_text())[0][2]
+    c = tmp_path / "c" / "results.json"
+    c.parent.mkdir()
+    c.write_text(json.dumps(saved["a"]))
+    with pytest.raises(io.InputError, match="none from c/results.json"):
+        report.update_readme(readme, c)
+
+
 def test_readme_results_match_the_committed_json():
     """The README's numbers are the committed results.json's, regenerated, not typed."""
     readme = ROOT / "README.md"
-    found = report.block_source(readme.read_text()) if readme.exists() else None
-    if found is None:
+    found = report.blocks(readme.read_text()) if readme.exists() else []
+    if not found:
         pytest.skip("README has no results block")
-    source, label, body = found
-    path = ROOT / source
-    if not source or not path.exists():
-        pytest.skip(f"results JSON {source!r} is not in this checkout")
-    assert body == report.readme_block(store.load(path), source, label), (
-        f"README results block is stale: python -m igi_jax.experiments.report {source} --readme README.md")
+    for source, label, body in found:
+        path = ROOT / source
+        assert source and path.exists(), f"README results block from {source!r}, not in this checkout"
+        assert body == report.readme_block(store.load(path), source, label), (
+            f"README results block is stale: "
+            f"python -m igi_jax.experiments.report {source} --readme README.md")
