@@ -1,6 +1,6 @@
 """The ``igi`` command line: fit an image, re-render a fit at any resolution, inspect a fit.
 
-    igi fit IMAGE [--init quadtree|random|random-gi] [--steps S | --seconds T] [--out DIR] ...
+    igi fit IMAGE [--init quadtree|net|random|random-gi] [--steps S | --seconds T] [--out DIR] ...
     igi render GAUSSIANS.npz [--scale 2] [--out PNG]
     igi info GAUSSIANS.npz
 
@@ -73,12 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=("l2", "l2+dssim"))
     p.add_argument("--solve-colors", type=_count, nargs="?", const=SOLVE_COLORS_ITERS, metavar="ITERS",
                    help=f"least-squares colours after the init, ITERS CG iterations ({SOLVE_COLORS_ITERS} "
-                   "if no value; 0 = off; default: the init's own, on after quadtree)")
+                   "if no value; 0 = off; default: the init's own, on after quadtree and net)")
     p.add_argument("--seed", type=int, help="PRNG seed of the random inits (default 0)")
     p.add_argument("--weights", type=Path, metavar="FILE",
                    help="network weights (.npz or orbax dir) for --init net (default: the shipped ones)")
     p.add_argument("--kernel-size", type=int, choices=(3, 4, 5),
                    help="dithering cell size of --init net: 3 (default), 4 or 5 give fewer Gaussians")
+    p.add_argument("--net-shrink", type=float, metavar="F",
+                   help="--init net: factor on the predicted Gaussian widths (default 0.8 when fitting, "
+                   "which fine-tunes faster; 1 with --steps 0: the network's own)")
     p.add_argument("--backend", choices=BACKENDS, help="render backend (default auto)")
     p.add_argument("--log-every", type=_count, metavar="K", help="steps between progress updates")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -109,7 +112,7 @@ def _fit_options(args: argparse.Namespace) -> pipeline.FitOptions:
              "solve_colors": args.solve_colors, "optimizer": args.optimizer, "lr": args.lr,
              "loss": args.loss, "backend": args.backend,
              "weights": None if args.weights is None else str(args.weights),
-             "kernel_size": args.kernel_size}
+             "kernel_size": args.kernel_size, "net_shrink": args.net_shrink}
     changes = {k: v for k, v in flags.items() if v is not None}
     if args.seconds is not None:
         changes.update(seconds=args.seconds, steps=UNLIMITED_STEPS)

@@ -30,7 +30,7 @@ from igi_jax import compile_cache, io, memory, plot
 from igi_jax.fit import FitConfig, FitResult, fit
 from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS, InitResult, initialize
-from igi_jax.init.choices import MAX_GAUSSIANS
+from igi_jax.init.choices import MAX_GAUSSIANS, NET_FINETUNE_SHRINK
 from igi_jax.outdir import OutputDir
 from igi_jax.render import api as render_api
 
@@ -57,6 +57,7 @@ class FitOptions:
     solve_colors: int | None = None  # CG iterations of the init's colour solve; None = init default
     weights: str | None = None  # net init only: weights file or orbax dir; None = shipped
     kernel_size: int = 3  # net init only: dithering cell size (3, 4 or 5)
+    net_shrink: float | None = None  # net init only: std-dev factor; None → 0.8 if fine-tuning, else 1
     fit: FitConfig = FitConfig(steps=DEFAULT_STEPS)
 
     def __post_init__(self):
@@ -65,6 +66,9 @@ class FitOptions:
         _check_int("seed", self.seed, 0, MAX_SEED)
         if self.solve_colors is not None:
             _check_int("solve_colors", self.solve_colors, 0, MAX_SOLVE_ITERS)
+        if self.net_shrink is not None and not (isinstance(self.net_shrink, numbers.Real)
+                                                and 0 < self.net_shrink <= 4):
+            raise ValueError(f"net_shrink must be a number in (0, 4], got {self.net_shrink!r}")
 
     def replace(self, **changes: Any) -> FitOptions:
         """Copy with ``changes``; keys naming :class:`FitConfig` fields go to ``fit``."""
@@ -204,8 +208,8 @@ class FitRun:
             "wall_seconds": self.wall_seconds,
             "image": {"path": str(self.image_path.resolve()), "height": h, "width": w},
             "options": {"kind": o.kind, "seed": o.seed, "solve_colors": o.solve_colors,
-                        **({"weights": str(o.weights or "shipped"), "kernel_size": o.kernel_size}
-                           if o.init == "net" else {}),
+                        **({"weights": str(o.weights or "shipped"), "kernel_size": o.kernel_size,
+                            "net_shrink": net_shrink(o)} if o.init == "net" else {}),
                         "num_gaussians": o.num_gaussians, **dataclasses.asdict(o.fit)},
             "init_info": {k: v for k, v in self.init.info.items() if np.ndim(v) == 0},
             "notes": self.notes,
@@ -233,8 +237,16 @@ def _init_kwargs(options: FitOptions, height: int, width: int) -> dict[str, Any]
     if "backend" in params:
         kwargs["backend"] = options.fit.backend
     if options.init == "net":
-        kwargs.update(weights=_net_weights(options), k=options.kernel_size)
+        kwargs.update(weights=_net_weights(options), k=options.kernel_size, shrink=net_shrink(options))
     return kwargs
+
+
+def net_shrink(options: FitOptions) -> float:
+    """The net init's std-dev factor: as set, else narrower when the fit fine-tunes (see
+    :data:`igi_jax.init.choices.NET_FINETUNE_SHRINK`), else the network's own widths."""
+    if options.net_shrink is not None:
+        return float(options.net_shrink)
+    return NET_FINETUNE_SHRINK if options.fit.steps > 0 else 1.0
 
 
 def _net_weights(options: FitOptions) -> Path:
@@ -253,8 +265,8 @@ def check_options(options: FitOptions) -> None:
         raise io.InputError(f"unknown init {options.init!r}; expected one of {INITS}")
     if options.num_gaussians is not None:
         check_gaussian_count(options.num_gaussians)  # the per-pixel limit is checked after loading
-    if options.init != "net" and options.weights is not None:
-        raise io.InputError(f"--weights applies to --init net only, not {options.init!r}")
+    if options.init != "net" and (options.weights is not None or options.net_shrink is not None):
+        raise io.InputError(f"--weights and --net-shrink apply to --init net only, not {options.init!r}")
     if options.kernel_size not in (3, 4, 5):
         raise io.InputError(f"kernel size must be 3, 4 or 5, got {options.kernel_size!r}")
     if options.init == "net":

@@ -1,13 +1,18 @@
 """Init registry: name → Gaussian set, timed (colour solve included).
 
 Any init can be followed by a least-squares colour solve (:mod:`igi_jax.init.color_solve`, CGLS
-with a fixed iteration count), timed as part of the init. It is on by default after ``quadtree``
-(8 iterations) and off after the random inits (whose geometry is not worth fitting colours to)
-and after ``net`` (optional there; measured in ``bench/net_init.py``).
+with a fixed iteration count), timed as part of the init. It is on by default (8 iterations)
+after ``quadtree`` and ``net`` and off after the random inits (whose geometry is not worth
+fitting colours to). After ``net`` it gains 1.7–2.6 dB at step 0 and 0.03–0.13 dB after 200
+steps on Kodak (``bench/results/net_vs_inits_kodak``), for 0.5–1 s.
 
-``net`` (:mod:`igi_jax.net`) needs trained weights (``weights=FILE``, or the shipped default once
-it exists); without them it is an error, never silently random weights. Its compilation is
-measured ahead of time and reported in ``compile_seconds``, outside ``seconds``.
+``net`` (:mod:`igi_jax.net`) needs trained weights (``weights=FILE``, or the shipped default);
+without them it is an error, never silently random weights. Its compilation is measured ahead
+of time and reported in ``compile_seconds``, outside ``seconds``. ``shrink`` narrows its
+Gaussians: the network is trained for its step-0 render, and Gaussians 0.8× as wide lose ~2.5 dB
+at step 0 but fine-tune faster (+0.4 to +1.1 dB after 200 and 1,000 steps on every held-out
+photo, ``bench/results/net_shrink.md``); ``igi fit --init net`` uses :data:`NET_FINETUNE_SHRINK`
+when it fine-tunes.
 
 Quad-tree ``scale`` (std dev per ellipse semi-axis): the official recipe is 0.54, and it is also
 the default with the colour solve (:data:`SOLVE_SCALE`), with 8 CG iterations. Re-measured after
@@ -44,11 +49,13 @@ that started highest won. Those runs are in ``bench/results/tuning/before_adan_f
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from igi_jax import gaussians as gaussians_lib
@@ -57,7 +64,8 @@ from igi_jax.init import color_solve
 
 INITS = ("random", "random-gi", "quadtree", "net")
 MAX_GAUSSIANS = 4_000_000
-SOLVE_ITERS = {"quadtree": 8}  # default CG iterations per init; absent = no solve
+SOLVE_ITERS = {"quadtree": 8, "net": 8}  # default CG iterations per init; absent = no solve
+NET_FINETUNE_SHRINK = 0.8  # `igi fit --init net` narrows the net's Gaussians when it fine-tunes
 OFFICIAL_SCALE = 0.54  # quad-tree std per semi-axis, official (no colour solve)
 SOLVE_SCALE = 0.54  # quad-tree std per semi-axis when the colour solve runs (measured, see above)
 
@@ -83,6 +91,7 @@ def initialize(
     backend: str = "auto",
     weights: str | os.PathLike | None = None,
     k: int = 3,
+    shrink: float = 1.0,
 ) -> InitResult:
     """Initialise Gaussians for ``image [H, W, 3]`` (float in [0, 1]).
 
@@ -95,12 +104,15 @@ def initialize(
       scale: quad-tree std dev per ellipse semi-axis (default: the official 0.54 without a
         colour solve, :data:`SOLVE_SCALE` with one).
       solve_colors: CG iterations of the least-squares colour solve after the init; ``0`` turns it
-        off; ``None`` = the init's default (:data:`SOLVE_ITERS`: 8 after ``quadtree``, off
-        otherwise).
+        off; ``None`` = the init's default (:data:`SOLVE_ITERS`: 8 after ``quadtree`` and
+        ``net``, off after the random inits).
       backend: render backend of the colour solve (and the net init's dithering).
       weights: ``net`` only: a weights file or orbax directory (:func:`igi_jax.net.load_weights`);
         default the shipped :data:`igi_jax.net.DEFAULT_WEIGHTS` when present, else an error.
       k: ``net`` only: dithering cell size (3 as trained; 4 or 5 give fewer Gaussians).
+      shrink: ``net`` only: factor on the predicted std devs (both axes), applied before the
+        colour solve. 1 is the network's own output, trained for its step-0 render; narrower
+        Gaussians fine-tune faster (:data:`NET_FINETUNE_SHRINK`).
 
     Returns:
       The set, the synchronised wall time of the whole init (solve included, the solve's
@@ -116,8 +128,10 @@ def initialize(
     iters = SOLVE_ITERS.get(name, 0) if solve_colors is None else int(solve_colors)
     if iters < 0:
         raise ValueError(f"solve_colors must be ≥ 0 (or None), got {solve_colors}")
-    if name != "net" and weights is not None:
-        raise ValueError(f"weights= applies to the 'net' init only, not {name!r}")
+    if name != "net" and (weights is not None or shrink != 1.0):
+        raise ValueError(f"weights= and shrink= apply to the 'net' init only, not {name!r}")
+    if not (math.isfinite(shrink) and 0 < shrink <= 4):
+        raise ValueError(f"shrink must be in (0, 4], got {shrink}")
     t0 = time.perf_counter()
     if name == "net":
         from igi_jax import net
@@ -125,6 +139,9 @@ def initialize(
         model = net.load_weights_cached(net.resolve_weights(weights))
         t0 = time.perf_counter()  # loading the file is not part of the init
         g, info = net.gaussians_for_image(model, image, k=k, backend=backend)
+        if shrink != 1.0:
+            g = _shrink(g, shrink)
+            info["shrink"] = shrink
         if kind != "rs":
             g = gaussians_lib.from_pixels(*_live_pixels(g), height, width, kind=kind, capacity=g.capacity)
         info.setdefault("gaussians", g.num_live())
@@ -156,6 +173,12 @@ def initialize(
                     mse_after_solve=solve["mse_after"])
     info["compile_seconds"] += net_compile
     return InitResult(gaussians=g, seconds=time.perf_counter() - t0 - info["compile_seconds"], info=info)
+
+
+def _shrink(g: Gaussians, factor: float) -> Gaussians:
+    """``g`` (RS) with both std devs × ``factor`` (the stored scale is ``|s + 0.5|``)."""
+    scales = jnp.abs(g.shape[:, :2] + 0.5) * factor
+    return dataclasses.replace(g, shape=g.shape.at[:, :2].set(scales - 0.5))
 
 
 def _live_pixels(g: Gaussians) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

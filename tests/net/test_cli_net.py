@@ -41,4 +41,31 @@ def test_bad_weights_and_flags(png, tmp_path, capsys):
     assert rc == 2 and "--init net only" in err
     rc, err = _run(capsys, "fit", png, "--init", "net", "--kernel-size", "7", "--out", tmp_path / "o")
     assert rc == 2 and "--kernel-size" in err
+    rc, err = _run(capsys, "fit", png, "--net-shrink", "0.8", "--out", tmp_path / "o")
+    assert rc == 2 and "--init net only" in err
+    for bad in ("nan", "inf", "0", "-1"):
+        rc, err = _run(capsys, "fit", png, "--init", "net", "--net-shrink", bad, "--out", tmp_path / "o")
+        assert rc == 2 and "net_shrink must be a number in (0, 4]" in err, bad
     assert not (tmp_path / "o").exists()
+
+
+def test_net_fit_narrows_when_it_fine_tunes(png, tmp_path, capsys):
+    import json
+
+    from flax import nnx
+
+    from igi_jax.net import InstantGINet, NetConfig, save_weights
+
+    weights = save_weights(tmp_path / "tiny.npz", InstantGINet(NetConfig.tiny(), rngs=nnx.Rngs(0)))
+    for steps, want in (("2", 0.8), ("0", 1.0)):
+        out = tmp_path / f"o{steps}"
+        rc, err = _run(capsys, "fit", png, "--init", "net", "--weights", weights, "--steps", steps,
+                       "--out", out, "--quiet")
+        assert rc == 0, err
+        m = json.loads((out / "metrics.json").read_text())
+        assert m["options"]["net_shrink"] == want
+        assert m["init_info"].get("shrink", 1.0) == want and m["init_info"]["solve_iters"] == 8
+    rc, err = _run(capsys, "fit", png, "--init", "net", "--weights", weights, "--steps", "2",
+                   "--net-shrink", "1", "--out", tmp_path / "own", "--quiet")
+    assert rc == 0
+    assert json.loads((tmp_path / "own" / "metrics.json").read_text())["options"]["net_shrink"] == 1.0

@@ -35,6 +35,8 @@ def test_net_is_registered_and_needs_weights(image, monkeypatch, tmp_path):
         initialize("net", image, weights=tmp_path / "nope.npz")
     with pytest.raises(ValueError, match="net' init only"):
         initialize("quadtree", image, weights=tmp_path / "nope.npz")
+    with pytest.raises(ValueError, match="net' init only"):
+        initialize("quadtree", image, shrink=0.8)
 
 
 def test_net_init_with_weights(image, weights_file):
@@ -42,7 +44,7 @@ def test_net_init_with_weights(image, weights_file):
     g = r.gaussians
     assert (g.kind, g.height, g.width) == ("rs", H, W)
     assert g.num_live() == r.info["gaussians"] > 0
-    assert r.seconds > 0 and r.info["solve_iters"] == 0
+    assert r.seconds > 0 and r.info["solve_iters"] == 8  # the solve is on by default after net
     for key in ("t_network", "t_dither", "t_delaunay", "t_fields", "compile_seconds"):
         assert r.info[key] >= 0, key
     # Fewer Gaussians at k=5.
@@ -53,6 +55,22 @@ def test_net_init_then_colour_solve_lowers_the_error(image, weights_file):
     r = initialize("net", image, weights=weights_file, solve_colors=4)
     assert r.info["solve_iters"] == 4
     assert r.info["mse_after_solve"] < r.info["mse_before_solve"]
+
+
+def test_shrink_narrows_every_gaussian_by_the_factor(image, weights_file):
+    own = initialize("net", image, weights=weights_file, solve_colors=0).gaussians
+    narrow = initialize("net", image, weights=weights_file, solve_colors=0, shrink=0.8)
+    assert narrow.info["shrink"] == 0.8
+    g = narrow.gaussians
+    np.testing.assert_array_equal(g.xy, own.xy)  # same centres, colours and angles
+    np.testing.assert_array_equal(g.colors, own.colors)
+    live = np.asarray(own.mask)
+    # Covariance × 0.8² exactly (both std devs scale, the angle is kept).
+    np.testing.assert_allclose(np.asarray(g.covariances())[live],
+                               0.64 * np.asarray(own.covariances())[live], rtol=1e-5, atol=1e-6)
+    for bad in (0.0, -1.0, float("nan"), float("inf"), 5.0):
+        with pytest.raises(ValueError, match="shrink must be"):
+            initialize("net", image, weights=weights_file, shrink=bad)
 
 
 def test_cholesky_kind_renders_like_rs(image, weights_file):

@@ -1,0 +1,58 @@
+"""Does narrowing the net's Gaussians help fine-tuning? Held-out photos only (never Kodak).
+
+    python bench/net_shrink.py --scale 4 --shrink 1.0,0.8,0.65,0.5 --steps 200
+    python bench/net_shrink.py --scale 2 --shrink 1.0,0.8,0.65 --steps 200
+    python bench/net_shrink.py --scale 4 --shrink 1.0,0.8 --steps 1000
+
+Per held-out photo (``igi_jax.data.samples.VAL_PHOTOS``) at ×scale: the shipped net at k = 3, its
+std devs × f (``initialize("net", shrink=f)``), the 8-iteration colour solve, then the shipped fit
+config for ``--steps``; PSNR at step 0 and at the end. Quad-tree + colour solve beside it. One JSON
+line per photo, appended to ``--out`` (default ``bench/results/net_shrink.jsonl``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from igi_jax.data.samples import VAL_PHOTOS, downscale
+from igi_jax.fit import fit
+from igi_jax.init import initialize
+from igi_jax.pipeline import load_config
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--shrink", default="1.0,0.8")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--out", type=Path, default=Path("bench/results/net_shrink.jsonl"))
+    args = p.parse_args()
+    cfg = dataclasses.replace(load_config(None)[0].fit, steps=args.steps, log_every=args.steps)
+
+    def run(g, image):
+        res = fit(g, image, cfg)
+        return round(res.history[0]["psnr"], 2), round(res.history[-1]["psnr"], 2)
+
+    for stem in VAL_PHOTOS:
+        image = downscale(args.datasets / "photos" / f"{stem}.png", args.scale)
+        row = {"photo": stem, "scale": args.scale, "steps": args.steps, "size": list(image.shape[:2])}
+        for f in (float(v) for v in args.shrink.split(",")):
+            init = initialize("net", image, k=3, shrink=f, solve_colors=8)
+            row["gaussians"] = init.gaussians.num_live()
+            row[f"net_{f:g}"] = run(init.gaussians, image)
+        qt = initialize("quadtree", image, solve_colors=8)
+        row["quadtree_gaussians"] = qt.gaussians.num_live()
+        row["quadtree"] = run(qt.gaussians, image)
+        row["load_1min"] = os.getloadavg()[0]
+        print(json.dumps(row), flush=True)
+        with args.out.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
