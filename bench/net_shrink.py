@@ -7,7 +7,8 @@
 Per held-out photo (``igi_jax.data.samples.VAL_PHOTOS``) at ×scale: the shipped net at k = 3, its
 std devs × f (``initialize("net", shrink=f)``), the 8-iteration colour solve, then the shipped fit
 config for ``--steps``; PSNR at step 0 and at the end. Quad-tree + colour solve beside it. One JSON
-line per photo, appended to ``--out`` (default ``bench/results/net_shrink.jsonl``).
+line per photo, appended to ``--out`` (default ``bench/results/net_shrink.jsonl``);
+``--report`` turns that file into ``net_shrink.md`` (nothing is fitted).
 """
 
 from __future__ import annotations
@@ -24,6 +25,33 @@ from igi_jax.init import initialize
 from igi_jax.pipeline import load_config
 
 
+def report(path: Path) -> str:
+    """Markdown tables (one per scale × steps) from the JSON lines at ``path``."""
+    groups: dict[tuple[int, int], list[dict]] = {}
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        groups.setdefault((row["scale"], row["steps"]), []).append(row)
+    out = ["# Narrower net Gaussians for fine-tuning (held-out photos)", "",
+           f"Made by `bench/net_shrink.py` (commands in its docstring; rows in `{path.name}`, "
+           "then `python bench/net_shrink.py --report`). PSNR dB at step 0 → after the steps; "
+           "net = shipped `small`, k = 3, std devs × f, 8-iteration colour solve.", ""]
+    for (scale, steps), rows in sorted(groups.items()):
+        fs = [k for k in rows[0] if k.startswith("net_")]
+        out += [f"## ×{scale}, {steps} steps", "",
+                "| photo | G | " + " | ".join(f"f = {k[4:]}" for k in fs) + " | quad-tree + solve (G) |",
+                "|---" * (len(fs) + 3) + "|"]
+        for r in rows:
+            cells = " | ".join(f"{r[k][0]:.2f} → {r[k][1]:.2f}" for k in fs)
+            out.append(f"| {r['photo']} | {r['gaussians']:,} | {cells} | {r['quadtree'][0]:.2f} → "
+                       f"{r['quadtree'][1]:.2f} ({r['quadtree_gaussians']:,}) |")
+        gains = [r[fs[1]][1] - r[fs[0]][1] for r in rows] if len(fs) > 1 else []
+        if gains:
+            out += ["", f"{fs[1][4:]} vs {fs[0][4:]} after {steps} steps: {min(gains):+.2f} to "
+                    f"{max(gains):+.2f} dB ({sum(g > 0 for g in gains)} of {len(gains)} photos gain)."]
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
@@ -31,7 +59,11 @@ def main() -> None:
     p.add_argument("--shrink", default="1.0,0.8")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--out", type=Path, default=Path("bench/results/net_shrink.jsonl"))
+    p.add_argument("--report", action="store_true", help="write net_shrink.md from --out and stop")
     args = p.parse_args()
+    if args.report:
+        args.out.with_suffix(".md").write_text(report(args.out))
+        return
     cfg = dataclasses.replace(load_config(None)[0].fit, steps=args.steps, log_every=args.steps)
 
     def run(g, image):
