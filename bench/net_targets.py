@@ -124,9 +124,9 @@ def main() -> None:
         out.append(f"| {name} | {net['gaussians']:,} | {_psnr(net, 1000):.2f} | {_psnr(nets, 1000):.2f} | "
                    f"{qcell} | {rcells} | {verdict} |")
     text = "\n".join(out) + "\n"
-    print(text)
     if args.out:
         args.out.write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
