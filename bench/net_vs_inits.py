@@ -14,6 +14,7 @@ the four images of ``bench/inits.py`` (kodim01/05/15/23): 10,000 steps on all 24
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
@@ -28,9 +29,19 @@ def heldout_folder(root: Path, scale: int, out: Path) -> Path:
     """The held-out photos at ×scale, written as PNGs into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     for stem in VAL_PHOTOS:
-        img = downscale(root / "photos" / f"{stem}.png", scale)
-        Image.fromarray(np.round(img * 255).astype(np.uint8)).save(out / f"{stem}_x{scale}.png")
+        if not (out / f"{stem}_x{scale}.png").exists():
+            img = downscale(root / "photos" / f"{stem}.png", scale)
+            Image.fromarray(np.round(img * 255).astype(np.uint8)).save(out / f"{stem}_x{scale}.png")
     return out
+
+
+def work_folder(out: Path, name: str) -> Path:
+    """Where the derived image folder lives: the one ``out``'s results were made from (the runner
+    resumes only with the same dataset path), else a fixed folder under the temp dir."""
+    results = out / "results.json"
+    if results.exists():
+        return Path(json.loads(results.read_text())["settings"]["dataset"])
+    return Path(tempfile.gettempdir()) / "igi-net-vs-inits" / name
 
 
 LONG_IMAGES = ("kodim01", "kodim05", "kodim15", "kodim23")  # bench/inits.py's four
@@ -40,7 +51,8 @@ def linked_folder(root: Path, stems: tuple[str, ...], out: Path) -> Path:
     """A folder of links to ``root/<stem>.png`` (the runner takes a folder)."""
     out.mkdir(parents=True, exist_ok=True)
     for stem in stems:
-        (out / f"{stem}.png").symlink_to((root / f"{stem}.png").resolve())
+        if not (out / f"{stem}.png").exists():
+            (out / f"{stem}.png").symlink_to((root / f"{stem}.png").resolve())
     return out
 
 
@@ -56,21 +68,20 @@ def main() -> None:
     root = Path(args.datasets)
     out = Path(f"bench/results/net_vs_inits_{args.set}" + ("_long" if args.long else ""))
     k = args.kernel_size or ("3" if args.long else "3,4")
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.set == "heldout":
-            folder = heldout_folder(root, 4, Path(tmp) / "heldout")
-        elif args.long:
-            folder = linked_folder(root / "kodak", LONG_IMAGES, Path(tmp) / "kodak4")
-        else:
-            folder = root / "kodak"
-        base = ["--dataset", str(folder), "--kernel-size", k, "--out", str(out)]
-        if args.limit:
-            base += ["--limit", str(args.limit)]
-        learned = "0,200,1000" if args.long else "0,200"
-        cli.main(base + ["--inits", "net,net+solve,quadtree+solve", "--steps", learned])
-        if args.long or args.set == "heldout":
-            rand = "200" if args.quick else "200,2000,10000"
-            cli.main(base[:-2] + ["--out", str(out) + "_random", "--inits", "random", "--steps", rand])
+    if args.set == "heldout":
+        folder = heldout_folder(root, 4, work_folder(out, "heldout"))
+    elif args.long:
+        folder = linked_folder(root / "kodak", LONG_IMAGES, work_folder(out, "kodak4"))
+    else:
+        folder = root / "kodak"
+    base = ["--dataset", str(folder), "--kernel-size", k, "--out", str(out)]
+    if args.limit:
+        base += ["--limit", str(args.limit)]
+    learned = "0,200,1000" if args.long else "0,200"
+    cli.main(base + ["--inits", "net,net+solve,quadtree+solve", "--steps", learned])
+    if args.long or args.set == "heldout":
+        rand = "200" if args.quick else "200,2000,10000"
+        cli.main(base[:-2] + ["--out", str(out) + "_random", "--inits", "random", "--steps", rand])
 
 
 if __name__ == "__main__":
