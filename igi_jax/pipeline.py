@@ -30,7 +30,7 @@ from igi_jax import compile_cache, io, memory, plot
 from igi_jax.fit import FitConfig, FitResult, fit
 from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS, InitResult, initialize
-from igi_jax.init.choices import MAX_GAUSSIANS, NET_FINETUNE_SHRINK
+from igi_jax.init.choices import MAX_GAUSSIANS, MAX_SHRINK, NET_FINETUNE_SHRINK
 from igi_jax.outdir import OutputDir
 from igi_jax.render import api as render_api
 
@@ -67,8 +67,8 @@ class FitOptions:
         if self.solve_colors is not None:
             _check_int("solve_colors", self.solve_colors, 0, MAX_SOLVE_ITERS)
         if self.net_shrink is not None and not (isinstance(self.net_shrink, numbers.Real)
-                                                and 0 < self.net_shrink <= 4):
-            raise ValueError(f"net_shrink must be a number in (0, 4], got {self.net_shrink!r}")
+                                                and 0 < self.net_shrink <= MAX_SHRINK):
+            raise ValueError(f"net_shrink must be a number in (0, {MAX_SHRINK:g}], got {self.net_shrink!r}")
 
     def replace(self, **changes: Any) -> FitOptions:
         """Copy with ``changes``; keys naming :class:`FitConfig` fields go to ``fit``."""

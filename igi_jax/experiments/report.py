@@ -185,13 +185,14 @@ def readme_block(data: dict[str, Any], source: str, label: str) -> str:
             f"{published_table()}")
 
 
+def _attrs(m: re.Match) -> tuple[str, str, str]:
+    attrs = dict(re.findall(r'(\w+)="([^"]*)"', m.group("attrs")))
+    return attrs.get("source", ""), attrs.get("label", ""), m.group("body")
+
+
 def blocks(readme_text: str) -> list[tuple[str, str, str]]:
     """``(source, label, body)`` of every results block of a README, in order."""
-    out = []
-    for m in _BLOCK.finditer(readme_text):
-        attrs = dict(re.findall(r'(\w+)="([^"]*)"', m.group("attrs")))
-        out.append((attrs.get("source", ""), attrs.get("label", ""), m.group("body")))
-    return out
+    return [_attrs(m) for m in _BLOCK.finditer(readme_text)]
 
 
 def block_source(readme_text: str) -> tuple[str, str, str] | None:
@@ -209,7 +210,8 @@ def update_readme(readme: str | os.PathLike, results: str | os.PathLike, label: 
     """
     readme, results = Path(readme), Path(results)
     text = readme.read_text()
-    found = blocks(text)
+    matches = list(_BLOCK.finditer(text))
+    found = [_attrs(m) for m in matches]
     if not found:
         raise io.InputError(f"{readme} has no '{BEGIN} ... -->' ... '{END}' block")
     source = os.path.relpath(results.resolve(), readme.resolve().parent)
@@ -223,7 +225,6 @@ def update_readme(readme: str | os.PathLike, results: str | os.PathLike, label: 
                             f'an empty \'{BEGIN} source="{source}" label="..." -->\' ... \'{END}\' block')
     label = label if label is not None else found[index][1]
     body = readme_block(store.load(results), source, label)
-    matches = list(_BLOCK.finditer(text))
     m = matches[index]
     new = text[:m.start()] + f'{BEGIN} source="{source}" label="{label}" -->\n{body}{END}' + text[m.end():]
     if new != text:

@@ -66,6 +66,7 @@ INITS = ("random", "random-gi", "quadtree", "net")
 MAX_GAUSSIANS = 4_000_000
 SOLVE_ITERS = {"quadtree": 8, "net": 8}  # default CG iterations per init; absent = no solve
 NET_FINETUNE_SHRINK = 0.8  # `igi fit --init net` narrows the net's Gaussians when it fine-tunes
+MAX_SHRINK = 4.0  # a larger factor on the net's widths is a typo, not an experiment
 OFFICIAL_SCALE = 0.54  # quad-tree std per semi-axis, official (no colour solve)
 SOLVE_SCALE = 0.54  # quad-tree std per semi-axis when the colour solve runs (measured, see above)
 
@@ -130,8 +131,8 @@ def initialize(
         raise ValueError(f"solve_colors must be ≥ 0 (or None), got {solve_colors}")
     if name != "net" and (weights is not None or shrink != 1.0):
         raise ValueError(f"weights= and shrink= apply to the 'net' init only, not {name!r}")
-    if not (math.isfinite(shrink) and 0 < shrink <= 4):
-        raise ValueError(f"shrink must be in (0, 4], got {shrink}")
+    if not (math.isfinite(shrink) and 0 < shrink <= MAX_SHRINK):
+        raise ValueError(f"shrink must be in (0, {MAX_SHRINK:g}], got {shrink}")
     t0 = time.perf_counter()
     if name == "net":
         from igi_jax import net
