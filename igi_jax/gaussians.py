@@ -33,7 +33,7 @@ from igi_jax.buckets import bucket
 Kind = Literal["rs", "cholesky"]
 KINDS: tuple[str, ...] = ("rs", "cholesky")
 _CHOL_BOUND = (0.5, 0.0, 0.5)
-_SCALE_BOUND = 0.5
+SCALE_OFFSET = 0.5  # RS stores s with scale = |s + SCALE_OFFSET| px (GaussianImage's bound)
 _EPS = 1e-6
 
 
@@ -78,7 +78,7 @@ class Gaussians:
     def covariances(self) -> jax.Array:
         """``[N, 3]`` covariance ``(xx, xy, yy)`` in pixels²."""
         if self.kind == "rs":
-            scales = jnp.abs(self.shape[..., :2] + _SCALE_BOUND)
+            scales = jnp.abs(self.shape[..., :2] + SCALE_OFFSET)
             theta = jax.nn.sigmoid(self.shape[..., 2]) * (2 * jnp.pi)
             return covariance.cov_from_rs(scales, theta)
         if self.kind == "cholesky":
@@ -201,7 +201,7 @@ def _raw_from_pixels(means, cov, height, width, kind):
     s1, s2 = jnp.sqrt(b + d), jnp.sqrt(jnp.maximum(b - d, 1e-12))
     theta = jnp.mod(0.5 * jnp.arctan2(2 * xy_, xx - yy), jnp.pi)  # [0, π) represents every axis
     frac = jnp.clip(theta / (2 * jnp.pi), 1e-6, 1 - 1e-6)
-    return xy, jnp.stack([s1 - _SCALE_BOUND, s2 - _SCALE_BOUND, jnp.log(frac) - jnp.log1p(-frac)], -1)
+    return xy, jnp.stack([s1 - SCALE_OFFSET, s2 - SCALE_OFFSET, jnp.log(frac) - jnp.log1p(-frac)], -1)
 
 
 def pad(g: Gaussians, capacity: int) -> Gaussians:

@@ -59,7 +59,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from igi_jax import gaussians as gaussians_lib
-from igi_jax.gaussians import Gaussians, Kind
+from igi_jax.gaussians import SCALE_OFFSET, Gaussians, Kind
 from igi_jax.init import color_solve
 
 INITS = ("random", "random-gi", "quadtree", "net")
@@ -178,8 +178,8 @@ def initialize(
 
 def _shrink(g: Gaussians, factor: float) -> Gaussians:
     """``g`` (RS) with both std devs × ``factor`` (the stored scale is ``|s + 0.5|``)."""
-    scales = jnp.abs(g.shape[:, :2] + 0.5) * factor
-    return dataclasses.replace(g, shape=g.shape.at[:, :2].set(scales - 0.5))
+    scales = jnp.abs(g.shape[:, :2] + SCALE_OFFSET) * factor
+    return dataclasses.replace(g, shape=g.shape.at[:, :2].set(scales - SCALE_OFFSET))
 
 
 def _live_pixels(g: Gaussians) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -28,11 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from igi_jax.gaussians import Gaussians
+from igi_jax.gaussians import SCALE_OFFSET, Gaussians
 from igi_jax.net.geometry import host_geometry_with_info
 from igi_jax.net.model import InstantGINet, TriangleGaussians, predict_ppm, triangle_gaussians
 
-_SCALE_BOUND = 0.5  # Gaussians (RS) stores scale = |s + 0.5|
 _MEAN_EPS = 1e-5
 
 
@@ -53,7 +52,7 @@ def fields_stage(graphdef, state, image, features, vertices, neighbors, centre, 
 def _raw(g: TriangleGaussians, height: int, width: int) -> tuple[jax.Array, jax.Array, jax.Array]:
     half = jnp.asarray([width / 2, height / 2], jnp.float32)
     xy = jnp.arctanh(jnp.clip(g.means / half - 1.0, -1.0 + _MEAN_EPS, 1.0 - _MEAN_EPS))
-    shape = jnp.concatenate([g.scales - _SCALE_BOUND, g.rot_logit[:, None]], axis=-1)
+    shape = jnp.concatenate([g.scales - SCALE_OFFSET, g.rot_logit[:, None]], axis=-1)
     return xy, shape, g.colors
 
 
