@@ -138,6 +138,16 @@ def _machine_line(data: dict[str, Any]) -> str:
             f"on {m.get('backend', '?')} ({', '.join(m.get('devices', []))}){load}")
 
 
+def wall_line(data: dict[str, Any]) -> str:
+    """The evaluation's cost: the entries' wall times (init, fits, FPS; not idle gaps) summed."""
+    es = data["entries"]
+    total = sum(e.get("wall_seconds") or 0.0 for e in es)
+    n_images, n_runs = len({e["image"] for e in es}), len(data.get("runs") or [])
+    per = f", {total / 60 / n_images:.1f} min per image" if n_images else ""
+    return (f"Wall time: {total / 3600:.2f} h for {len(es)} entries on {n_images} image(s){per}, "
+            f"summed over {n_runs} invocation(s) (each entry's init, fits and FPS timing).\n")
+
+
 def _legend(data: dict[str, Any]) -> str:
     s = data["settings"]
     fit = s["fit"]
@@ -157,7 +167,7 @@ def markdown(data: dict[str, Any]) -> str:
     """The whole report: means, the published numbers, per-image PSNR."""
     runs = data.get("runs") or []
     cmds = sorted({" ".join(r["command"]) for r in runs if r.get("command")})
-    parts = ["# Experiments\n", _legend(data), "\n## Means\n", means_table(data),
+    parts = ["# Experiments\n", _legend(data), wall_line(data), "\n## Means\n", means_table(data),
              "\n## Published (not measured here)\n", published_table(),
              "\n## Per image: PSNR (dB)\n", per_image_table(data)]
     if cmds:
@@ -180,7 +190,7 @@ def readme_block(data: dict[str, Any], source: str, label: str) -> str:
     cmd = "\n".join(cmds) if cmds else "(command not recorded)"
     return (f"{label}\n\nGenerated from [`{source}`]({source}) by "
             f"`python -m igi_jax.experiments.report {source} --readme README.md`; made with:\n\n"
-            f"```bash\n{cmd}\n```\n\n{_legend(data)}\n{means_table(data)}\n"
+            f"```bash\n{cmd}\n```\n\n{_legend(data)}\n{wall_line(data)}\n{means_table(data)}\n"
             f"Published, for scale (not measured here; a GPU and the paper's ConvNeXt-B):\n\n"
             f"{published_table()}")
 

@@ -54,6 +54,14 @@ def test_means(data):
     assert [c.strip() for c in table.splitlines()[0].split("|")[8:11]] == ["0 steps", "100 steps", "2 s"]
 
 
+def test_wall_line(data):
+    for e, w in zip(data["entries"], (600.0, 1200.0, 1800.0), strict=True):
+        e["wall_seconds"] = w
+    line = report.wall_line(data)
+    assert line.startswith("Wall time: 1.00 h for 3 entries on 2 image(s), 30.0 min per image")
+    assert "1 invocation(s)" in line and line in report.markdown(data)
+
+
 def test_markdown_and_published(data):
     text = report.markdown(data)
     assert "downscaled ×2" in text and "×3 for xy" in text and "load average 9.5 during" in text
