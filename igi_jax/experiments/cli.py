@@ -3,7 +3,7 @@ experiments as one resumable command.
 
     evaluate.py --dataset DIR [--inits net,net+solve,quadtree+solve,random] [--kernel-size 3,4]
                 [--steps 0,200,2000] [--seconds 2,10,20] [--baseline torch] [--weights FILE]
-                [--limit N] [--downscale F] [--config FILE] --out REPORT
+                [--limit N] [--only NAMES] [--downscale F] [--config FILE] --out REPORT
 
 Writes ``REPORT/results.json`` (resumable: a second run with the same settings skips finished
 entries), ``REPORT/report.md`` (means and per-image tables) and the plots (``psnr_vs_time.png``,
@@ -52,6 +52,7 @@ def parser() -> cli.Parser:
     p.add_argument("--baseline", choices=("torch",), help="add the PyTorch GaussianImage rows")
     p.add_argument("--weights", type=Path, help=f"network weights (default {shipped_weights()})")
     p.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
+    p.add_argument("--only", help="only these images, by name without extension, e.g. 043,044")
     p.add_argument("--downscale", type=int, default=1, help="box-downscale every image by F")
     p.add_argument("--config", type=Path, help="fit config (default configs/fit_default.py)")
     p.add_argument("--backend", help="render backend (default auto)")
@@ -93,6 +94,7 @@ def experiment_from_args(args) -> Experiment:
         return Experiment(dataset=args.dataset, inits=tuple(s.name for s in specs), kernel_sizes=ks,
                           steps=steps, seconds=seconds, fit=fit_cfg, weights=weights,
                           baseline=args.baseline, downscale=args.downscale, limit=args.limit,
+                          only=_list(str, args.only) if args.only else None,
                           fps_repeats=args.fps_repeats, grid_images=args.grid_images, seed=args.seed,
                           backend=fit_cfg.backend, torch_threads=args.torch_threads or None)
     except ValueError as e:

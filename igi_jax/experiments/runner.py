@@ -62,6 +62,7 @@ class Experiment:
       baseline: ``"torch"`` adds the PyTorch GaussianImage rows, or ``None``.
       downscale: integer box-downscale of every image (1 = full size).
       limit: only the first N images.
+      only: only the images with these names (file stems), e.g. a held-out split of a folder.
       fps_repeats: renders timed for the FPS.
       grid_images: images whose renders are kept for the grid plot.
       seed: random-init seed.
@@ -80,6 +81,7 @@ class Experiment:
     baseline: str | None = None
     downscale: int = 1
     limit: int | None = None
+    only: tuple[str, ...] | None = None
     fps_repeats: int = 50
     grid_images: int = 3
     seed: int = 0
@@ -215,7 +217,13 @@ class Runner:
         self.fitted = 0  # entries computed (not skipped) by this invocation
 
     def images(self) -> list[Path]:
-        return evaluate.find_images(self.exp.dataset)[: self.exp.limit]
+        paths = evaluate.find_images(self.exp.dataset)
+        if self.exp.only is not None:
+            missing = sorted(set(self.exp.only) - {p.stem for p in paths})
+            if missing:
+                raise io.InputError(f"{self.exp.dataset}: no image named {', '.join(missing)}")
+            paths = [p for p in paths if p.stem in self.exp.only]
+        return paths[: self.exp.limit]
 
     def run(self) -> dict[str, Any]:
         """Compute every missing entry; returns the results."""

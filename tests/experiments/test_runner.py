@@ -117,3 +117,17 @@ def test_torch_rows_added_later(run_dir):
     assert t["torch_threads"] == 1
     rows = {(r["impl"], r["init"]) for r in report.summarize(store.load(out / "results.json"))}
     assert ("torch", "random") in rows
+
+
+def test_only_selects_images_by_name(dataset, tiny_weights, tmp_path):
+    from igi_jax import io
+    from igi_jax.experiments.runner import Runner
+
+    def runner(only, out):
+        args = cli.parser().parse_args(["--dataset", str(dataset), "--only", only, "--inits", "quadtree",
+                                        "--steps", "0", "--weights", str(tiny_weights)])
+        return Runner(cli.experiment_from_args(args), tmp_path / out, log=lambda *_: None)
+
+    assert [p.stem for p in runner("img1", "a").images()] == ["img1"]
+    with pytest.raises(io.InputError, match="no image named img7"):
+        runner("img1,img7", "b").images()
