@@ -4,9 +4,9 @@ An init *spec* is a base name with an optional ``+solve`` suffix (the least-squa
 :mod:`igi_jax.init.color_solve`, :data:`SOLVE_ITERS` CG iterations, timed as part of the init):
 
 * ``net`` — the network: PPM → dithering (cell ``k``) → Delaunay → BC / Σ / opacity fields.
-* ``grad-dither`` — ablation: dither the image-gradient map (:func:`gradient_ppm`, scaled to the
-  mean of the net's PPM so the counts are comparable) instead of the predicted PPM; the net's
-  fields still make the Gaussians.
+* ``grad-dither`` — ablation: dither the image-gradient map (:func:`gradient_ppm`, scaled so that
+  it dithers to the net's point count, :func:`match_count`) instead of the predicted PPM; the
+  net's fields still make the Gaussians.
 * ``ellipse`` — ablation: the net's PPM and triangles, but no fields: each triangle's fitted
   ellipse becomes a Gaussian as in the quad-tree init (centroid, std = 0.54 × semi-axes, image
   colour at the centre).
@@ -37,6 +37,7 @@ from scipy import ndimage
 
 from igi_jax.data.pseudo_ppm import normalise
 from igi_jax.gaussians import Gaussians, from_pixels
+from igi_jax.geometry.dither import dither
 from igi_jax.geometry.ellipse import ellipse_cov
 from igi_jax.init import color_solve, initialize
 from igi_jax.init.quadtree import MIN_STD, SCALE, sample_bilinear
@@ -112,6 +113,34 @@ def gradient_ppm(image: np.ndarray, mean: float | None = None) -> np.ndarray:
     return ppm.astype(np.float32)
 
 
+def match_count(ppm: np.ndarray, count: int, k: int, backend: str = "auto", iters: int = 24) -> np.ndarray:
+    """``clip(s · ppm, 0, 1)`` whose dithered point count is closest to ``count`` (bisection on log s).
+
+    Scaling to the same mean is not enough: max-pooling favours a spiky map (a gradient map gives
+    ~1/3 more points than the net's PPM of equal mean), and an ablation at another count compares
+    counts, not maps. The count grows with s up to Floyd–Steinberg's rounding.
+
+    Args:
+      ppm: ``[H, W]`` float in [0, 1], not all zero.
+      count: the point count wanted.
+      k: dithering cell size.
+    """
+    def points(scale: float) -> int:
+        scaled = np.clip(ppm * scale, 0.0, 1.0).astype(np.float32)
+        return int(dither(jnp.asarray(scaled), k, backend=backend)[2])
+
+    lo, hi = -8.0, 8.0  # log2 s
+    best = (abs(points(1.0) - count), 0.0)
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        n = points(2.0 ** mid)
+        best = min(best, (abs(n - count), mid))
+        if n == count:
+            break
+        lo, hi = (mid, hi) if n < count else (lo, mid)
+    return np.clip(ppm * 2.0 ** best[1], 0.0, 1.0).astype(np.float32)
+
+
 def _net_init(base: str, model: InstantGINet, image: np.ndarray, k: int, backend: str) -> InitOutcome:
     """One run of a net-based init (``base`` in :data:`NET_INITS`), timed per stage."""
     height, width = image.shape[:2]
@@ -120,8 +149,9 @@ def _net_init(base: str, model: InstantGINet, image: np.ndarray, k: int, backend
     t0 = time.perf_counter()
     features, ppm = jax.block_until_ready(predict_stage(graphdef, state, x[None]))
     ppm = np.asarray(ppm)
-    if base == "grad-dither":
-        ppm = gradient_ppm(image, mean=float(ppm.mean()))[None]
+    if base == "grad-dither":  # the search for the net's count is timed as part of this init
+        net_points = int(dither(jnp.asarray(ppm[0]), k, backend=backend)[2])
+        ppm = match_count(gradient_ppm(image), net_points, k, backend)[None]
     t1 = time.perf_counter()
     geom, ginfo = host_geometry_with_info(ppm, k, backend=backend, threads=1)
     t2 = time.perf_counter()
