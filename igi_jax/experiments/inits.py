@@ -26,6 +26,7 @@ are available for plots); ``tests/experiments`` checks that the ``net`` init equ
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Any
 
@@ -129,8 +130,8 @@ def match_count(ppm: np.ndarray, count: int, k: int, backend: str = "auto", iter
         scaled = np.clip(ppm * scale, 0.0, 1.0).astype(np.float32)
         return int(dither(jnp.asarray(scaled), k, backend=backend)[2])
 
-    lo, hi = -8.0, 8.0  # log2 s
-    best = (abs(points(1.0) - count), 0.0)
+    lo, hi = -8.0, 8.0  # log2 s; the first probe is s = 1
+    best = (math.inf, 0.0)
     for _ in range(iters):
         mid = 0.5 * (lo + hi)
         n = points(2.0 ** mid)
