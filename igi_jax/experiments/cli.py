@@ -38,6 +38,9 @@ def _list(kind: type, text: str) -> tuple:
         raise io.InputError(f"expected a comma-separated list of {kind.__name__}s, got {text!r}") from None
     if not values:
         raise io.InputError(f"empty list {text!r}")
+    repeated = sorted({str(v) for v in values if values.count(v) > 1})
+    if repeated:  # a repeated budget would be fitted twice and averaged under one label
+        raise io.InputError(f"{text!r} lists {', '.join(repeated)} more than once")
     return values
 
 

@@ -58,17 +58,31 @@ def _budgets(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return seen
 
 
+def complete_images(data: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """``(complete, partial)`` image names: those with an entry in every ``(impl, init, k)`` group,
+    and the rest (an interrupted run's last image, or rows added for a few images only)."""
+    groups: dict[tuple, set[str]] = defaultdict(set)
+    for e in data["entries"]:
+        groups[(e["impl"], e["init"], e["k"])].add(e["image"])
+    names = sorted({e["image"] for e in data["entries"]})
+    complete = [n for n in names if all(n in imgs for imgs in groups.values())]
+    return complete, [n for n in names if n not in complete]
+
+
 def summarize(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Means per ``(impl, init, k)`` over its images, in first-appearance order.
+    """Means per ``(impl, init, k)`` over the images every group has (:func:`complete_images`), so
+    that every row averages the same images; groups in first-appearance order.
 
     Returns rows ``{"impl", "init", "k", "images", "gaussians", "params", "init_seconds", "fps",
     "budgets": {label: {"psnr", "ms_ssim", "ms_ssim_images", "seconds", "steps"}}}``.
     """
+    complete = set(complete_images(data)[0])
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for e in data["entries"]:
         groups[(e["impl"], e["init"], e["k"])].append(e)
     rows = []
-    for (impl, init, k), es in groups.items():
+    for (impl, init, k), group in groups.items():
+        es = [e for e in group if e["image"] in complete]
         row = {"impl": impl, "init": init, "k": k, "images": len(es),
                **{key: _mean([e[key] for e in es]) for key in ("gaussians", "params", "init_seconds", "fps")},
                "budgets": {}}
@@ -80,6 +94,18 @@ def summarize(data: dict[str, Any]) -> list[dict[str, Any]]:
                 "seconds": _mean([r["seconds"] for r in recs]), "steps": _mean([r["steps"] for r in recs])}
         rows.append(row)
     return rows
+
+
+def _partial_note(data: dict[str, Any]) -> str:
+    """A line naming the images left out of the means, or ``""``."""
+    complete, partial = complete_images(data)
+    if not partial:
+        return ""
+    n_groups = len({(e["impl"], e["init"], e["k"]) for e in data["entries"]})
+    have = {n: sum(e["image"] == n for e in data["entries"]) for n in partial}
+    left = ", ".join(f"{n} ({have[n]} of {n_groups} rows)" for n in partial)
+    return (f"Means over the {len(complete)} image(s) that have every row; left out as incomplete: "
+            f"{left}.\n")
 
 
 def _f(v: float | None, fmt: str) -> str:
@@ -107,7 +133,8 @@ def means_table(data: dict[str, Any]) -> str:
                  *[_cell(r["budgets"].get(budget_label(b)), "seconds" in b) for b in labels],
                  _f(r["fps"], ".1f")]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    note = _partial_note(data)
+    return "\n".join(lines) + "\n" + (f"\n{note}" if note else "")
 
 
 def per_image_table(data: dict[str, Any]) -> str:
@@ -139,11 +166,16 @@ def _machine_line(data: dict[str, Any]) -> str:
 
 
 def wall_line(data: dict[str, Any]) -> str:
-    """The evaluation's cost: the entries' wall times (init, fits, FPS; not idle gaps) summed."""
+    """The evaluation's cost: the entries' wall times (init, fits, FPS; not idle gaps) summed, and
+    per image over the images that have every row."""
     es = data["entries"]
     total = sum(e.get("wall_seconds") or 0.0 for e in es)
-    n_images, n_runs = len({e["image"] for e in es}), len(data.get("runs") or [])
-    per = f", {total / 60 / n_images:.1f} min per image" if n_images else ""
+    complete, partial = complete_images(data)
+    n_images, n_runs = len(complete) + len(partial), len(data.get("runs") or [])
+    done = sum(e.get("wall_seconds") or 0.0 for e in es if e["image"] in set(complete))
+    per = f", {done / 60 / len(complete):.1f} min per image" if complete else ""
+    if partial:
+        per += f" with every row ({len(complete)})"
     return (f"Wall time: {total / 3600:.2f} h for {len(es)} entries on {n_images} image(s){per}, "
             f"summed over {n_runs} invocation(s) (each entry's init, fits and FPS timing).\n")
 
@@ -153,14 +185,23 @@ def _legend(data: dict[str, Any]) -> str:
     fit = s["fit"]
     groups = "".join(f", ×{m:g} for {g}" for g, m in fit["lr_groups"])
     n_threads = sorted({e["torch_threads"] for e in data["entries"] if e.get("torch_threads")})
-    threads = f" (PyTorch: no_grad, {'/'.join(map(str, n_threads))} thread(s))" if n_threads else ""
+    threads = (f"; PyTorch: no_grad, the model's forward from its parameters, "
+               f"{'/'.join(map(str, n_threads))} thread(s)") if n_threads else ""
     return (f"Cells: PSNR (dB) / MS-SSIM (when both sides > 160 px) (mean time in s from the start of "
             f"the init, compilation excluded). Images: `{Path(s['dataset']).name}`, downscaled ×"
             f"{s['downscale']}. Fit: {fit['optimizer']}, lr {fit['lr']:g}{groups}, {fit['loss']} loss, "
             f"backend {s['backend']}. "
             f"random uses the {'net' if s['weights_sha256'] else 'quad-tree'}'s Gaussian count; params = "
-            f"8 per Gaussian; wall-clock budgets also give the steps reached (st). FPS: forward renders "
-            f"per second of the final set{threads}. Measured on {_machine_line(data)}.\n")
+            f"8 per Gaussian; a wall-clock budget stops the fit at the first 10-step log point past it "
+            f"(the cell gives the time used and the steps reached, st). FPS: forward renders per second "
+            f"of the final set (JAX: positions and covariances precomputed{threads}). Measured on "
+            f"{_machine_line(data)}{_code_line(data)}.\n")
+
+
+def _code_line(data: dict[str, Any]) -> str:
+    """``"; code <rev>, <rev>"`` from the runs that recorded their git revision, or ``""``."""
+    revs = list(dict.fromkeys(r["code"] for r in data.get("runs") or [] if r.get("code")))
+    return f"; code {', '.join(revs)}" if revs else ""
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -203,12 +244,6 @@ def _attrs(m: re.Match) -> tuple[str, str, str]:
 def blocks(readme_text: str) -> list[tuple[str, str, str]]:
     """``(source, label, body)`` of every results block of a README, in order."""
     return [_attrs(m) for m in _BLOCK.finditer(readme_text)]
-
-
-def block_source(readme_text: str) -> tuple[str, str, str] | None:
-    """``(source, label, body)`` of the README's first results block, or ``None`` if it has none."""
-    found = blocks(readme_text)
-    return found[0] if found else None
 
 
 def update_readme(readme: str | os.PathLike, results: str | os.PathLike, label: str | None = None) -> bool:

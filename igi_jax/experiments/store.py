@@ -5,7 +5,7 @@ Layout (``format`` :data:`FORMAT`)::
     {"format": "igi-experiments/1",
      "settings": {...},            # what every entry depends on (budgets, fit config, dataset,
                                    #  downscale, weights hash, seed, backend); must match to resume
-     "runs": [{"command", "started", "finished", "machine"}, ...],   # one per invocation
+     "runs": [{"command", "started", "finished", "machine", "code"}, ...],  # one per invocation
      "entries": [{"image", "init", "k", "impl", ...}, ...]}
 
 An entry is keyed by ``(image, init, k, impl)`` (``k`` is ``null`` for inits that do not depend on
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,26 @@ def machine() -> dict[str, Any]:
             "devices": [d.device_kind for d in jax.devices()], "loadavg": list(load)}
 
 
+def code_version(exclude: str | os.PathLike | None = None) -> str | None:
+    """The git revision of the checkout igi_jax runs from (short hash, ``-dirty`` when tracked
+    files outside ``exclude``, the results folder, differ from it), or ``None`` (an installed
+    copy, or no git): a resumed run may mix entries of several revisions."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    spec = ["--", "."]
+    if exclude is not None and Path(exclude).resolve().is_relative_to(root):
+        spec.append(f":(exclude){Path(exclude).resolve()}")
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no",
+                                *spec], capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{rev}-dirty" if dirty.strip() else rev or None
+
+
 class ResultStore:
     """The entries of one ``results.json``, saved atomically after each :meth:`add`."""
 
@@ -65,7 +86,8 @@ class ResultStore:
             data = {"format": FORMAT, "settings": settings, "runs": [], "entries": []}
         self.data = data
         self.data["runs"].append({"command": command, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                  "finished": None, "machine": machine()})
+                                  "finished": None, "machine": machine(),
+                                  "code": code_version(exclude=self.path.parent)})
         self._keys = {entry_key(e) for e in data["entries"]}
 
     @property

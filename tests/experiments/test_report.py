@@ -33,10 +33,11 @@ def data():
                          "weights_sha256": "ab", "seed": 0, "backend": "reference", "solve_iters": 8},
             "runs": [{"command": ["evaluate.py", "--dataset", "kodak"], "machine": {
                 "processor": "x86_64", "cpu_count": 2, "jax": "0.10.2", "backend": "cpu",
-                "devices": ["cpu"], "loadavg": [9.5, 9, 9]}}],
+                "devices": ["cpu"], "loadavg": [9.5, 9, 9]}, "code": "abc1234"}],
             "entries": [_entry("a", "net", 3, 20.0, 25.0, 0.9, (0.5, 4.5), 1000),
                         _entry("b", "net", 3, 22.0, 28.0, None, (0.7, 5.5), 3000),
-                        _entry("a", "quadtree+solve", None, 24.0, 26.0, 0.95, (1.0, 6.0), 2000)]}
+                        _entry("a", "quadtree+solve", None, 24.0, 26.0, 0.95, (1.0, 6.0), 2000),
+                        _entry("b", "quadtree+solve", None, 25.0, 29.0, 0.97, (1.2, 6.4), 4000)]}
 
 
 def test_means(data):
@@ -50,21 +51,40 @@ def test_means(data):
     table = report.means_table(data)
     assert "| jax | net | 3 | 2 | 2,000 | 16,000 | 0.600 | 21.00 (0.6 s) | 26.50 / 0.9000 (5.0 s) |" in table
     assert "| 25.50 (2.1 s, 40 st) | 100.0 |" in table
-    assert "| jax | quadtree+solve | – | 1 | 2,000 |" in table
+    assert "| jax | quadtree+solve | – | 2 | 3,000 | 24,000 | 1.100 | 24.50 (1.1 s) |" in table
+    assert "left out" not in table
     assert [c.strip() for c in table.splitlines()[0].split("|")[8:11]] == ["0 steps", "100 steps", "2 s"]
 
 
-def test_wall_line(data):
+def test_means_leave_out_incomplete_images(data):
+    """An interrupted run: image b lacks its quad-tree row, so every mean is over image a alone."""
+    data["entries"] = data["entries"][:3]
+    assert report.complete_images(data) == (["a"], ["b"])
+    rows = {(r["impl"], r["init"], r["k"]): r for r in report.summarize(data)}
+    net = rows[("jax", "net", 3)]
+    assert net["images"] == 1 and net["gaussians"] == 1000 and net["budgets"]["0 steps"]["psnr"] == 20.0
+    table = report.means_table(data)
+    assert "| jax | net | 3 | 1 | 1,000 | 8,000 | 0.500 | 20.00 (0.5 s) |" in table
+    assert "Means over the 1 image(s) that have every row; left out as incomplete: b (1 of 2 rows)" in table
+    assert "| b | jax | net | 3 | 3,000 |" in report.markdown(data)  # still in the per-image table
     for e, w in zip(data["entries"], (600.0, 1200.0, 1800.0), strict=True):
         e["wall_seconds"] = w
+    assert report.wall_line(data).startswith(  # per image: a's two rows only
+        "Wall time: 1.00 h for 3 entries on 2 image(s), 40.0 min per image with every row (1), ")
+
+
+def test_wall_line(data):
+    for e, w in zip(data["entries"], (600.0, 1200.0, 1800.0, 1200.0), strict=True):
+        e["wall_seconds"] = w
     line = report.wall_line(data)
-    assert line.startswith("Wall time: 1.00 h for 3 entries on 2 image(s), 30.0 min per image")
+    assert line.startswith("Wall time: 1.33 h for 4 entries on 2 image(s), 40.0 min per image")
     assert "1 invocation(s)" in line and line in report.markdown(data)
 
 
 def test_markdown_and_published(data):
     text = report.markdown(data)
     assert "downscaled ×2" in text and "×3 for xy" in text and "load average 9.5 during" in text
+    assert "; code abc1234." in text
     assert "| a | jax | net | 3 | 1,000 | 0.500 | 20.00 | 25.00 | 24.00 |" in text
     for p in report.PUBLISHED:
         assert p["hardware"] in text and f"{p['psnr']:.2f}" in text
@@ -83,7 +103,7 @@ def test_readme_block_round_trip(tmp_path, data):
     assert report.update_readme(readme, results)
     text = readme.read_text()
     assert text.startswith("# x\n\nbefore\n\n") and text.endswith("<!-- results:end -->\n\nafter\n")
-    source, label, body = report.block_source(text)
+    ((source, label, body),) = report.blocks(text)
     assert (source, label) == ("res/results.json", "**Sample**")
     assert body == report.readme_block(store.load(results), source, label)
     assert "26.50 / 0.9000" in body and "NVIDIA A100" in body
@@ -117,7 +137,9 @@ def test_several_blocks_each_from_its_own_json(tmp_path, data):
 def test_readme_results_match_the_committed_json():
     """The README's numbers are the committed results.json's, regenerated, not typed."""
     readme = ROOT / "README.md"
-    found = report.blocks(readme.read_text()) if readme.exists() else []
+    text = readme.read_text() if readme.exists() else ""
+    found = report.blocks(text)
+    assert len(found) == text.count(report.BEGIN), "a results:begin marker that does not parse"
     if not found:
         pytest.skip("README has no results block")
     for source, label, body in found:

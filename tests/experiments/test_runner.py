@@ -3,11 +3,12 @@ budgets by steps and by seconds, resuming, the report, the plots, and the PyTorc
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from igi_jax.experiments import cli, report, store
+from igi_jax.experiments import cli, report, runner, store
 
 STEPS = (0, 10, 20)
 SECONDS = (0.2,)
@@ -83,6 +84,8 @@ def test_second_run_fits_nothing(run_dir, capsys):
     after = json.loads((out / "results.json").read_text())
     assert after["entries"] == json.loads(before)["entries"]
     assert len(after["runs"]) == len(json.loads(before)["runs"]) + 1
+    code = after["runs"][-1]["code"]  # the git revision, when run from a checkout
+    assert code is None or re.fullmatch(r"[0-9a-f]{4,}(-dirty)?", code), code
 
 
 def test_other_settings_refuse_to_resume(run_dir, capsys):
@@ -96,6 +99,7 @@ def test_report_and_plots_written(run_dir):
     out = run_dir[0]
     text = (out / "report.md").read_text()
     assert "| jax | net | 3 | 1 |" in text and "Published" in text
+    assert f"at the first {runner.SECONDS_LOG_EVERY}-step log point past it" in text  # the legend's rule
     for name in ("psnr_vs_time.png", "psnr_vs_time_images.png", "grid.png"):
         assert (out / name).stat().st_size > 10_000
     assert sorted(p.name for p in (out / "artifacts").iterdir())[0] == "img0__net__k3__jax.npz"
@@ -119,15 +123,23 @@ def test_torch_rows_added_later(run_dir):
     assert ("torch", "random") in rows
 
 
+def test_repeated_list_values_are_refused(dataset):
+    from igi_jax import io
+
+    args = cli.parser().parse_args(["--dataset", str(dataset), "--seconds", "2,10,2"])
+    with pytest.raises(io.InputError, match="lists 2.0 more than once"):
+        cli.experiment_from_args(args)
+
+
 def test_only_selects_images_by_name(dataset, tiny_weights, tmp_path):
     from igi_jax import io
     from igi_jax.experiments.runner import Runner
 
-    def runner(only, out):
+    def make(only, out):
         args = cli.parser().parse_args(["--dataset", str(dataset), "--only", only, "--inits", "quadtree",
                                         "--steps", "0", "--weights", str(tiny_weights)])
         return Runner(cli.experiment_from_args(args), tmp_path / out, log=lambda *_: None)
 
-    assert [p.stem for p in runner("img1", "a").images()] == ["img1"]
+    assert [p.stem for p in make("img1", "a").images()] == ["img1"]
     with pytest.raises(io.InputError, match="no image named img7"):
-        runner("img1,img7", "b").images()
+        make("img1,img7", "b").images()
