@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from baselines import torch_rasterize
-from igi_jax.fit import PARAM_GROUPS, FitConfig
+from igi_jax.fit import PARAM_GROUPS, FitConfig, block_steps
 
 _SCALE_BOUND = 0.5
 _CHOL_BOUND = (0.5, 0.0, 0.5)
@@ -219,8 +219,8 @@ def fit(
 ) -> TorchFitResult:
     """Optimise ``model`` in place to reproduce ``target [H, W, 3]`` (float in [0, 1]).
 
-    The log matches :func:`igi_jax.fit.fit`: entry 0 is the initial PSNR, then one entry per
-    ``cfg.log_every`` steps with the PSNR of the render after them and the loss of the last step;
+    The log matches :func:`igi_jax.fit.fit`: entry 0 is the initial PSNR, then one entry per block
+    (:func:`igi_jax.fit.block_steps`) with the PSNR of the render after it and the loss of its last step;
     ``seconds`` counts the steps and the log renders, from ``init_seconds``.
 
     Args:
@@ -230,7 +230,7 @@ def fit(
       cell: the rasterizer's list granularity (16, 8 or 4 px; same image, different speed).
       init_seconds: time the init took; the time axis of ``history`` starts there.
       callback: called with every history entry.
-      snapshots: log-point steps whose (unclamped) render to keep, as :func:`igi_jax.fit.fit`.
+      snapshots: steps whose (unclamped) render to keep; block ends, as in :func:`igi_jax.fit.fit`.
     """
     cfg = FitConfig() if cfg is None else cfg
     if cfg.lr_groups and set(dict(cfg.lr_groups)) - set(PARAM_GROUPS):
@@ -256,7 +256,7 @@ def fit(
         callback(history[-1])
     fit_seconds, step, value = 0.0, 0, float("nan")
     while step < cfg.steps and (cfg.seconds is None or init_seconds + fit_seconds < cfg.seconds):
-        n = min(cfg.log_every, cfg.steps - step)
+        n = block_steps(step, cfg, snapshots)
         t = time.perf_counter()
         for _ in range(n):
             loss = loss_of(render(), target)

@@ -51,7 +51,7 @@ class FitConfig:
       decay_every: halve the learning rate every this many steps (GI: 20,000).
       decay_rate: step decay factor.
       loss: ``"l2"`` or ``"l2+dssim"`` (0.7 L2 + 0.3 D-SSIM).
-      log_every: steps per jitted block (one log point each).
+      log_every: steps per jitted block (one log point each; snapshots end blocks too).
       backend: render backend (see :mod:`igi_jax.render`).
       clamp: clamp the render to [0, 1] inside the loss, as GaussianImage's forward does
         (over- and under-shooting pixels then get no gradient).
@@ -261,6 +261,13 @@ def _program(g: Gaussians, canvas: tuple[int, int], capacity: int, cfg: FitConfi
     return n, capacity, init, block, seconds
 
 
+def block_steps(step: int, cfg: FitConfig, snapshots: Collection[int] = ()) -> int:
+    """Steps of the block that starts at ``step``: to the next multiple of ``log_every``, the next
+    snapshot step or ``steps``, whichever comes first (log points = those block ends)."""
+    stop = min((s for s in snapshots if step < s <= cfg.steps), default=cfg.steps)
+    return min(cfg.log_every - step % cfg.log_every, stop - step)
+
+
 def fit(
     g: Gaussians,
     target: jax.Array,
@@ -278,8 +285,8 @@ def fit(
       cfg: hyper-parameters.
       init_seconds: time the init took; the time axis of ``history`` starts there.
       callback: called with every history entry (``step``, ``seconds``, ``psnr``, ``loss``).
-      snapshots: steps whose render to keep (``FitResult.snapshots``); only steps that are log
-        points (0, multiples of ``log_every``, the last) can be kept.
+      snapshots: steps whose render to keep (``FitResult.snapshots``); each one up to ``steps``
+        ends a block (:func:`block_steps`), so it is a log point.
 
     Returns:
       A :class:`FitResult`.
@@ -312,7 +319,7 @@ def fit(
 
     fit_seconds, step = 0.0, 0
     while step < cfg.steps and (cfg.seconds is None or init_seconds + fit_seconds < cfg.seconds):
-        k = min(cfg.log_every, cfg.steps - step)
+        k = block_steps(step, cfg, snapshots)
         t = time.perf_counter()
         new_params, new_opt, psnr, value, max_count, new_image = block(
             params, opt_state, jnp.int32(k), mask, canvas_target, size)

@@ -38,13 +38,23 @@ def test_fit_improves_psnr_and_logs_time_from_init():
 
 def test_snapshots_are_the_renders_of_shorter_fits():
     cfg = FitConfig(steps=40, log_every=20, lr=1e-2)
-    res = fit(_init(), _target(), cfg, snapshots={0, 20, 40})
-    assert sorted(res.snapshots) == [0, 20, 40]
+    res = fit(_init(), _target(), cfg, snapshots={0, 7, 40})
+    assert [h["step"] for h in res.history] == [0, 7, 20, 40]  # a snapshot ends a block
+    assert sorted(res.snapshots) == [0, 7, 40]
     np.testing.assert_array_equal(res.snapshots[40], np.asarray(res.image))
-    short = fit(_init(), _target(), dataclasses.replace(cfg, steps=20))  # deterministic: a prefix
-    np.testing.assert_allclose(res.snapshots[20], np.asarray(short.image), atol=1e-6)
+    short = fit(_init(), _target(), dataclasses.replace(cfg, steps=7))  # deterministic: a prefix
+    np.testing.assert_allclose(res.snapshots[7], np.asarray(short.image), atol=1e-6)
     zero = fit(_init(), _target(), dataclasses.replace(cfg, steps=0))
     np.testing.assert_allclose(res.snapshots[0], np.asarray(zero.image), atol=1e-6)
+
+
+def test_block_steps_end_at_log_points_snapshots_and_the_last_step():
+    cfg = FitConfig(steps=230, log_every=100)
+    ends, step = [], 0
+    while step < cfg.steps:
+        step += fit_lib.block_steps(step, cfg, snapshots={0, 7, 150, 5000})
+        ends.append(step)
+    assert ends == [7, 100, 150, 200, 230]
 
 
 def test_seconds_budget_stops_early():

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import os
 import time
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from igi_jax.fit import FitConfig, fit
 from igi_jax.gaussians import Gaussians
 from igi_jax.render import api as render_api
 
+STEP_LOG_EVERY = 100  # log interval of the step-budget fit (each budget also ends a block)
 SECONDS_LOG_EVERY = 10  # steps per fit block when the budget is in seconds
 MAX_STEPS = 10_000_000  # the step bound of a seconds budget
 PARAMS_PER_GAUSSIAN = 8  # 2 position + 3 covariance + 3 colour (opacity folded in), RS or Cholesky
@@ -125,16 +125,6 @@ def load_dataset_image(path: Path, downscale: int) -> np.ndarray:
     return image
 
 
-def _step_log_every(steps: tuple[int, ...], cap: int = 100) -> int:
-    """Log interval that lands on every step budget: their gcd, at most ``cap``."""
-    g = 0
-    for s in steps:
-        g = math.gcd(g, s)
-    if g == 0:
-        return cap
-    return max(d for d in range(1, min(g, cap) + 1) if g % d == 0)
-
-
 def render_fps(g: Gaussians, repeats: int, backend: str = "auto") -> float:
     """Forward renders per second of ``g`` (positions and covariances precomputed; synchronised)."""
     means, cov = g.means(), g.covariances()
@@ -178,7 +168,7 @@ def fit_budgets(g0: Gaussians, image: np.ndarray, init_seconds: float, exp: Expe
     if exp.steps:
         steps = sorted(exp.steps)
         cfg = dataclasses.replace(exp.fit, steps=steps[-1], seconds=None,
-                                  log_every=_step_log_every(tuple(steps)))
+                                  log_every=STEP_LOG_EVERY)
         res = fit_fn(g0, image, cfg, init_seconds=init_seconds, snapshots=frozenset(steps))
         extra["compile_seconds"] += getattr(res, "compile_seconds", 0.0)
         clock = {h["step"]: h["seconds"] for h in res.history}
