@@ -213,7 +213,13 @@ class Runner:
             if missing:
                 raise io.InputError(f"{self.exp.dataset}: no image named {', '.join(missing)}")
             paths = [p for p in paths if p.stem in self.exp.only]
-        return paths[: self.exp.limit]
+        paths = paths[: self.exp.limit]
+        stems = [p.stem for p in paths]
+        clash = sorted({p.name for p in paths if stems.count(p.stem) > 1})
+        if clash:  # entries are keyed by the stem: the second image would be skipped as done
+            raise io.InputError(f"{self.exp.dataset}: {', '.join(clash)} share a name; rename one or pick "
+                                "one with --only")
+        return paths
 
     def run(self) -> dict[str, Any]:
         """Compute every missing entry; returns the results."""

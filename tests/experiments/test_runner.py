@@ -143,3 +143,16 @@ def test_only_selects_images_by_name(dataset, tiny_weights, tmp_path):
     assert [p.stem for p in make("img1", "a").images()] == ["img1"]
     with pytest.raises(io.InputError, match="no image named img7"):
         make("img1,img7", "b").images()
+
+
+def test_images_sharing_a_name_are_refused(dataset, tmp_path):
+    from igi_jax import io
+    from igi_jax.experiments.runner import Runner
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for suffix in (".png", ".jpg"):
+        (folder / f"img0{suffix}").write_bytes((dataset / "img0.png").read_bytes())
+    args = cli.parser().parse_args(["--dataset", str(folder), "--inits", "quadtree", "--steps", "0"])
+    with pytest.raises(io.InputError, match="img0.jpg, img0.png share a name"):
+        Runner(cli.experiment_from_args(args), tmp_path / "out", log=lambda *_: None).images()
