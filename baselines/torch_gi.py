@@ -254,9 +254,10 @@ def fit(
             kept[0] = image.numpy().copy()
     if callback:
         callback(history[-1])
-    fit_seconds, step, value = 0.0, 0, float("nan")
+    fit_seconds, step, value, step_seconds = 0.0, 0, float("nan"), None
     while step < cfg.steps and (cfg.seconds is None or init_seconds + fit_seconds < cfg.seconds):
-        n = block_steps(step, cfg, snapshots)
+        left = None if cfg.seconds is None else cfg.seconds - init_seconds - fit_seconds
+        n = block_steps(step, cfg, snapshots, seconds_left=left, step_seconds=step_seconds)
         t = time.perf_counter()
         for _ in range(n):
             loss = loss_of(render(), target)
@@ -268,7 +269,8 @@ def fit(
         with torch.no_grad():
             image = model(cell)
             p = psnr(image, target)
-        fit_seconds += time.perf_counter() - t
+        step_seconds = (time.perf_counter() - t) / n
+        fit_seconds += step_seconds * n
         step += n
         history.append({"step": step, "seconds": init_seconds + fit_seconds, "psnr": p, "loss": value})
         if step in snapshots:

@@ -261,11 +261,21 @@ def _program(g: Gaussians, canvas: tuple[int, int], capacity: int, cfg: FitConfi
     return n, capacity, init, block, seconds
 
 
-def block_steps(step: int, cfg: FitConfig, snapshots: Collection[int] = ()) -> int:
+def block_steps(step: int, cfg: FitConfig, snapshots: Collection[int] = (), *,
+                seconds_left: float | None = None, step_seconds: float | None = None) -> int:
     """Steps of the block that starts at ``step``: to the next multiple of ``log_every``, the next
-    snapshot step or ``steps``, whichever comes first (log points = those block ends)."""
+    snapshot step or ``steps``, whichever comes first (log points = those block ends).
+
+    Under a time budget (``seconds_left`` of it remain), the first block is one step, which times
+    a step (``step_seconds``, from the last block, its log render included), and each block is cut
+    to the steps that fill the time left, so a fit stops within about a step of its budget, not a
+    whole block past it (which would favour inits whose steps are slow).
+    """
     stop = min((s for s in snapshots if step < s <= cfg.steps), default=cfg.steps)
-    return min(cfg.log_every - step % cfg.log_every, stop - step)
+    k = min(cfg.log_every - step % cfg.log_every, stop - step)
+    if seconds_left is not None:
+        k = 1 if step_seconds is None else min(k, max(1, math.ceil(seconds_left / step_seconds)))
+    return k
 
 
 def fit(
@@ -317,9 +327,10 @@ def fit(
     if callback:
         callback(history[-1])
 
-    fit_seconds, step = 0.0, 0
+    fit_seconds, step, step_seconds = 0.0, 0, None
     while step < cfg.steps and (cfg.seconds is None or init_seconds + fit_seconds < cfg.seconds):
-        k = block_steps(step, cfg, snapshots)
+        left = None if cfg.seconds is None else cfg.seconds - init_seconds - fit_seconds
+        k = block_steps(step, cfg, snapshots, seconds_left=left, step_seconds=step_seconds)
         t = time.perf_counter()
         new_params, new_opt, psnr, value, max_count, new_image = block(
             params, opt_state, jnp.int32(k), mask, canvas_target, size)
@@ -330,7 +341,8 @@ def fit(
                 padded, canvas, bucket(int(max_count * 1.25), minimum=1024), cfg, fixed_n=True)
             compile_seconds += seconds
             continue
-        fit_seconds += time.perf_counter() - t
+        step_seconds = (time.perf_counter() - t) / k
+        fit_seconds += step_seconds * k
         value, psnr = float(value), float(psnr)
         if not math.isfinite(value) or math.isnan(psnr):
             raise FitDivergedError(f"the fit diverged: its loss or parameters became non-finite between "

@@ -62,6 +62,24 @@ def test_seconds_budget_stops_early():
     assert 0 < res.steps < 10_000
 
 
+def test_seconds_budget_stops_near_the_budget_not_a_block_past_it():
+    """With 100,000-step blocks the old rule ran the whole first block (~seconds); blocks cut to
+    the time left stop right after 0.3 s (0.3 s of slack for a stall on a loaded machine)."""
+    cfg = FitConfig(steps=100_000, seconds=0.3, log_every=100_000)
+    res = fit(_init(), _target(), cfg, init_seconds=0.1)
+    clock = [h["seconds"] for h in res.history]
+    assert [h["step"] for h in res.history][:2] == [0, 1]  # the first block times a step
+    assert clock[-2] < 0.3 <= clock[-1] < 0.6 and res.steps < 100_000, (clock, res.steps)
+
+
+def test_block_steps_fill_the_time_left():
+    cfg = FitConfig(steps=1000, seconds=5.0, log_every=10)
+    assert fit_lib.block_steps(0, cfg, seconds_left=4.0) == 1  # no step timed yet
+    assert fit_lib.block_steps(1, cfg, seconds_left=0.35, step_seconds=0.1) == 4  # ceil(3.5)
+    assert fit_lib.block_steps(1, cfg, seconds_left=3.0, step_seconds=0.1) == 9  # to the log point 10
+    assert fit_lib.block_steps(5, cfg, seconds_left=1e-4, step_seconds=0.1) == 1
+
+
 def test_padded_entries_stay_untouched():
     g = G.pad(_init(64, capacity=64), 128)
     g = dataclasses.replace(g, colors=g.colors.at[64:].set(3.0))

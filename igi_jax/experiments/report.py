@@ -192,10 +192,19 @@ def _legend(data: dict[str, Any]) -> str:
             f"{s['downscale']}. Fit: {fit['optimizer']}, lr {fit['lr']:g}{groups}, {fit['loss']} loss, "
             f"backend {s['backend']}. "
             f"random uses the {'net' if s['weights_sha256'] else 'quad-tree'}'s Gaussian count; params = "
-            f"8 per Gaussian; a wall-clock budget stops the fit at the first 10-step log point past it "
-            f"(the cell gives the time used and the steps reached, st). FPS: forward renders per second "
-            f"of the final set (JAX: positions and covariances precomputed{threads}). Measured on "
+            f"8 per Gaussian{_seconds_rule(s)}. FPS: forward renders per second of the final set "
+            f"(JAX: positions and covariances precomputed{threads}). Measured on "
             f"{_machine_line(data)}{_code_line(data)}.\n")
+
+
+def _seconds_rule(settings: dict[str, Any]) -> str:
+    """How a wall-clock budget stopped the fits (the rule changed; older results lack the key)."""
+    if not settings.get("seconds"):
+        return ""
+    rule = ("about a step past it (blocks cut to the time left)" if settings.get("seconds_blocks")
+            else "at the first 10-step log point past it")
+    return (f"; a wall-clock budget stops the fit {rule}; its cell gives the time used and the steps "
+            f"reached (st)")
 
 
 def _code_line(data: dict[str, Any]) -> str:

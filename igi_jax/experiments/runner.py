@@ -8,9 +8,11 @@ each budget, the PSNR-vs-time logs of the step fit and of the longest seconds fi
 FPS of the final set. Time = init + fitting, compilation
 excluded (the paper's convention); the compile seconds are recorded separately.
 
-Budgets in steps are exact. Budgets in seconds stop the fit at the first log point (every
-:data:`SECONDS_LOG_EVERY` steps) at or after the budget, so they overshoot by up to one block;
-the seconds actually used are recorded. Wall-clock budgets depend on the machine and its load:
+Budgets in steps are exact. Budgets in seconds stop the fit at the first log point at or after
+the budget, with the blocks cut to the time left (:func:`igi_jax.fit.block_steps`), so they
+overshoot by about a step; the seconds actually used are recorded. (Before, a fit ran whole
+:data:`SECONDS_LOG_EVERY`-step blocks and overshot by up to one: results made so have no
+``seconds_blocks`` setting and are refused on resume.) Wall-clock budgets depend on the machine and its load:
 every run records the load average.
 
 The images are the files in ``dataset`` (sorted), optionally box-downscaled by an integer
@@ -41,7 +43,8 @@ from igi_jax.gaussians import Gaussians
 from igi_jax.render import api as render_api
 
 STEP_LOG_EVERY = 100  # log interval of the step-budget fit (each budget also ends a block)
-SECONDS_LOG_EVERY = 10  # steps per fit block when the budget is in seconds
+SECONDS_LOG_EVERY = 10  # steps per fit block when the budget is in seconds (the last one is cut)
+SECONDS_BLOCKS = "cut to the time left"  # the settings' record of the seconds-budget rule
 MAX_STEPS = 10_000_000  # the step bound of a seconds budget
 PARAMS_PER_GAUSSIAN = 8  # 2 position + 3 covariance + 3 colour (opacity folded in), RS or Cholesky
 Log = Callable[[str], Any]
@@ -108,7 +111,8 @@ class Experiment:
                 "steps": sorted(self.steps), "seconds": sorted(self.seconds), "fit": fit_cfg,
                 "weights_sha256": _sha256(self.weights) if self.weights else None,
                 "seed": self.seed, "backend": render_api.resolve_backend(self.backend),
-                "solve_iters": inits_lib.SOLVE_ITERS}
+                "solve_iters": inits_lib.SOLVE_ITERS,
+                **({"seconds_blocks": SECONDS_BLOCKS} if self.seconds else {})}
 
 
 def _sha256(path: Path) -> str:
@@ -188,6 +192,23 @@ def fit_budgets(g0: Gaussians, image: np.ndarray, init_seconds: float, exp: Expe
     return records, extra
 
 
+def dataset_images(exp: Experiment) -> list[Path]:
+    """The image files ``exp`` runs on, in order (``only`` and ``limit`` applied)."""
+    paths = evaluate.find_images(exp.dataset)
+    if exp.only is not None:
+        missing = sorted(set(exp.only) - {p.stem for p in paths})
+        if missing:
+            raise io.InputError(f"{exp.dataset}: no image named {', '.join(missing)}")
+        paths = [p for p in paths if p.stem in exp.only]
+    paths = paths[: exp.limit]
+    stems = [p.stem for p in paths]
+    clash = sorted({p.name for p in paths if stems.count(p.stem) > 1})
+    if clash:  # entries are keyed by the stem: the second image would be skipped as done
+        raise io.InputError(f"{exp.dataset}: {', '.join(clash)} share a name; rename one or pick "
+                            "one with --only")
+    return paths
+
+
 class Runner:
     """Runs an :class:`Experiment` into ``out_dir`` (``results.json`` + ``artifacts/``)."""
 
@@ -207,19 +228,7 @@ class Runner:
         self.fitted = 0  # entries computed (not skipped) by this invocation
 
     def images(self) -> list[Path]:
-        paths = evaluate.find_images(self.exp.dataset)
-        if self.exp.only is not None:
-            missing = sorted(set(self.exp.only) - {p.stem for p in paths})
-            if missing:
-                raise io.InputError(f"{self.exp.dataset}: no image named {', '.join(missing)}")
-            paths = [p for p in paths if p.stem in self.exp.only]
-        paths = paths[: self.exp.limit]
-        stems = [p.stem for p in paths]
-        clash = sorted({p.name for p in paths if stems.count(p.stem) > 1})
-        if clash:  # entries are keyed by the stem: the second image would be skipped as done
-            raise io.InputError(f"{self.exp.dataset}: {', '.join(clash)} share a name; rename one or pick "
-                                "one with --only")
-        return paths
+        return dataset_images(self.exp)
 
     def run(self) -> dict[str, Any]:
         """Compute every missing entry; returns the results."""

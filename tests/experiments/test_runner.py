@@ -64,7 +64,10 @@ def test_budgets_in_steps_and_seconds(run_dir):
             assert logged["seconds"] == rec["seconds"]
         timed = recs[3]
         assert timed["seconds"] >= SECONDS[0] or timed["steps"] == 0  # ran until the budget was spent
-        assert timed["steps"] % 10 == 0
+        # its log: a first one-step block that times a step, then blocks cut to the time left
+        clock = [(h["step"], h["seconds"]) for h in e["history_seconds"]]
+        assert clock[1][0] == 1 and clock[-1] == (timed["steps"], timed["seconds"])
+        assert all(t < SECONDS[0] for _, t in clock[:-1])  # it stopped at the first log point past it
         assert all(r["ms_ssim"] is None for r in recs)  # 48 px < 161 px: no MS-SSIM, not a fake one
 
 
@@ -99,7 +102,9 @@ def test_report_and_plots_written(run_dir):
     out = run_dir[0]
     text = (out / "report.md").read_text()
     assert "| jax | net | 3 | 1 |" in text and "Published" in text
-    assert f"at the first {runner.SECONDS_LOG_EVERY}-step log point past it" in text  # the legend's rule
+    assert "stops the fit about a step past it (blocks cut to the time left)" in text  # the legend's rule
+    settings = store.load(out / "results.json")["settings"]
+    assert settings["seconds_blocks"] == runner.SECONDS_BLOCKS  # results of the old rule can't resume
     for name in ("psnr_vs_time.png", "psnr_vs_time_images.png", "grid.png"):
         assert (out / name).stat().st_size > 10_000
     assert sorted(p.name for p in (out / "artifacts").iterdir())[0] == "img0__net__k3__jax.npz"
@@ -156,3 +161,33 @@ def test_images_sharing_a_name_are_refused(dataset, tmp_path):
     args = cli.parser().parse_args(["--dataset", str(folder), "--inits", "quadtree", "--steps", "0"])
     with pytest.raises(io.InputError, match="img0.jpg, img0.png share a name"):
         Runner(cli.experiment_from_args(args), tmp_path / "out", log=lambda *_: None).images()
+
+
+def test_remeasure_seconds_brings_old_results_up_to_date(run_dir, tmp_path):
+    """``bench/remeasure_seconds.py``: results made with whole 10-step blocks (no ``seconds_blocks``
+    setting) are refused on resume; the script re-runs their seconds fits and they resume again."""
+    out, argv = run_dir
+    data = store.load(out / "results.json")
+    data["entries"] = [e for e in data["entries"] if e["impl"] == "jax"]
+    del data["settings"]["seconds_blocks"]
+    for e in data["entries"]:
+        e["budgets"][-1]["psnr"] = -1.0  # a stale record, to be replaced
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "results.json").write_text(json.dumps(data))
+    i = argv.index("--out")
+    resume = [*argv[:i], "--out", str(old), *argv[i + 2:]]
+    assert cli.main(resume) == 2  # other settings (seconds_blocks)
+
+    spec = importlib.util.spec_from_file_location("remeasure", ROOT / "bench" / "remeasure_seconds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main([str(old)]) == 0
+    new = store.load(old / "results.json")
+    assert new["settings"]["seconds_blocks"] == runner.SECONDS_BLOCKS
+    for before, after in zip(data["entries"], new["entries"], strict=True):
+        assert after["budgets"][:3] == before["budgets"][:3]  # step budgets kept
+        timed = after["budgets"][3]
+        assert timed["budget"] == {"seconds": SECONDS[0]} and timed["psnr"] > 0
+        assert after["history_seconds"][1]["step"] == 1  # the new rule's first block
+    assert cli.main(resume) == 0  # resumes: nothing left to compute
