@@ -4,7 +4,7 @@
 
 * ``psnr_vs_time.png``: PSNR against time since the init started, the mean over images per method
   (implementation, init, k): the longest step-budget fit's log, averaged point by point over the
-  images (same log steps), x = mean seconds;
+  images that have every method (same log steps), x = mean seconds;
 * ``psnr_vs_time_images.png``: the same curves for each image, one panel per image;
 * ``grid.png``: for each image with artifacts (the first few), one row: ground truth, the dithered
   PPM, the dithered points over the image, the init render, the final render and the error map
@@ -24,7 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from igi_jax import io
-from igi_jax.experiments import store
+from igi_jax.experiments import report, store
 from igi_jax.experiments.runner import artifact_name
 
 PANELS = ("ground truth", "dithered PPM", "points", "init render", "final render", "|error|")
@@ -73,11 +73,12 @@ def _curves(ax: Any, curves: dict[str, tuple[np.ndarray, np.ndarray]], legend: b
 
 
 def curves_figure(data: dict[str, Any]) -> Figure:
-    """Mean PSNR-vs-time per method."""
+    """Mean PSNR-vs-time per method, over the images that have every method (as the tables)."""
     fig = _new_figure(7.0, 4.5)
     ax = fig.add_subplot()
-    _curves(ax, mean_curves(data["entries"]))
-    n = len({e["image"] for e in data["entries"]})
+    complete = set(report.complete_images(data)[0])
+    _curves(ax, mean_curves([e for e in data["entries"] if e["image"] in complete]))
+    n = len(complete)
     ax.set_title(f"mean over {n} image{'s' if n != 1 else ''} (compilation excluded)")
     fig.tight_layout()
     return fig
