@@ -185,14 +185,20 @@ def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
 
 
 def make_optimizer(model: TorchGaussians, cfg: FitConfig) -> tuple[torch.optim.Optimizer, Any]:
-    """Adan or Adam over the three parameter groups (``cfg.lr_groups`` multipliers), plus StepLR."""
+    """Adan or Adam over the three parameter groups (``cfg.lr_groups`` multipliers), plus the step
+    decay and warm-up (a ``LambdaLR``)."""
     mult = dict(cfg.lr_groups)
     groups = [{"params": [p], "lr": cfg.lr * mult.get(name, 1.0)} for name, p in model.groups().items()]
     if cfg.optimizer == "adan":
         opt: torch.optim.Optimizer = Adan(groups, lr=cfg.lr)
     else:
         opt = torch.optim.Adam(groups, lr=cfg.lr)  # betas .9/.999, eps 1e-8 outside the root: optax.adam
-    return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.decay_every, gamma=cfg.decay_rate)
+    w = cfg.warmup_steps  # the rate at step t (1, 2, ...) as igi_jax.optim.step_decay_schedule
+
+    def factor(count: int) -> float:
+        return cfg.decay_rate ** (count // cfg.decay_every) * (min(1.0, (count + 1) / w) if w > 0 else 1.0)
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
 @dataclasses.dataclass

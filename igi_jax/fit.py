@@ -50,6 +50,8 @@ class FitConfig:
       lr_groups: per-group multipliers of ``lr`` for ``xy``, ``shape``, ``colors``.
       decay_every: halve the learning rate every this many steps (GI: 20,000).
       decay_rate: step decay factor.
+      warmup_steps: ramp the rates linearly over the first N steps (0 = none, GaussianImage's;
+        see :func:`igi_jax.optim.step_decay_schedule`).
       loss: ``"l2"`` or ``"l2+dssim"`` (0.7 L2 + 0.3 D-SSIM).
       log_every: steps per jitted block (one log point each; snapshots end blocks too).
       backend: render backend (see :mod:`igi_jax.render`).
@@ -72,6 +74,7 @@ class FitConfig:
     lr_groups: tuple[tuple[str, float], ...] = ()
     decay_every: int = 20000
     decay_rate: float = 0.5
+    warmup_steps: int = 0
     loss: str = "l2"
     log_every: int = 100
     backend: str = "auto"
@@ -82,6 +85,7 @@ class FitConfig:
         _check_int("steps", self.steps, 0)
         _check_int("log_every", self.log_every, 1)
         _check_int("decay_every", self.decay_every, 1)
+        _check_int("warmup_steps", self.warmup_steps, 0)
         if self.seconds is not None:
             _check_real("seconds", self.seconds, 0.0, strict=True)
         _check_real("lr", self.lr, 0.0, strict=True)
@@ -141,13 +145,13 @@ def make_optimizer(cfg: FitConfig) -> optax.GradientTransformation:
     """The fit's optimiser: the paper's Adan (or Adam) with step decay, per-group rates."""
     return optim.step_decay_optimizer(cfg.optimizer, cfg.lr, decay_every=cfg.decay_every,
                                       decay_rate=cfg.decay_rate, groups=dict(cfg.lr_groups),
-                                      group_names=PARAM_GROUPS)
+                                      group_names=PARAM_GROUPS, warmup_steps=cfg.warmup_steps)
 
 
 def _cfg_key(cfg: FitConfig) -> tuple:
     """The settings that change the compiled block (not the budget or the logging interval)."""
-    return (cfg.optimizer, cfg.lr, cfg.lr_groups, cfg.decay_every, cfg.decay_rate, cfg.loss,
-            render_api.resolve_backend(cfg.backend), cfg.clamp)  # after _size_rule
+    return (cfg.optimizer, cfg.lr, cfg.lr_groups, cfg.decay_every, cfg.decay_rate, cfg.warmup_steps,
+            cfg.loss, render_api.resolve_backend(cfg.backend), cfg.clamp)  # after _size_rule
 
 
 def _means(xy: jax.Array, size: jax.Array) -> jax.Array:

@@ -73,9 +73,27 @@ def adan(learning_rate: optax.ScalarOrSchedule, b1: float = 0.98, b2: float = 0.
     return optax.chain(scale_by_adan(b1, b2, b3, eps), optax.scale_by_learning_rate(learning_rate))
 
 
+def step_decay_schedule(lr: float, decay_every: int, decay_rate: float,
+                        warmup_steps: int = 0) -> optax.Schedule:
+    """``lr · min(1, t / warmup_steps) · decay_rate ** ((t − 1) // decay_every)`` at step ``t`` = 1, 2, …
+
+    (optax passes the count ``t − 1``.) The warm-up ramps the rate linearly from
+    ``lr / warmup_steps``: Adan's and Adam's bias-corrected first steps move every parameter by
+    about the full rate whatever its gradient, which knocks a good init back by several dB.
+    """
+
+    def schedule(count: jax.Array) -> jax.Array:
+        decay = decay_rate ** (count // decay_every).astype(jnp.float32)
+        if warmup_steps <= 0:
+            return lr * decay
+        return lr * decay * jnp.minimum(1.0, (count + 1).astype(jnp.float32) / warmup_steps)
+
+    return schedule
+
+
 def step_decay_optimizer(name: str, lr: float, *, decay_every: int, decay_rate: float,
-                         groups: dict[str, float] | None = None,
-                         group_names: tuple[str, ...] = ()) -> optax.GradientTransformation:
+                         groups: dict[str, float] | None = None, group_names: tuple[str, ...] = (),
+                         warmup_steps: int = 0) -> optax.GradientTransformation:
     """Adan or Adam with a staircase step decay, optionally with per-group lr multipliers.
 
     Args:
@@ -84,11 +102,11 @@ def step_decay_optimizer(name: str, lr: float, *, decay_every: int, decay_rate: 
       decay_every, decay_rate: multiply the rate by ``decay_rate`` every ``decay_every`` steps.
       groups: multiplier per top-level key of the params dict; ``None`` or empty = all ×1.
       group_names: every top-level key of the params dict (needed when ``groups`` is given).
+      warmup_steps: ramp every rate linearly over the first steps (0 = none, GaussianImage).
     """
 
     def one(scale: float) -> optax.GradientTransformation:
-        sched = optax.exponential_decay(lr * scale, transition_steps=decay_every,
-                                        decay_rate=decay_rate, staircase=True)
+        sched = step_decay_schedule(lr * scale, decay_every, decay_rate, warmup_steps)
         if name == "adan":
             return adan(sched)
         if name == "adam":

@@ -114,6 +114,7 @@ def test_lr_groups_and_l2_dssim_loss():
     ({"lr": float("nan")}, "lr must be a finite number"),
     ({"lr": -1e-3}, "lr must be in"),
     ({"decay_every": 0}, "decay_every must be ≥ 1"),
+    ({"warmup_steps": -1}, "warmup_steps must be ≥ 0"),
     ({"lr_groups": (("xy", float("inf")),)}, "lr_groups"),
     ({"lr_groups": (("means", 2.0),)}, "lr groups"),
 ])

@@ -81,6 +81,14 @@ def test_step_decay_factory_groups_and_decay():
         optim.step_decay_optimizer("sgd", 1e-3, decay_every=1, decay_rate=0.5)
 
 
+def test_schedule_warms_up_then_decays():
+    sched = optim.step_decay_schedule(1e-2, decay_every=6, decay_rate=0.5, warmup_steps=4)
+    rates = [float(sched(jnp.int32(c))) for c in range(8)]  # optax counts from 0 at step 1
+    np.testing.assert_allclose(rates, [2.5e-3, 5e-3, 7.5e-3, 1e-2, 1e-2, 1e-2, 5e-3, 5e-3], rtol=1e-6)
+    flat = optim.step_decay_schedule(1e-2, decay_every=6, decay_rate=0.5)
+    np.testing.assert_allclose([float(flat(jnp.int32(c))) for c in (0, 5, 6)], [1e-2, 1e-2, 5e-3], rtol=1e-6)
+
+
 def test_adan_jits():
     tx = optim.adan(1e-3)
     p = {"x": jnp.ones((3, 2))}

@@ -46,6 +46,9 @@ STEP_LOG_EVERY = 100  # log interval of the step-budget fit (each budget also en
 SECONDS_LOG_EVERY = 10  # steps per fit block when the budget is in seconds (the last one is cut)
 SECONDS_BLOCKS = "cut to the time left"  # the settings' record of the seconds-budget rule
 MAX_STEPS = 10_000_000  # the step bound of a seconds budget
+# FitConfig fields added after results were recorded: left out of the settings at these (no-op)
+# values, so that those results still resume.
+FIT_ADDED_LATER = {"warmup_steps": 0}
 PARAMS_PER_GAUSSIAN = 8  # 2 position + 3 covariance + 3 colour (opacity folded in), RS or Cholesky
 Log = Callable[[str], Any]
 
@@ -106,7 +109,8 @@ class Experiment:
     def settings(self) -> dict[str, Any]:
         """What every entry depends on (a resumed run must match it)."""
         fit_cfg = {k: v for k, v in dataclasses.asdict(self.fit).items()
-                   if k not in ("steps", "seconds", "log_every")}
+                   if k not in ("steps", "seconds", "log_every")
+                   and not (k in FIT_ADDED_LATER and FIT_ADDED_LATER[k] == v)}
         return {"dataset": str(self.dataset.resolve()), "downscale": self.downscale,
                 "steps": sorted(self.steps), "seconds": sorted(self.seconds), "fit": fit_cfg,
                 "weights_sha256": _sha256(self.weights) if self.weights else None,

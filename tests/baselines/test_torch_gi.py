@@ -48,10 +48,11 @@ def _grad_sequence(steps, n, seed):
     return [(scale * (rng.normal(size=n) + 0.3 * np.sin(0.2 * t))).astype(np.float32) for t in range(steps)]
 
 
+@pytest.mark.parametrize("warmup", [0, 7])
 @pytest.mark.parametrize("name", ["adan", "adam"])
-def test_optimizer_with_groups_and_step_decay_matches_igi_jax(name):
-    """Same gradients → same parameters: torch Adan/Adam + StepLR vs igi_jax's optax chain."""
-    cfg = FitConfig(optimizer=name, lr=1e-2, decay_every=10, decay_rate=0.5,
+def test_optimizer_with_groups_and_step_decay_matches_igi_jax(name, warmup):
+    """Same gradients → same parameters: torch Adan/Adam + LambdaLR vs igi_jax's optax chain."""
+    cfg = FitConfig(optimizer=name, lr=1e-2, decay_every=10, decay_rate=0.5, warmup_steps=warmup,
                     lr_groups=(("xy", 0.5), ("colors", 3.0)))
     n, steps = 7, 50
     grads = {k: _grad_sequence(steps, n, seed) for seed, k in enumerate(("xy", "shape", "colors"))}
