@@ -4,8 +4,8 @@ On Kodak the first Adan step of the default fit (lr 1e-3 × 3) knocks the net in
 (kodim01: 24.5 → 18.4 dB at step 1, back above the init by step 10), because bias-corrected Adan
 moves every parameter by about the full rate on its first steps. This runs the shipped fit config
 with ``FitConfig.warmup_steps`` = each of ``--warmup`` from the net + colour solve init (k = 3) and
-the quad-tree + colour solve init, and prints PSNR at a few early steps and at 200 (and the mean
-over photos). Photos are resized to ``--width`` (LANCZOS); they are training photos, not the
+the quad-tree + colour solve init, and prints PSNR at a few early steps and at ``--steps`` (and
+the mean over photos). Photos are resized to ``--width`` (LANCZOS); they are training photos, not the
 held-out ones (``igi_jax.data.samples.VAL_PHOTOS``).
 
     python bench/fit_warmup.py --photos 002,013,027 --width 768 --warmup 0,10,30 \
@@ -35,7 +35,7 @@ from igi_jax.fit import fit  # noqa: E402
 from igi_jax.net import load_weights  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "datasets" / "photos"
-STEPS = (0, 1, 2, 5, 10, 20, 50, 100, 200)
+MARKS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 
 
 def load_photo(name: str, width: int) -> np.ndarray:
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photos", default="002,013,027")
     ap.add_argument("--width", type=int, default=768)
     ap.add_argument("--warmup", default="0,10,30")
+    ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--inits", default="net+solve,quadtree+solve")
     ap.add_argument("--out", type=Path, default=None, help="also write the Markdown table here")
     args = ap.parse_args(argv)
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"photos {held_out} are held out from training: not for tuning")
     warmups = [int(w) for w in args.warmup.split(",")]
     model = load_weights(shipped_weights())
-    base = dataclasses.replace(fit_default.get_config(), steps=max(STEPS), log_every=100)
+    steps = tuple(sorted({s for s in MARKS if s <= args.steps} | {args.steps}))
+    base = dataclasses.replace(fit_default.get_config(), steps=args.steps, log_every=100)
     rows = []
     for name in photos:
         image = load_photo(name, args.width)
@@ -68,15 +70,15 @@ def main(argv: list[str] | None = None) -> int:
                                       backend="auto")
             for w in warmups:
                 res = fit(init.gaussians, image, dataclasses.replace(base, warmup_steps=w),
-                          snapshots=frozenset(STEPS))
+                          snapshots=frozenset(steps))
                 at = {h["step"]: h["psnr"] for h in res.history}
                 rows.append({"photo": name, "init": init_name, "warmup": w,
-                             "gaussians": init.gaussians.num_live(), "psnr": [at[s] for s in STEPS],
+                             "gaussians": init.gaussians.num_live(), "psnr": [at[s] for s in steps],
                              "load": os.getloadavg()[0]})
                 print(f"{name} {init_name} warmup {w}: " + " ".join(f"{p:.2f}" for p in rows[-1]["psnr"]),
                       flush=True)
-    head = ("| photo | init | G | warm-up | " + " | ".join(f"step {s}" for s in STEPS) + " | load |\n"
-            + "|---" * (5 + len(STEPS)) + "|\n")
+    head = ("| photo | init | G | warm-up | " + " | ".join(f"step {s}" for s in steps) + " | load |\n"
+            + "|---" * (5 + len(steps)) + "|\n")
     lines = [f"| {r['photo']} | {r['init']} | {r['gaussians']:,} | {r['warmup']} | "
              + " | ".join(f"{p:.2f}" for p in r["psnr"]) + f" | {r['load']:.1f} |" for r in rows]
     means = []
