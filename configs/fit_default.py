@@ -1,4 +1,5 @@
-"""Default fine-tuning config: GaussianImage's recipe (the paper's Adan, L2) with lr 1e-3 × 3.
+"""Default fine-tuning config: GaussianImage's recipe (the paper's Adan, L2) with lr 1e-3 × 3 and a
+10-step linear warm-up.
 
 Re-tuned after issue 13 (``igi_jax/optim.py``: optax.adan's ``eps_root=1e-8`` had made every
 step ~100× too small; the earlier "lr × 3 helps" was measured with that bug and is void). Measured
@@ -44,8 +45,20 @@ Step count: 2,000 (unchanged). The second thousand steps still add 1.3–1.5 dB 
 (42.34 → 43.64 and 39.27 → 40.60 with the default init); ``--steps 1000`` halves the time for
 that loss.
 
+Warm-up (session 7): the bias-corrected Adan moves every parameter by about the full rate on its
+first steps, whatever its gradient; at lr 3e-3 that shifts every Gaussian ~1 px on a 768 px image
+and knocks a good init back by 4-10 dB at step 1 (Kodak, net + solve: 31.8 → 22.1 dB on kodim02),
+recovered only after ~10 steps. A linear warm-up of the rates over the first 10 steps removes the
+dip. Measured on training photos 002/013/027 at 768 px (``bench/results/fit_warmup.md``), mean PSNR
+at steps 1 / 10 / 50 / 200 without → with a 10-step warm-up: net + solve 20.12 → 29.35, 28.77 →
+30.20, 30.84 → 31.44, 32.50 → 32.92 dB; quad-tree + solve 14.74 → 19.74, 21.00 → 21.51, 25.48 →
+26.06, 33.40 → 34.10 dB. A 30-step warm-up is worse at 200 steps (32.84 / 33.66). At 2,000 steps,
+384 px, photos 002/013 (``bench/results/fit_warmup_2000.md``, where a step moves a Gaussian half
+as far, so the dip is smaller) the warm-up changes the final PSNR by −0.07 / +0.05 (net + solve)
+and +0.05 / −0.02 dB (quad-tree + solve): neutral, after +0.04 to +0.36 dB at step 200.
+
 Expected: ``fit(initialize("quadtree", img).gaussians, img, get_config())`` on photo 002
-resized to 384 px wide (LANCZOS) reaches ≈ 36.0 dB after 200 steps and ≈ 43.6 dB after 2,000.
+resized to 384 px wide (LANCZOS) reaches ≈ 36.25 dB after 200 steps and ≈ 43.7 dB after 2,000.
 """
 
 from __future__ import annotations
@@ -53,10 +66,11 @@ from __future__ import annotations
 from igi_jax.fit import FitConfig
 
 LR_GROUPS = (("xy", 3.0), ("shape", 3.0), ("colors", 3.0))
+WARMUP_STEPS = 10
 
 
 def get_config(height: int | None = None, width: int | None = None) -> FitConfig:
     """The default :class:`FitConfig` (the size arguments are accepted for a future size rule)."""
     del height, width  # no size rule: the lr sweep was not repeated at other sizes
     return FitConfig(steps=2000, optimizer="adan", lr=1e-3, lr_groups=LR_GROUPS, loss="l2",
-                     decay_every=20000, decay_rate=0.5, log_every=100)
+                     decay_every=20000, decay_rate=0.5, warmup_steps=WARMUP_STEPS, log_every=100)

@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=KINDS, help="covariance parameterization (default rs)")
     p.add_argument("--optimizer", choices=("adan", "adam"))
     p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    p.add_argument("--warmup", type=int, metavar="STEPS",
+                   help="ramp the learning rate linearly over the first STEPS (0 = none)")
     p.add_argument("--loss", choices=("l2", "l2+dssim"))
     p.add_argument("--solve-colors", type=_count, nargs="?", const=SOLVE_COLORS_ITERS, metavar="ITERS",
                    help=f"least-squares colours after the init, ITERS CG iterations ({SOLVE_COLORS_ITERS} "
@@ -110,6 +112,7 @@ def _fit_options(args: argparse.Namespace) -> pipeline.FitOptions:
         print(f"igi: note: {note}", file=sys.stderr)
     flags = {"init": args.init, "num_gaussians": args.gaussians, "kind": args.kind, "seed": args.seed,
              "solve_colors": args.solve_colors, "optimizer": args.optimizer, "lr": args.lr,
+             "warmup_steps": args.warmup,
              "loss": args.loss, "backend": args.backend,
              "weights": None if args.weights is None else str(args.weights),
              "kernel_size": args.kernel_size, "net_shrink": args.net_shrink}

@@ -120,6 +120,7 @@ def test_absurd_gaussian_count(png, tmp_path, count, match):
         (["fit", "{png}", "--lr", "inf"], "lr must be a finite number, got inf"),
         (["fit", "{png}", "--lr", "-1"], "lr must be in (0, ∞), got -1"),
         (["fit", "{png}", "--lr", "0"], "lr must be in (0, ∞), got 0"),
+        (["fit", "{png}", "--warmup", "-1"], "warmup_steps must be ≥ 0, got -1"),
         (["fit", "{png}", "--seconds", "inf"], "seconds must be a finite number"),
         (["fit", "{png}", "--seconds", "nan"], "seconds must be a finite number"),
         (["fit", "{png}", "--log-every", "0"], "log_every must be ≥ 1"),

@@ -17,7 +17,8 @@ when it fine-tunes.
 Quad-tree ``scale`` (std dev per ellipse semi-axis): the official recipe is 0.54, and it is also
 the default with the colour solve (:data:`SOLVE_SCALE`), with 8 CG iterations. Re-measured after
 issue 13 (the paper's Adan, ``igi_jax/optim.py``) on photos (never Kodak) at 384 px wide, with the
-shipped fit config (``configs/fit_default``, lr 1e-3 × 3), PSNR (dB) at fit step 0 / 100 / 200
+shipped fit config of the time (``configs/fit_default``, lr 1e-3 × 3, before its 10-step warm-up),
+PSNR (dB) at fit step 0 / 100 / 200
 (2026-12-01, 2-core CPU shared with other jobs, load 11–16, so no init times are quoted)::
 
     python bench/init_tuning.py --sweep budget --width 384 --photos 002,013 --steps 200 \
