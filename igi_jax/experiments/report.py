@@ -184,12 +184,15 @@ def _legend(data: dict[str, Any]) -> str:
     s = data["settings"]
     fit = s["fit"]
     groups = "".join(f", ×{m:g} for {g}" for g, m in fit["lr_groups"])
+    w = fit.get("warmup_steps", 0)  # absent: results from before the warm-up existed
+    warmup = f"{w}-step warm-up" if w else "no warm-up"
     n_threads = sorted({e["torch_threads"] for e in data["entries"] if e.get("torch_threads")})
     threads = (f"; PyTorch: no_grad, the model's forward from its parameters, "
                f"{'/'.join(map(str, n_threads))} thread(s)") if n_threads else ""
     return (f"Cells: PSNR (dB) / MS-SSIM (when both sides > 160 px) (mean time in s from the start of "
             f"the init, compilation excluded). Images: `{Path(s['dataset']).name}`, downscaled ×"
-            f"{s['downscale']}. Fit: {fit['optimizer']}, lr {fit['lr']:g}{groups}, {fit['loss']} loss, "
+            f"{s['downscale']}. Fit: {fit['optimizer']}, lr {fit['lr']:g}{groups}, {warmup}, "
+            f"{fit['loss']} loss, "
             f"backend {s['backend']}. "
             f"random uses the {'net' if s['weights_sha256'] else 'quad-tree'}'s Gaussian count; params = "
             f"8 per Gaussian{_seconds_rule(s)}. FPS: forward renders per second of the final set "

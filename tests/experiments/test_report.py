@@ -83,7 +83,10 @@ def test_wall_line(data):
 
 def test_markdown_and_published(data):
     text = report.markdown(data)
-    assert "downscaled ×2" in text and "×3 for xy" in text and "load average 9.5 during" in text
+    assert "downscaled ×2" in text and "load average 9.5 during" in text
+    assert "×3 for xy, no warm-up, l2 loss" in text
+    data["settings"]["fit"]["warmup_steps"] = 10
+    assert "×3 for xy, 10-step warm-up, l2 loss" in report.markdown(data)
     assert "; code abc1234." in text
     assert "| a | jax | net | 3 | 1,000 | 0.500 | 20.00 | 25.00 | 24.00 |" in text
     for p in report.PUBLISHED:
