@@ -56,6 +56,11 @@ at steps 1 / 10 / 50 / 200 without → with a 10-step warm-up: net + solve 20.12
 384 px, photos 002/013 (``bench/results/fit_warmup_2000.md``, where a step moves a Gaussian half
 as far, so the dip is smaller) the warm-up changes the final PSNR by −0.07 / +0.05 (net + solve)
 and +0.05 / −0.02 dB (quad-tree + solve): neutral, after +0.04 to +0.36 dB at step 200.
+The warm-up is for good inits: a random init gains from the big first steps. On Kodak's kodim01
+(held out, seen after the choice; ``bench/results/eval_kodak`` vs ``eval_kodak_no_warmup``) the
+warm-up gave +0.49 / +0.67 / +0.55 dB at step 200 for net / net + solve / quad-tree + solve, and
+−0.70 dB for random (k = 3 count); at 2,000 steps all four within 0.11 dB. Not made init-dependent:
+one fit config serves every init, and the defaults serve the quad-tree init.
 
 Expected: ``fit(initialize("quadtree", img).gaussians, img, get_config())`` on photo 002
 resized to 384 px wide (LANCZOS) reaches ≈ 36.25 dB after 200 steps and ≈ 43.7 dB after 2,000.
