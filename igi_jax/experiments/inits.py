@@ -3,7 +3,9 @@
 An init *spec* is a base name with an optional ``+solve`` suffix (the least-squares colour solve,
 :mod:`igi_jax.init.color_solve`, :data:`SOLVE_ITERS` CG iterations, timed as part of the init):
 
-* ``net`` — the network: PPM → dithering (cell ``k``) → Delaunay → BC / Σ / opacity fields.
+* ``net`` — the network: PPM → dithering (cell ``k``) → Delaunay → BC / Σ / opacity fields; its
+  Gaussians as predicted (the paper's protocol; ``igi fit --init net`` narrows them 0.8× before
+  fine-tuning, experiments do not).
 * ``grad-dither`` — ablation: dither the image-gradient map (:func:`gradient_ppm`, scaled so that
   it dithers to the net's point count, :func:`match_count`) instead of the predicted PPM; the
   net's fields still make the Gaussians.
