@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from baselines import torch_rasterize
 from igi_jax.fit import PARAM_GROUPS, FitConfig, block_steps
+from igi_jax.optim import step_decay_schedule
 
 _SCALE_BOUND = 0.5
 _CHOL_BOUND = (0.5, 0.0, 0.5)
@@ -193,12 +194,9 @@ def make_optimizer(model: TorchGaussians, cfg: FitConfig) -> tuple[torch.optim.O
         opt: torch.optim.Optimizer = Adan(groups, lr=cfg.lr)
     else:
         opt = torch.optim.Adam(groups, lr=cfg.lr)  # betas .9/.999, eps 1e-8 outside the root: optax.adam
-    w = cfg.warmup_steps  # the rate at step t (1, 2, ...) as igi_jax.optim.step_decay_schedule
-
-    def factor(count: int) -> float:
-        return cfg.decay_rate ** (count // cfg.decay_every) * (min(1.0, (count + 1) / w) if w > 0 else 1.0)
-
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    # The rate factor at scheduler count c (step c + 1): the JAX fit's own schedule, at lr 1.
+    schedule = step_decay_schedule(1.0, cfg.decay_every, cfg.decay_rate, cfg.warmup_steps)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda count: float(schedule(count)))
 
 
 @dataclasses.dataclass

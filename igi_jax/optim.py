@@ -82,7 +82,8 @@ def step_decay_schedule(lr: float, decay_every: int, decay_rate: float,
     about the full rate whatever its gradient, which knocks a good init back by several dB.
     """
 
-    def schedule(count: jax.Array) -> jax.Array:
+    def schedule(count: jax.Array | int) -> jax.Array:
+        count = jnp.asarray(count)
         decay = decay_rate ** (count // decay_every).astype(jnp.float32)
         if warmup_steps <= 0:
             return lr * decay
