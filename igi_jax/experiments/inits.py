@@ -99,21 +99,15 @@ class InitOutcome:
     points: np.ndarray | None = None
 
 
-def gradient_ppm(image: np.ndarray, mean: float | None = None) -> np.ndarray:
+def gradient_ppm(image: np.ndarray) -> np.ndarray:
     """Image-gradient map as a PPM: ``[H, W, 3]`` image → ``[H, W]`` float32 in [0, 1].
 
     Sobel gradient magnitude of the luminance (blurred with σ = 1 px), normalised robustly as the
-    pseudo-PPM labels are (mean ± 3 std), then, if ``mean`` is given, scaled so that its mean is
-    ``mean`` (clipped to [0, 1]; a few fixed-point passes), which makes the dithered point count
-    comparable to the PPM it replaces.
+    pseudo-PPM labels are (mean ± 3 std). :func:`match_count` then scales it to the net's point count.
     """
     lum = ndimage.gaussian_filter(np.asarray(image, np.float64) @ [0.299, 0.587, 0.114], 1.0)
     mag = np.hypot(ndimage.sobel(lum, axis=0), ndimage.sobel(lum, axis=1))
-    ppm = normalise(mag).astype(np.float64)
-    if mean is not None and ppm.mean() > 0:
-        for _ in range(8):
-            ppm = np.clip(ppm * (mean / max(ppm.mean(), 1e-12)), 0.0, 1.0)
-    return ppm.astype(np.float32)
+    return normalise(mag).astype(np.float32)
 
 
 def match_count(ppm: np.ndarray, count: int, k: int, backend: str = "auto", iters: int = 24) -> np.ndarray:

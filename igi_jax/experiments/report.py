@@ -112,10 +112,13 @@ def _f(v: float | None, fmt: str) -> str:
     return "–" if v is None else format(v, fmt)
 
 
-def _cell(b: dict[str, Any] | None, seconds_budget: bool) -> str:
+def _cell(b: dict[str, Any] | None, seconds_budget: bool, images: int) -> str:
     if b is None:
         return "–"
-    ms = f" / {b['ms_ssim']:.4f}" if b["ms_ssim"] is not None else ""
+    ms = ""
+    if b["ms_ssim"] is not None:  # MS-SSIM skips images with a side ≤ 160 px: say when it did
+        few = f" [{b['ms_ssim_images']} of {images} images]" if b["ms_ssim_images"] < images else ""
+        ms = f" / {b['ms_ssim']:.4f}{few}"
     when = f"{b['seconds']:.1f} s" + (f", {b['steps']:,.0f} st" if seconds_budget else "")
     return f"{_f(b['psnr'], '.2f')}{ms} ({when})"
 
@@ -130,7 +133,7 @@ def means_table(data: dict[str, Any]) -> str:
     for r in rows:
         cells = [r["impl"], r["init"], "–" if r["k"] is None else str(r["k"]), str(r["images"]),
                  _f(r["gaussians"], ",.0f"), _f(r["params"], ",.0f"), _f(r["init_seconds"], ".3f"),
-                 *[_cell(r["budgets"].get(budget_label(b)), "seconds" in b) for b in labels],
+                 *[_cell(r["budgets"].get(budget_label(b)), "seconds" in b, r["images"]) for b in labels],
                  _f(r["fps"], ".1f")]
         lines.append("| " + " | ".join(cells) + " |")
     note = _partial_note(data)

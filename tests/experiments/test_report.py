@@ -49,7 +49,9 @@ def test_means(data):
     assert b["psnr"] == pytest.approx(26.5) and b["seconds"] == pytest.approx(5.0)
     assert b["ms_ssim"] == pytest.approx(0.9) and b["ms_ssim_images"] == 1  # None is not averaged
     table = report.means_table(data)
-    assert "| jax | net | 3 | 2 | 2,000 | 16,000 | 0.600 | 21.00 (0.6 s) | 26.50 / 0.9000 (5.0 s) |" in table
+    assert ("| jax | net | 3 | 2 | 2,000 | 16,000 | 0.600 | 21.00 (0.6 s) "
+            "| 26.50 / 0.9000 [1 of 2 images] (5.0 s) |") in table
+    assert "| 27.50 / 0.9600 (6.2 s) |" in table  # both quad-tree rows have MS-SSIM: no count
     assert "| 25.50 (2.1 s, 40 st) | 100.0 |" in table
     assert "| jax | quadtree+solve | – | 2 | 3,000 | 24,000 | 1.100 | 24.50 (1.1 s) |" in table
     assert "left out" not in table
