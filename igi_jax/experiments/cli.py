@@ -3,15 +3,19 @@ experiments as one resumable command.
 
     evaluate.py --dataset DIR [--inits net,net+solve,quadtree+solve,random] [--kernel-size 3,4]
                 [--steps 0,200,2000] [--seconds 2,10,20] [--baseline torch] [--weights FILE]
-                [--limit N] [--only NAMES] [--downscale F] [--config FILE] --out REPORT
+                [--limit N] [--only NAMES] [--downscale F] [--config FILE] [--stop-after DURATION]
+                --out REPORT
 
 Writes ``REPORT/results.json`` (resumable: a second run with the same settings skips finished
 entries), ``REPORT/report.md`` (means and per-image tables) and the plots (``psnr_vs_time.png``,
 ``psnr_vs_time_images.png``, ``grid.png``). Inits: see :mod:`igi_jax.experiments.inits`.
+``--stop-after`` ends a run cleanly between entries, with exit code 3 while entries are left, so
+that a job with a time limit writes its report and a rerun resumes.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -63,8 +67,33 @@ def parser() -> cli.Parser:
     p.add_argument("--grid-images", type=int, default=3, help="images kept for the grid plot")
     p.add_argument("--seed", type=int, default=0, help="random-init seed")
     p.add_argument("--torch-threads", type=int, default=1, help="PyTorch threads (0 = its default)")
+    p.add_argument("--stop-after", metavar="DURATION", help="start no new entry after this long (e.g. "
+                   "5400, 90m, 1.5h: a job's time limit less one entry); exit code 3 while entries are "
+                   "left, so rerunning resumes")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
     return p
+
+
+def duration(text: str) -> float:
+    """Seconds in ``"5400"``, ``"90s"``, ``"90m"`` or ``"1.5h"``."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)\s*", text)
+    if m is None:
+        raise io.InputError(f"--stop-after: expected a duration such as 5400, 90m or 1.5h, got {text!r}")
+    return float(m[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[m[2]]
+
+
+def _results_argv(argv: list[str]) -> list[str]:
+    """``argv`` without ``--stop-after``, which changes when a run stops, not its results (the
+    command is printed in the report; resumed runs then show one command)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--stop-after":
+            skip = True
+        elif not a.startswith("--stop-after="):
+            out.append(a)
+    return out
 
 
 def experiment_from_args(args) -> Experiment:
@@ -110,7 +139,8 @@ def run(argv: list[str]) -> int:
     exp = experiment_from_args(args)
     if not args.dataset.is_dir():
         raise io.InputError(f"{args.dataset}: not a directory")
-    runner = Runner(exp, args.out, command=["evaluate.py", *argv])
+    stop_after = duration(args.stop_after) if args.stop_after is not None else None
+    runner = Runner(exp, args.out, command=["evaluate.py", *_results_argv(argv)], stop_after=stop_after)
     try:
         data = runner.run()
     except KeyboardInterrupt:
@@ -123,6 +153,10 @@ def run(argv: list[str]) -> int:
     print(report.means_table(data))
     print(f"{runner.fitted} entries computed, {len(data['entries']) - runner.fitted} reused; wrote "
           f"{args.out / 'results.json'}, {args.out / 'report.md'}, {', '.join(p.name for p in written)}")
+    if runner.left:
+        print(f"evaluate.py: stopped after {args.stop_after} (--stop-after) with {runner.left} entries left; "
+              "run the same command again to resume", file=sys.stderr)
+        return 3
     return 0
 
 

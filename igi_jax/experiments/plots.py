@@ -162,6 +162,8 @@ def write_all(out_dir: str | Path) -> list[Path]:
     """Write the figures for ``out_dir/results.json`` into ``out_dir``; returns the paths."""
     out_dir = Path(out_dir)
     data = store.load(out_dir / "results.json")
+    if not data["entries"]:  # a run stopped before its first entry: nothing to draw
+        return []
     figures = {"psnr_vs_time.png": curves_figure(data), "psnr_vs_time_images.png": per_image_figure(data),
                "grid.png": grid_figure(data, out_dir / "artifacts")}
     written = []

@@ -217,8 +217,11 @@ class Runner:
     """Runs an :class:`Experiment` into ``out_dir`` (``results.json`` + ``artifacts/``)."""
 
     def __init__(self, exp: Experiment, out_dir: str | os.PathLike, *, command: list[str] | None = None,
-                 log: Log = print):
+                 log: Log = print, stop_after: float | None = None):
+        """``stop_after``: seconds after which :meth:`run` starts no new entry (a job's time limit);
+        the entries it skips are counted in :attr:`left`, and a later run resumes them."""
         self.exp, self.out, self.log = exp, Path(out_dir), log
+        self.stop_after, self.left, self.clock = stop_after, 0, time.monotonic
         self.out.mkdir(parents=True, exist_ok=True)
         self.store = ResultStore(self.out / "results.json", exp.settings(), command or [])
         self.model = None
@@ -237,6 +240,7 @@ class Runner:
     def run(self) -> dict[str, Any]:
         """Compute every missing entry; returns the results."""
         paths = self.images()
+        t0 = self.clock()
         for i, path in enumerate(paths):
             image, name = None, path.stem
             for k in self.exp.kernel_sizes:
@@ -245,6 +249,9 @@ class Runner:
                     impls = ["jax"] + ([self.exp.baseline] if self.exp.baseline else [])
                     todo = [m for m in impls if not self.store.has((name, spec.name, kk, m))]
                     if not todo:
+                        continue
+                    if self.stop_after is not None and self.clock() - t0 >= self.stop_after:
+                        self.left += len(todo)
                         continue
                     image = load_dataset_image(path, self.exp.downscale) if image is None else image
                     self._entry(name, image, spec, kk, todo, keep=i < self.exp.grid_images)

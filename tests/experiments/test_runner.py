@@ -191,3 +191,37 @@ def test_remeasure_seconds_brings_old_results_up_to_date(run_dir, tmp_path):
         assert timed["budget"] == {"seconds": SECONDS[0]} and timed["psnr"] > 0
         assert after["history_seconds"][1]["step"] == 1  # the new rule's first block
     assert cli.main(resume) == 0  # resumes: nothing left to compute
+
+
+def test_stop_after_ends_between_entries_and_resumes(dataset, tiny_weights, tmp_path, capsys):
+    out = tmp_path / "exp"
+    argv = ["--dataset", str(dataset), "--inits", "quadtree,random", "--steps", "0",
+            "--weights", str(tiny_weights), "--fps-repeats", "1", "--grid-images", "0", "--out", str(out)]
+    assert cli.main([*argv, "--stop-after", "0"]) == 3  # 4 entries (2 images × 2 inits), none started
+    assert "with 4 entries left; run the same command again to resume" in capsys.readouterr().err
+    assert _entries(out) == [] and not list(out.glob("*.png"))  # no plots of nothing
+
+    args = cli.parser().parse_args(argv)
+    run = runner.Runner(cli.experiment_from_args(args), out, log=lambda *_: None, stop_after=150.0)
+    ticks = iter(range(0, 10_000, 100))  # each look at the clock: 100 s later
+    run.clock = lambda: float(next(ticks))
+    run.run()  # t0 = 0; entry 1 starts at 100 s; at 200 s the rest are left
+    assert run.fitted == 1 and run.left == 3 and len(_entries(out)) == 1
+
+    assert cli.main([*argv, "--stop-after=1h"]) == 0  # resumes the other three
+    data = store.load(out / "results.json")
+    assert len(data["entries"]) == 4
+    assert all("--stop-after" not in " ".join(r["command"]) for r in data["runs"])  # not a result setting
+
+
+@pytest.mark.parametrize("text, seconds", [("5400", 5400.0), ("90s", 90.0), ("90m", 5400.0), ("1.5h", 5400)])
+def test_duration(text, seconds):
+    assert cli.duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "-5", "1d", "h", "1.5 hours"])
+def test_bad_duration_is_refused(text):
+    from igi_jax import io
+
+    with pytest.raises(io.InputError, match="--stop-after"):
+        cli.duration(text)
