@@ -87,11 +87,12 @@ def _results_argv(argv: list[str]) -> list[str]:
     command is printed in the report; resumed runs then show one command)."""
     out, skip = [], False
     for a in argv:
+        name = a.split("=", 1)[0]
         if skip:
             skip = False
-        elif a == "--stop-after":
-            skip = True
-        elif not a.startswith("--stop-after="):
+        elif len(name) >= len("--sto") and "--stop-after".startswith(name):  # argparse takes prefixes
+            skip = "=" not in a
+        else:
             out.append(a)
     return out
 

@@ -197,7 +197,7 @@ def test_stop_after_ends_between_entries_and_resumes(dataset, tiny_weights, tmp_
     out = tmp_path / "exp"
     argv = ["--dataset", str(dataset), "--inits", "quadtree,random", "--steps", "0",
             "--weights", str(tiny_weights), "--fps-repeats", "1", "--grid-images", "0", "--out", str(out)]
-    assert cli.main([*argv, "--stop-after", "0"]) == 3  # 4 entries (2 images × 2 inits), none started
+    assert cli.main([*argv, "--stop", "0"]) == 3  # 4 entries (2 images × 2 inits), none started
     assert "with 4 entries left; run the same command again to resume" in capsys.readouterr().err
     assert _entries(out) == [] and not list(out.glob("*.png"))  # no plots of nothing
 
@@ -211,7 +211,8 @@ def test_stop_after_ends_between_entries_and_resumes(dataset, tiny_weights, tmp_
     assert cli.main([*argv, "--stop-after=1h"]) == 0  # resumes the other three
     data = store.load(out / "results.json")
     assert len(data["entries"]) == 4
-    assert all("--stop-after" not in " ".join(r["command"]) for r in data["runs"])  # not a result setting
+    assert all("--stop" not in " ".join(r["command"]) for r in data["runs"])  # not a result setting
+    assert "--out" in data["runs"][-1]["command"]
 
 
 @pytest.mark.parametrize("text, seconds", [("5400", 5400.0), ("90s", 90.0), ("90m", 5400.0), ("1.5h", 5400)])
