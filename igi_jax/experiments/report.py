@@ -140,6 +140,73 @@ def means_table(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n" + (f"\n{note}" if note else "")
 
 
+def _group_name(key: tuple) -> str:
+    impl, init, k = key
+    return f"{impl} {init}" + ("" if k is None else f" k = {k}")
+
+
+def reference_group(data: dict[str, Any]) -> tuple | None:
+    """The ``(impl, init, k)`` that :func:`paired_table` compares against: the first JAX quad-tree
+    init (the method the paper's net init competes with), or ``None`` when there is none."""
+    keys = dict.fromkeys((e["impl"], e["init"], e["k"]) for e in data["entries"])
+    return next((key for key in keys if key[0] == "jax" and key[1].startswith("quadtree")), None)
+
+
+def paired(data: dict[str, Any], versus: tuple | None = None) -> list[dict[str, Any]]:
+    """Per-image PSNR differences, image by image, over the images every group has.
+
+    Each group of the reference's implementation is paired with ``versus`` (default
+    :func:`reference_group`); a group of another implementation (the PyTorch baseline) with the
+    reference implementation's group of the same init and k, so that those rows read as parity.
+    Returns ``{"row", "versus", "budgets": {label: {"delta", "ahead", "images"}}}`` per pair:
+    the mean of (row − versus) in dB, and on how many of the images the row is ahead.
+    """
+    versus = versus or reference_group(data)
+    if versus is None:
+        return []
+    complete = set(complete_images(data)[0])
+    psnr: dict[tuple, dict[tuple, float]] = defaultdict(dict)
+    for e in data["entries"]:
+        if e["image"] in complete:
+            for r in e["budgets"]:
+                if r["psnr"] is not None and math.isfinite(r["psnr"]):
+                    psnr[(e["impl"], e["init"], e["k"])][(e["image"], budget_label(r["budget"]))] = r["psnr"]
+    out = []
+    for key in psnr:
+        ref = versus if key[0] == versus[0] else (versus[0], *key[1:])
+        if key == ref or ref not in psnr:
+            continue
+        budgets = {}
+        for b in _budgets(data["entries"]):
+            label = budget_label(b)
+            d = [v - psnr[ref][(img, lab)] for (img, lab), v in psnr[key].items()
+                 if lab == label and (img, lab) in psnr[ref]]
+            if d:
+                budgets[label] = {"delta": sum(d) / len(d), "ahead": sum(x > 0 for x in d), "images": len(d)}
+        out.append({"row": key, "versus": ref, "budgets": budgets})
+    return out
+
+
+def _delta(d: float) -> str:
+    # A parity row's differences are float noise: show them, rather than "+0.00".
+    return f"{d:+.1e}" if 0 < abs(d) < 0.005 else f"{d:+.2f}"
+
+
+def paired_table(data: dict[str, Any]) -> str:
+    """Markdown: :func:`paired` as ``mean Δ PSNR (ahead on n of m)`` per budget, or ``""``."""
+    pairs = paired(data)
+    if not pairs:
+        return ""
+    labels = [budget_label(b) for b in _budgets(data["entries"])]
+    lines = ["| row − versus | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    for p in pairs:
+        cells = [f"{_delta(b['delta'])} ({b['ahead']} of {b['images']})" if b else "–"
+                 for b in (p["budgets"].get(label) for label in labels)]
+        lines.append(f"| {_group_name(p['row'])} − {_group_name(p['versus'])} | " + " | ".join(cells) + " |")
+    return ("Paired, image by image: mean PSNR difference (dB) of each row minus the one it is "
+            "compared with, and on how many images the row is ahead.\n\n" + "\n".join(lines) + "\n")
+
+
 def per_image_table(data: dict[str, Any]) -> str:
     """Markdown: PSNR (dB) per image and method at every budget."""
     labels = _budgets(data["entries"])
@@ -220,10 +287,12 @@ def _code_line(data: dict[str, Any]) -> str:
 
 
 def markdown(data: dict[str, Any]) -> str:
-    """The whole report: means, the published numbers, per-image PSNR."""
+    """The whole report: means, paired differences, the published numbers, per-image PSNR."""
     runs = data.get("runs") or []
     cmds = sorted({" ".join(r["command"]) for r in runs if r.get("command")})
+    pairs = paired_table(data)
     parts = ["# Experiments\n", _legend(data), wall_line(data), "\n## Means\n", means_table(data),
+             *(["\n## Paired\n", pairs] if pairs else []),
              "\n## Published (not measured here)\n", published_table(),
              "\n## Per image: PSNR (dB)\n", per_image_table(data)]
     if cmds:
@@ -244,9 +313,11 @@ def readme_block(data: dict[str, Any], source: str, label: str) -> str:
     runs = data.get("runs") or []
     cmds = sorted({" ".join(r["command"]) for r in runs if r.get("command")})
     cmd = "\n".join(cmds) if cmds else "(command not recorded)"
+    pairs = paired_table(data)
     return (f"{label}\n\nGenerated from [`{source}`]({source}) by "
             f"`python -m igi_jax.experiments.report {source} --readme README.md`; made with:\n\n"
             f"```bash\n{cmd}\n```\n\n{_legend(data)}\n{wall_line(data)}\n{means_table(data)}\n"
+            f"{pairs and pairs + chr(10)}"
             f"Published, for scale (not measured here; a GPU and the paper's ConvNeXt-B):\n\n"
             f"{published_table()}")
 

@@ -75,6 +75,31 @@ def test_means_leave_out_incomplete_images(data):
         "Wall time: 1.00 h for 3 entries on 2 image(s), 40.0 min per image with every row (1), ")
 
 
+def test_paired_differences(data):
+    """Image by image against the quad-tree row; a PyTorch row against JAX's same init (parity)."""
+    qt = "quadtree+solve"
+    data["entries"] += [_entry("a", qt, None, 24.0, 26.0 + 3e-4, 0.95, (1.0, 9.0), 2000, "torch"),
+                        _entry("b", qt, None, 25.0, 29.0 - 1e-4, 0.97, (1.2, 9.4), 4000, "torch")]
+    assert report.reference_group(data) == ("jax", "quadtree+solve", None)
+    pairs = {p["row"]: p for p in report.paired(data)}
+    assert set(pairs) == {("jax", "net", 3), ("torch", "quadtree+solve", None)}
+    net = pairs[("jax", "net", 3)]
+    assert net["versus"] == ("jax", "quadtree+solve", None)
+    assert net["budgets"]["0 steps"] == {"delta": pytest.approx(-3.5), "ahead": 0, "images": 2}
+    assert net["budgets"]["100 steps"] == {"delta": pytest.approx(-1.0), "ahead": 0, "images": 2}
+    torch = pairs[("torch", "quadtree+solve", None)]
+    assert torch["versus"] == ("jax", "quadtree+solve", None)
+    assert torch["budgets"]["100 steps"] == {"delta": pytest.approx(1e-4), "ahead": 1, "images": 2}
+    table = report.paired_table(data)
+    assert "| jax net k = 3 − jax quadtree+solve | -3.50 (0 of 2) | -1.00 (0 of 2) | -1.00 (0 of 2) |" \
+        in table
+    assert "| torch quadtree+solve − jax quadtree+solve | +0.00 (0 of 2) | +1.0e-04 (1 of 2) |" in table
+    assert "## Paired" in report.markdown(data)
+    data["entries"] = [e for e in data["entries"] if e["init"] == "net"]  # nothing to compare with
+    assert report.paired(data) == [] and report.paired_table(data) == ""
+    assert "## Paired" not in report.markdown(data)
+
+
 def test_wall_line(data):
     for e, w in zip(data["entries"], (600.0, 1200.0, 1800.0, 1200.0), strict=True):
         e["wall_seconds"] = w
