@@ -4,7 +4,8 @@
 
 * ``psnr_vs_time.png``: PSNR against time since the init started, the mean over images per method
   (implementation, init, k): the longest step-budget fit's log, averaged point by point over the
-  images that have every method (same log steps), x = mean seconds;
+  images that have every method (same log steps), x = mean seconds; beside it, the first seconds
+  from the wall-clock fits' finer logs, averaged in time (:func:`mean_curves_in_time`);
 * ``psnr_vs_time_images.png``: the same curves for each image, one panel per image;
 * ``grid.png``: for each image with artifacts (the first few), one row: ground truth, the dithered
   PPM, the dithered points over the image, the init render, the final render and the error map
@@ -35,18 +36,44 @@ def _label(e: dict[str, Any]) -> str:
     return f"{e['init']}{k}" + ("" if e["impl"] == "jax" else f" [{e['impl']}]")
 
 
-def _history(e: dict[str, Any]) -> list[dict[str, float]]:
-    return e.get("history") or e.get("history_seconds") or []
+def _history(e: dict[str, Any], early: bool = False) -> list[dict[str, float]]:
+    # "history": the step-budget fit (log every 100 steps); "history_seconds": the longest
+    # wall-clock fit (every 10 steps), the finer record of the first seconds.
+    first, second = ("history_seconds", "history") if early else ("history", "history_seconds")
+    return e.get(first) or e.get(second) or []
+
+
+def _groups(entries: list[dict[str, Any]], early: bool = False) -> dict[str, list[list[dict[str, float]]]]:
+    groups: dict[str, list[list[dict[str, float]]]] = defaultdict(list)
+    for e in entries:
+        if _history(e, early):
+            groups[_label(e)].append(_history(e, early))
+    return groups
+
+
+def mean_curves_in_time(entries: list[dict[str, Any]], limit: float,
+                        points: int = 200) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{label: (seconds [P], psnr [P])}`` from the wall-clock fits' logs, each image's PSNR
+    interpolated in time and averaged at the times every image covers (its init done, its fit
+    not yet stopped), up to ``limit`` s. Images run different step counts in the same time, so
+    averaging by step, as :func:`mean_curves` does, would cut the curve at the slowest image."""
+    grid = np.linspace(0.0, limit, points)
+    out = {}
+    for label, hs in _groups(entries, early=True).items():
+        ts = [np.asarray([h["seconds"] for h in hist]) for hist in hs]
+        ys = [np.asarray([h["psnr"] for h in hist], dtype=np.float64) for hist in hs]
+        lo, hi = max(float(t[0]) for t in ts), min(float(t[-1]) for t in ts)
+        x = grid[(grid >= lo) & (grid <= hi)]
+        if x.size:
+            out[label] = (x, np.mean([np.interp(x, t, y) for t, y in zip(ts, ys, strict=True)], axis=0))
+    return out
 
 
 def mean_curves(entries: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{label: (seconds [P], psnr [P])}``, averaged over images at the log points all share."""
-    groups: dict[str, list[list[dict[str, float]]]] = defaultdict(list)
-    for e in entries:
-        if _history(e):
-            groups[_label(e)].append(_history(e))
+    """``{label: (seconds [P], psnr [P])}`` of the step-budget fits, averaged over images at the
+    log steps all share, x = mean seconds."""
     out = {}
-    for label, hs in groups.items():
+    for label, hs in _groups(entries).items():
         steps = sorted(set.intersection(*[{h["step"] for h in hist} for hist in hs]))
         at = [{h["step"]: h for h in hist} for hist in hs]
         secs = np.asarray([np.mean([a[s]["seconds"] for a in at]) for s in steps])
@@ -72,14 +99,41 @@ def _curves(ax: Any, curves: dict[str, tuple[np.ndarray, np.ndarray]], legend: b
         ax.legend(loc="lower right", fontsize=7)
 
 
+def zoom_limit(data: dict[str, Any]) -> float:
+    """The x limit (s) of the early panel: 1.25× the longest wall-clock budget, else 25 s."""
+    return 1.25 * max(data["settings"].get("seconds") or [20.0])
+
+
+def _zoom(ax: Any, curves: dict[str, tuple[np.ndarray, np.ndarray]], limit: float,
+          budgets: list[float]) -> None:
+    """Limit ``ax`` to the first ``limit`` s, its y range fitted to what is visible there."""
+    ax.set_xlim(-0.02 * limit, limit)
+    seen = [y[(x <= limit) & np.isfinite(y)] for x, y in curves.values()]
+    seen = np.concatenate(seen) if seen else np.zeros(0)
+    if seen.size:
+        pad = 0.05 * max(float(seen.max() - seen.min()), 1.0)
+        ax.set_ylim(float(seen.min()) - pad, float(seen.max()) + pad)
+    for b in budgets:
+        ax.axvline(b, color="0.5", lw=0.8, ls="--")
+
+
 def curves_figure(data: dict[str, Any]) -> Figure:
-    """Mean PSNR-vs-time per method, over the images that have every method (as the tables)."""
-    fig = _new_figure(7.0, 4.5)
-    ax = fig.add_subplot()
+    """Mean PSNR-vs-time per method, over the images that have every method (as the tables): the
+    whole fit, and its first seconds (the wall-clock budgets, dashed), where the inits differ most."""
+    fig = _new_figure(12.0, 4.5)
     complete = set(report.complete_images(data)[0])
-    _curves(ax, mean_curves([e for e in data["entries"] if e["image"] in complete]))
+    entries = [e for e in data["entries"] if e["image"] in complete]
     n = len(complete)
+    ax = fig.add_subplot(1, 2, 1)
+    _curves(ax, mean_curves(entries))
     ax.set_title(f"mean over {n} image{'s' if n != 1 else ''} (compilation excluded)")
+    ax = fig.add_subplot(1, 2, 2)
+    limit = zoom_limit(data)
+    early = mean_curves_in_time(entries, limit)
+    _curves(ax, early, legend=False)
+    _zoom(ax, early, limit, list(data["settings"].get("seconds") or []))
+    ax.set_title(f"the first {limit:g} s" + (" (dashed: the wall-clock budgets)"
+                                             if data["settings"].get("seconds") else ""))
     fig.tight_layout()
     return fig
 
