@@ -7,9 +7,10 @@
   images that have every method (same log steps), x = mean seconds; beside it, the first seconds
   from the wall-clock fits' finer logs, averaged in time (:func:`mean_curves_in_time`);
 * ``psnr_vs_time_images.png``: the same curves for each image, one panel per image;
-* ``grid.png``: for each image with artifacts (the first few), one row: ground truth, the dithered
-  PPM, the dithered points over the image, the init render, the final render and the error map
-  (|final − truth|, mean over channels) of one net-based method (``net`` at k = 3 by preference).
+* ``grid.png``: for each image with artifacts (the first few), one row: ground truth, the predicted
+  PPM, the dithered points over the image (a crop where the PPM varies most, boxed on the ground
+  truth), the init render, the final render and the error map (|final − truth|, mean over
+  channels, one scale for all rows) of one net-based method (``net`` at k = 3 by preference).
 """
 
 from __future__ import annotations
@@ -23,12 +24,28 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from igi_jax import io
 from igi_jax.experiments import report, store
 from igi_jax.experiments.runner import artifact_name
 
-PANELS = ("ground truth", "dithered PPM", "points", "init render", "final render", "|error|")
+PANELS = ("ground truth", "predicted PPM", "dithered points", "init render", "final render", "|error|")
+ERROR_MAX = 0.05  # the error maps' colour scale (in [0, 1] units): one scale for every row
+
+
+def crop_box(ppm: np.ndarray, frac: int = 4) -> tuple[int, int, int, int]:
+    """``(x0, y0, w, h)``: the ``1/frac``-size window (on a half-window grid) where the PPM
+    ``[H, W]`` varies most, so that the points drawn there show the density following it."""
+    H, W = ppm.shape
+    h, w = max(1, H // frac), max(1, W // frac)
+    best, box = -1.0, (0, 0, w, h)
+    for y0 in range(0, H - h + 1, max(1, h // 2)):
+        for x0 in range(0, W - w + 1, max(1, w // 2)):
+            v = float(ppm[y0:y0 + h, x0:x0 + w].std())
+            if v > best:
+                best, box = v, (x0, y0, w, h)
+    return box
 
 
 def _label(e: dict[str, Any]) -> str:
@@ -181,29 +198,38 @@ def grid_figure(data: dict[str, Any], artifacts: Path, init: str | None = None,
         with np.load(path) as z:
             a = {key: z[key] for key in z.files}
         err = np.abs(a["final_render"].astype(np.float32) - a["image"].astype(np.float32)).mean(-1) / 255
+        box = crop_box(a["ppm"]) if "ppm" in a and "points" in a else None
         for c, title in enumerate(PANELS):
             ax = fig.add_subplot(len(files), len(PANELS), r * len(PANELS) + c + 1)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(title, fontsize=9)
+                extra = {2: " (red box)", 5: f" (0 to {ERROR_MAX:g})"}.get(c, "")
+                ax.set_title(title + extra, fontsize=9)
             if c == 0:
                 ax.set_ylabel(name, fontsize=9)
             if c == 0:
                 ax.imshow(a["image"])
-            elif c == 1 and "ppm" in a:
-                ax.imshow(a["ppm"], cmap="viridis", vmin=0, vmax=255)
-            elif c == 2 and "points" in a:
-                ax.imshow(a["image"])
-                ax.scatter(a["points"][:, 0] - 0.5, a["points"][:, 1] - 0.5, s=0.3, c="red", linewidths=0)
-                ax.set_xlim(-0.5, a["image"].shape[1] - 0.5)
-                ax.set_ylim(a["image"].shape[0] - 0.5, -0.5)
+                if box is not None:  # where the points panel is cut from
+                    ax.add_patch(Rectangle((box[0] - 0.5, box[1] - 0.5), box[2], box[3], fill=False,
+                                           edgecolor="red", lw=1))
+            elif c == 1 and "ppm" in a:  # its own range: a PPM's values sit in a narrow band
+                ax.imshow(a["ppm"], cmap="viridis")
+            elif c == 2 and box is not None:
+                x0, y0, w, h = box
+                p = a["points"]
+                inside = (p[:, 0] >= x0) & (p[:, 0] < x0 + w) & (p[:, 1] >= y0) & (p[:, 1] < y0 + h)
+                ax.imshow(a["image"][y0:y0 + h, x0:x0 + w])
+                ax.scatter(p[inside, 0] - x0 - 0.5, p[inside, 1] - y0 - 0.5, s=3, c="white",
+                           edgecolors="black", linewidths=0.3)
+                ax.set_xlim(-0.5, w - 0.5)
+                ax.set_ylim(h - 0.5, -0.5)
             elif c == 3:
                 ax.imshow(a["init_render"])
             elif c == 4:
                 ax.imshow(a["final_render"])
             elif c == 5:
-                ax.imshow(err, cmap="magma", vmin=0, vmax=max(float(err.max()), 1e-6))
+                ax.imshow(err, cmap="magma", vmin=0, vmax=ERROR_MAX)
             else:
                 ax.text(0.5, 0.5, "n/a", ha="center", va="center", transform=ax.transAxes)
     k_text = "" if k is None else f", k = {k}"

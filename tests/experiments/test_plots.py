@@ -35,3 +35,11 @@ def test_mean_curves_by_step_and_in_time():
 @pytest.mark.parametrize("seconds, limit", [([2.0, 10.0, 20.0], 25.0), ([], 25.0), ([4.0], 5.0)])
 def test_zoom_limit(seconds, limit):
     assert plots.zoom_limit({"settings": {"seconds": seconds}}) == limit
+
+
+def test_crop_box_finds_where_the_ppm_varies():
+    ppm = np.zeros((40, 80), np.uint8)
+    ppm[20:30, 40:60:2] = 255  # stripes: the only variation
+    x0, y0, w, h = plots.crop_box(ppm)
+    assert (w, h) == (20, 10) and (x0, y0) == (40, 20)
+    assert plots.crop_box(np.zeros((3, 3))) == (0, 0, 1, 1)  # flat and tiny: the first window
