@@ -29,14 +29,31 @@ BEGIN, END = "<!-- results:begin", "<!-- results:end -->"
 _BLOCK = re.compile(r"<!-- results:begin(?P<attrs>[^>]*)-->\n(?P<body>.*?)<!-- results:end -->", re.S)
 
 # Published Instant-GI numbers (not measured here). Source: DESIGN.md, "Fine-tuning and evaluation".
+# "on": the kind of dataset they go beside (Kodak; DIV2K ×2 for other photo folders, as the held-out
+# "DIV2K ×2-like" table).
 PUBLISHED = (
     {"what": "Instant-GI, official dev-branch checkpoint (ConvNeXt-B, GPU Delaunay), net init, k = 3",
      "dataset": "Kodak, 24 images, 768×512", "hardware": "NVIDIA A100", "gaussians": 43_100,
-     "psnr": 30.52, "init_seconds": 0.22},
+     "psnr": 30.52, "init_seconds": 0.22, "on": "kodak"},
     {"what": "Instant-GI, official master checkpoint, net init, k = 3",
      "dataset": "Kodak, 24 images, 768×512", "hardware": "NVIDIA A100", "gaussians": 42_858,
-     "psnr": 29.68, "init_seconds": 0.25},
+     "psnr": 29.68, "init_seconds": 0.25, "on": "kodak"},
+    {"what": "Instant-GI, official dev-branch checkpoint (ConvNeXt-B, GPU Delaunay), net init, k = 3",
+     "dataset": "DIV2K validation, ×2 downscaled", "hardware": "NVIDIA A100", "gaussians": 76_700,
+     "psnr": 31.30, "init_seconds": 0.30, "on": "div2k"},
+    {"what": "Instant-GI, official master checkpoint, net init, k = 3",
+     "dataset": "DIV2K validation, ×2 downscaled", "hardware": "NVIDIA A100", "gaussians": 76_985,
+     "psnr": 29.67, "init_seconds": None, "on": "div2k"},
 )
+
+
+def published(data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The :data:`PUBLISHED` rows to show beside ``data``: Kodak's for a Kodak folder, DIV2K ×2's
+    for any other (every row when ``data`` is ``None``)."""
+    if data is None:
+        return list(PUBLISHED)
+    on = "kodak" if "kodak" in Path(data["settings"]["dataset"]).name.lower() else "div2k"
+    return [p for p in PUBLISHED if p["on"] == on]
 
 
 def _mean(values: list[Any]) -> float | None:
@@ -293,18 +310,18 @@ def markdown(data: dict[str, Any]) -> str:
     pairs = paired_table(data)
     parts = ["# Experiments\n", _legend(data), wall_line(data), "\n## Means\n", means_table(data),
              *(["\n## Paired\n", pairs] if pairs else []),
-             "\n## Published (not measured here)\n", published_table(),
+             "\n## Published (not measured here)\n", published_table(data),
              "\n## Per image: PSNR (dB)\n", per_image_table(data)]
     if cmds:
         parts += ["\n## Commands\n", "\n".join(f"    {c}" for c in cmds) + "\n"]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
 
 
-def published_table() -> str:
+def published_table(data: dict[str, Any] | None = None) -> str:
     lines = ["| source | data | hardware | Gaussians | init PSNR (dB) | init s |", "|---" * 6 + "|"]
-    for p in PUBLISHED:
+    for p in published(data):
         lines.append(f"| {p['what']} | {p['dataset']} | {p['hardware']} | {p['gaussians']:,} | "
-                     f"{p['psnr']:.2f} | {p['init_seconds']:.2f} |")
+                     f"{p['psnr']:.2f} | {_f(p['init_seconds'], '.2f')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -319,7 +336,7 @@ def readme_block(data: dict[str, Any], source: str, label: str) -> str:
             f"```bash\n{cmd}\n```\n\n{_legend(data)}\n{wall_line(data)}\n{means_table(data)}\n"
             f"{pairs and pairs + chr(10)}"
             f"Published, for scale (not measured here; a GPU and the paper's ConvNeXt-B):\n\n"
-            f"{published_table()}")
+            f"{published_table(data)}")
 
 
 def _attrs(m: re.Match) -> tuple[str, str, str]:

@@ -116,8 +116,12 @@ def test_markdown_and_published(data):
     assert "×3 for xy, 10-step warm-up, l2 loss" in report.markdown(data)
     assert "; code abc1234." in text
     assert "| a | jax | net | 3 | 1,000 | 0.500 | 20.00 | 25.00 | 24.00 |" in text
-    for p in report.PUBLISHED:
-        assert p["hardware"] in text and f"{p['psnr']:.2f}" in text
+    for p in report.PUBLISHED:  # a Kodak folder: Kodak's published numbers, not DIV2K's
+        assert (f"| {p['dataset']} | {p['hardware']} | {p['gaussians']:,} | {p['psnr']:.2f} |" in text) \
+            == (p["on"] == "kodak")
+    data["settings"]["dataset"] = "/data/photos"  # any other photos: beside DIV2K ×2's
+    assert "| DIV2K validation, ×2 downscaled | NVIDIA A100 | 76,985 | 29.67 | – |" in report.markdown(data)
+    assert "Kodak, 24 images" not in report.markdown(data)
 
 
 def test_readme_block_round_trip(tmp_path, data):
