@@ -4,7 +4,9 @@
 * :mod:`~igi_jax.experiments.runner` — image × init × k × budget, fits, metrics, FPS;
 * :mod:`~igi_jax.experiments.baseline` — the PyTorch GaussianImage rows (``--baseline torch``);
 * :mod:`~igi_jax.experiments.store` — ``results.json``, resumable, written atomically;
-* :mod:`~igi_jax.experiments.report` — Markdown tables and the README "Results" block;
+* :mod:`~igi_jax.experiments.report` — Markdown tables (means, paired differences) and the README
+  "Results" block;
+* :mod:`~igi_jax.experiments.published` — the paper's numbers shown beside ours;
 * :mod:`~igi_jax.experiments.plots` — PSNR-vs-time curves and the per-image grid;
 * :mod:`~igi_jax.experiments.cli` — the command line.
 """

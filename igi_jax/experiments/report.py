@@ -8,7 +8,8 @@ relative to the README; a README may hold several blocks), so the README's numbe
 never typed; ``tests/experiments`` regenerates every block from its JSON and checks that it equals
 the README's.
 
-The published numbers are quoted beside ours, each with its hardware (:data:`PUBLISHED`).
+The published numbers are quoted beside ours, each with its hardware
+(:mod:`igi_jax.experiments.published`).
 """
 
 from __future__ import annotations
@@ -24,37 +25,10 @@ from typing import Any
 
 from igi_jax import io
 from igi_jax.experiments import store
+from igi_jax.experiments.published import published_table
 
 BEGIN, END = "<!-- results:begin", "<!-- results:end -->"
 _BLOCK = re.compile(r"<!-- results:begin(?P<attrs>[^>]*)-->\n(?P<body>.*?)<!-- results:end -->", re.S)
-
-# Published Instant-GI numbers (not measured here). Source: DESIGN.md, "Fine-tuning and evaluation".
-# "on": the kind of dataset they go beside (Kodak; DIV2K ×2 for other photo folders, as the held-out
-# "DIV2K ×2-like" table).
-PUBLISHED = (
-    {"what": "Instant-GI, official dev-branch checkpoint (ConvNeXt-B, GPU Delaunay), net init, k = 3",
-     "dataset": "Kodak, 24 images, 768×512", "hardware": "NVIDIA A100", "gaussians": 43_100,
-     "psnr": 30.52, "init_seconds": 0.22, "on": "kodak"},
-    {"what": "Instant-GI, official master checkpoint, net init, k = 3",
-     "dataset": "Kodak, 24 images, 768×512", "hardware": "NVIDIA A100", "gaussians": 42_858,
-     "psnr": 29.68, "init_seconds": 0.25, "on": "kodak"},
-    {"what": "Instant-GI, official dev-branch checkpoint (ConvNeXt-B, GPU Delaunay), net init, k = 3",
-     "dataset": "DIV2K validation, ×2 downscaled", "hardware": "NVIDIA A100", "gaussians": 76_700,
-     "psnr": 31.30, "init_seconds": 0.30, "on": "div2k"},
-    {"what": "Instant-GI, official master checkpoint, net init, k = 3",
-     "dataset": "DIV2K validation, ×2 downscaled", "hardware": "NVIDIA A100", "gaussians": 76_985,
-     "psnr": 29.67, "init_seconds": None, "on": "div2k"},
-)
-
-
-def published(data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The :data:`PUBLISHED` rows to show beside ``data``: Kodak's for a Kodak folder, DIV2K ×2's
-    for any other (every row when ``data`` is ``None``)."""
-    if data is None:
-        return list(PUBLISHED)
-    on = "kodak" if "kodak" in Path(data["settings"]["dataset"]).name.lower() else "div2k"
-    return [p for p in PUBLISHED if p["on"] == on]
-
 
 def _mean(values: list[Any]) -> float | None:
     vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
@@ -315,14 +289,6 @@ def markdown(data: dict[str, Any]) -> str:
     if cmds:
         parts += ["\n## Commands\n", "\n".join(f"    {c}" for c in cmds) + "\n"]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
-
-
-def published_table(data: dict[str, Any] | None = None) -> str:
-    lines = ["| source | data | hardware | Gaussians | init PSNR (dB) | init s |", "|---" * 6 + "|"]
-    for p in published(data):
-        lines.append(f"| {p['what']} | {p['dataset']} | {p['hardware']} | {p['gaussians']:,} | "
-                     f"{p['psnr']:.2f} | {_f(p['init_seconds'], '.2f')} |")
-    return "\n".join(lines) + "\n"
 
 
 def readme_block(data: dict[str, Any], source: str, label: str) -> str:

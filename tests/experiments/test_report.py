@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from igi_jax import io
-from igi_jax.experiments import report, store
+from igi_jax.experiments import published, report, store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,7 +116,7 @@ def test_markdown_and_published(data):
     assert "×3 for xy, 10-step warm-up, l2 loss" in report.markdown(data)
     assert "; code abc1234." in text
     assert "| a | jax | net | 3 | 1,000 | 0.500 | 20.00 | 25.00 | 24.00 |" in text
-    for p in report.PUBLISHED:  # a Kodak folder: Kodak's published numbers, not DIV2K's
+    for p in published.PUBLISHED:  # a Kodak folder: Kodak's published numbers, not DIV2K's
         assert (f"| {p['dataset']} | {p['hardware']} | {p['gaussians']:,} | {p['psnr']:.2f} |" in text) \
             == (p["on"] == "kodak")
     data["settings"]["dataset"] = "/data/photos"  # any other photos: beside DIV2K ×2's
