@@ -128,6 +128,25 @@ def test_torch_rows_added_later(run_dir):
     assert ("torch", "random") in rows
 
 
+def test_torch_fps_stops_at_its_time_cap():
+    pytest.importorskip("torch")
+    import time
+
+    from igi_jax.experiments import baseline
+
+    calls = []
+
+    def slow_model():  # a render that takes 20 ms
+        calls.append(1)
+        time.sleep(0.02)
+
+    fps = baseline.torch_fps(slow_model, repeats=1000, max_seconds=0.1)
+    assert 1 + 3 <= len(calls) <= 1 + 10  # the warm-up, then ~5 timed renders, not 1,000
+    assert 20 <= fps <= 55
+    calls.clear()
+    assert baseline.torch_fps(slow_model, repeats=2, max_seconds=10.0) > 0 and len(calls) == 1 + 2
+
+
 def test_repeated_list_values_are_refused(dataset):
     from igi_jax import io
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The PyTorch rows of the Kodak protocol (issue 17) where this CPU can afford them: the 24 images
+# at full size, net + solve (k = 3) and quad-tree + solve, each fitted by igi_jax and by the PyTorch
+# baseline from the very same init, at the wall-clock budgets 2 / 10 / 20 s (and step 0, the init).
+# The step budgets are left out: the baseline's fit step is ~8× JAX's here (bench/results/
+# vs_torch_1thread.txt), so its 2,000-step fits alone would take ~1 h per image and init.
+# FPS: JAX over 50 renders, PyTorch over 50 or 5 s (a full-size PyTorch render takes ~1 s here).
+# Resumable: rerun to go on; `--stop-after 2h` ends cleanly between entries (exit code 3 while some
+# are left). README block: python -m igi_jax.experiments.report \
+#   bench/results/eval_kodak_torch/results.json --readme README.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+$PY evaluate.py --dataset ../shared/datasets/kodak --inits net+solve,quadtree+solve --kernel-size 3 \
+  --steps 0 --seconds 2,10,20 --baseline torch --out bench/results/eval_kodak_torch "$@"
