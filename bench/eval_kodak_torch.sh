@@ -2,8 +2,9 @@
 # The PyTorch rows of the Kodak protocol (issue 17) where this CPU can afford them: the 24 images
 # at full size, net + solve (k = 3) and quad-tree + solve, each fitted by igi_jax and by the PyTorch
 # baseline from the very same init, at the wall-clock budgets 2 / 10 / 20 s (and step 0, the init).
-# The step budgets are left out: the baseline's fit step is ~8× JAX's here (bench/results/
-# vs_torch_1thread.txt), so its 2,000-step fits alone would take ~1 h per image and init.
+# The step budgets are left out: the baseline's fit step is 6.6× JAX's on the idle machine
+# (bench/results/vs_torch.txt, 2 threads), so its 2,000-step fits would take ~30 min per image and init.
+# PyTorch runs on 2 threads (faster than 1 when nothing else runs; under load, 1 is: vs_torch_1thread.txt).
 # FPS: JAX over 50 renders, PyTorch over 50 or 5 s (a full-size PyTorch render takes ~1 s here).
 # Resumable: rerun to go on; `--stop-after 2h` ends cleanly between entries (exit code 3 while some
 # are left). README block: python -m igi_jax.experiments.report \
@@ -12,4 +13,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 $PY evaluate.py --dataset ../shared/datasets/kodak --inits net+solve,quadtree+solve --kernel-size 3 \
-  --steps 0 --seconds 2,10,20 --baseline torch --out bench/results/eval_kodak_torch "$@"
+  --steps 0 --seconds 2,10,20 --baseline torch --torch-threads 2 --out bench/results/eval_kodak_torch "$@"
