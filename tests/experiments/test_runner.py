@@ -141,8 +141,10 @@ def test_torch_fps_stops_at_its_time_cap():
         time.sleep(0.02)
 
     fps = baseline.torch_fps(slow_model, repeats=1000, max_seconds=0.1)
-    assert 1 + 3 <= len(calls) <= 1 + 10  # the warm-up, then ~5 timed renders, not 1,000
-    assert 20 <= fps <= 55
+    # The warm-up, then at most 5 timed renders of ≥ 20 ms each before 0.1 s has passed (+ the one
+    # that crosses it), not 1,000; a loaded machine only makes each render slower.
+    assert 1 + 1 <= len(calls) <= 1 + 6
+    assert 0 < fps <= 51
     calls.clear()
     assert baseline.torch_fps(slow_model, repeats=2, max_seconds=10.0) > 0 and len(calls) == 1 + 2
 
