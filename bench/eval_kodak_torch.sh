@@ -5,7 +5,7 @@
 # The step budgets are left out: the baseline's fit step is 6.6× JAX's on the idle machine
 # (bench/results/vs_torch.txt, 2 threads), so its 2,000-step fits would take ~30 min per image and init.
 # PyTorch runs on 2 threads (faster than 1 when nothing else runs; under load, 1 is: vs_torch_1thread.txt).
-# FPS: JAX over 50 renders, PyTorch over 50 or 5 s (a full-size PyTorch render takes 0.2-0.4 s here).
+# FPS: JAX over 50 renders, PyTorch over 50 or 5 s (a full-size PyTorch render takes 0.2-0.6 s here).
 # Resumable: rerun to go on; `--stop-after 2h` ends cleanly between entries (exit code 3 while some
 # are left). README block: python -m igi_jax.experiments.report \
 #   bench/results/eval_kodak_torch/results.json --readme README.md

@@ -5,7 +5,7 @@ config and budgets.
 Time is the JAX init's (shared) plus the PyTorch fitting time; PyTorch compiles nothing, so there
 is no compile time to exclude. FPS times the baseline's own forward render (``no_grad``), over
 ``fps_repeats`` renders or :data:`FPS_MAX_SECONDS`, whichever ends first (a full-size PyTorch render
-takes 0.2–0.4 s on an idle 2-core CPU, seconds under load).
+takes 0.2–0.6 s on an idle 2-core CPU, seconds under load).
 """
 
 from __future__ import annotations
