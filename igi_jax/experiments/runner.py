@@ -240,7 +240,7 @@ class Runner:
     def run(self) -> dict[str, Any]:
         """Compute every missing entry; returns the results."""
         paths = self.images()
-        t0 = self.clock()
+        t0, skipped = self.clock(), set()
         for i, path in enumerate(paths):
             image, name = None, path.stem
             for k in self.exp.kernel_sizes:
@@ -251,7 +251,8 @@ class Runner:
                     if not todo:
                         continue
                     if self.stop_after is not None and self.clock() - t0 >= self.stop_after:
-                        self.left += len(todo)
+                        skipped.update((name, spec.name, kk, m) for m in todo)  # a k-free init once
+                        self.left = len(skipped)
                         continue
                     image = load_dataset_image(path, self.exp.downscale) if image is None else image
                     self._entry(name, image, spec, kk, todo, keep=i < self.exp.grid_images)

@@ -221,6 +221,9 @@ def test_stop_after_ends_between_entries_and_resumes(dataset, tiny_weights, tmp_
     assert cli.main([*argv, "--stop", "0"]) == 3  # 4 entries (2 images × 2 inits), none started
     assert "with 4 entries left; run the same command again to resume" in capsys.readouterr().err
     assert _entries(out) == [] and not list(out.glob("*.png"))  # no plots of nothing
+    # the quad-tree init does not depend on k: one entry per image at k = 3 and 4, counted once
+    assert cli.main([*argv, "--kernel-size", "3,4", "--stop", "0"]) == 3
+    assert "with 6 entries left;" in capsys.readouterr().err
 
     args = cli.parser().parse_args(argv)
     run = runner.Runner(cli.experiment_from_args(args), out, log=lambda *_: None, stop_after=150.0)
