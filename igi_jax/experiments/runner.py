@@ -219,9 +219,10 @@ class Runner:
     def __init__(self, exp: Experiment, out_dir: str | os.PathLike, *, command: list[str] | None = None,
                  log: Log = print, stop_after: float | None = None):
         """``stop_after``: seconds after which :meth:`run` starts no new entry (a job's time limit);
-        the entries it skips are counted in :attr:`left`, and a later run resumes them."""
+        the entries it skips are kept in :attr:`skipped` (counted by :attr:`left`), and a later run
+        resumes them."""
         self.exp, self.out, self.log = exp, Path(out_dir), log
-        self.stop_after, self.left, self.clock = stop_after, 0, time.monotonic
+        self.stop_after, self.skipped, self.clock = stop_after, set(), time.monotonic
         self.out.mkdir(parents=True, exist_ok=True)
         self.store = ResultStore(self.out / "results.json", exp.settings(), command or [])
         self.model = None
@@ -237,10 +238,15 @@ class Runner:
     def images(self) -> list[Path]:
         return dataset_images(self.exp)
 
+    @property
+    def left(self) -> int:
+        """How many entries the last :meth:`run` skipped for ``stop_after``."""
+        return len(self.skipped)
+
     def run(self) -> dict[str, Any]:
         """Compute every missing entry; returns the results."""
         paths = self.images()
-        t0, skipped = self.clock(), set()
+        t0, self.skipped = self.clock(), set()
         for i, path in enumerate(paths):
             image, name = None, path.stem
             for k in self.exp.kernel_sizes:
@@ -251,8 +257,7 @@ class Runner:
                     if not todo:
                         continue
                     if self.stop_after is not None and self.clock() - t0 >= self.stop_after:
-                        skipped.update((name, spec.name, kk, m) for m in todo)  # a k-free init once
-                        self.left = len(skipped)
+                        self.skipped.update((name, spec.name, kk, m) for m in todo)  # a k-free init once
                         continue
                     image = load_dataset_image(path, self.exp.downscale) if image is None else image
                     self._entry(name, image, spec, kk, todo, keep=i < self.exp.grid_images)
