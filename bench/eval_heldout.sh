@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The "DIV2K ×2-like" table (issue 17): the paper's protocol on the photos held out from training
 # (igi_jax.data.samples.VAL_PHOTOS) at their native ~1,250×830, the same inits, k and budgets as
-# bench/eval_kodak.sh. Each image costs ~5× a Kodak one (~2.5 h, estimated:
-# photo 043's net k = 3 entry has 147k Gaussians and took 27 min). Resumable: rerun to go on.
+# bench/eval_kodak.sh. Each image costs ~3.7× a Kodak one (photo 043: 1.9 h for its 7 entries,
+# 147k Gaussians from the net at k = 3). Resumable: rerun to go on.
 # README block: python -m igi_jax.experiments.report bench/results/eval_heldout/results.json --readme README.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
