@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The "DIV2K ×2-like" table (issue 17): the paper's protocol on the photos held out from training
 # (igi_jax.data.samples.VAL_PHOTOS) at their native size (0.9-1.3 megapixels), the same inits, k and
-# budgets as bench/eval_kodak.sh. Each image costs 2.6-3.7x a Kodak one (1.4-1.9 h for its 7 entries on
-# photos 046, 044, 043; 90k-147k Gaussians from the net at k = 3). Resumable: rerun to go on.
+# budgets as bench/eval_kodak.sh. 7.2 h for the 35 entries on the idle 2-core CPU: 0.7-1.9 h per photo
+# (1.3-3.7x a Kodak image; 90k-147k Gaussians from the net at k = 3). Resumable: rerun to go on.
 # README block: python -m igi_jax.experiments.report bench/results/eval_heldout/results.json --readme README.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
