@@ -6,9 +6,10 @@
 
 Per held-out photo (``igi_jax.data.samples.VAL_PHOTOS``) at ×scale: the shipped net at k = 3, its
 std devs × f (``initialize("net", shrink=f)``), the 8-iteration colour solve, then the shipped fit
-config for ``--steps``; PSNR at step 0 and at the end. Quad-tree + colour solve beside it. One JSON
-line per photo, appended to ``--out`` (default ``bench/results/net_shrink.jsonl``);
-``--report`` turns that file into ``net_shrink.md`` (nothing is fitted).
+config for ``--steps`` (its warm-up recorded per row); PSNR at step 0 and at the end. Quad-tree +
+colour solve beside it. One JSON line per photo, appended to ``--out`` (default
+``bench/results/net_shrink.jsonl``); ``--report`` turns that file into ``net_shrink.md`` (nothing is
+fitted).
 """
 
 from __future__ import annotations
@@ -27,17 +28,19 @@ from igi_jax.pipeline import load_config
 
 def report(path: Path) -> str:
     """Markdown tables (one per scale × steps) from the JSON lines at ``path``."""
-    groups: dict[tuple[int, int], list[dict]] = {}
+    groups: dict[tuple[int, int, int], list[dict]] = {}
     for line in path.read_text().splitlines():
         row = json.loads(line)
-        groups.setdefault((row["scale"], row["steps"]), []).append(row)
+        # Rows from before the fit had a warm-up carry no field: they ran without one.
+        groups.setdefault((row["scale"], row["steps"], row.get("warmup_steps", 0)), []).append(row)
     out = ["# Narrower net Gaussians for fine-tuning (held-out photos)", "",
            f"Made by `bench/net_shrink.py` (commands in its docstring; rows in `{path.name}`, "
            "then `python bench/net_shrink.py --report`). PSNR dB at step 0 → after the steps; "
            "net = shipped `small`, k = 3, std devs × f, 8-iteration colour solve.", ""]
-    for (scale, steps), rows in sorted(groups.items()):
+    for (scale, steps, warmup), rows in sorted(groups.items()):
         fs = [k for k in rows[0] if k.startswith("net_")]
-        out += [f"## ×{scale}, {steps} steps", "",
+        ramp = f"{warmup}-step warm-up" if warmup else "no warm-up"
+        out += [f"## ×{scale}, {steps} steps, {ramp}", "",
                 "| photo | G | " + " | ".join(f"f = {k[4:]}" for k in fs) + " | quad-tree + solve (G) |",
                 "|---" * (len(fs) + 3) + "|"]
         for r in rows:
@@ -72,7 +75,8 @@ def main() -> None:
 
     for stem in VAL_PHOTOS:
         image = downscale(args.datasets / "photos" / f"{stem}.png", args.scale)
-        row = {"photo": stem, "scale": args.scale, "steps": args.steps, "size": list(image.shape[:2])}
+        row = {"photo": stem, "scale": args.scale, "steps": args.steps, "warmup_steps": cfg.warmup_steps,
+               "size": list(image.shape[:2])}
         for f in (float(v) for v in args.shrink.split(",")):
             init = initialize("net", image, k=3, shrink=f, solve_colors=8)
             row["gaussians"] = init.gaussians.num_live()
