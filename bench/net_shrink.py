@@ -3,6 +3,7 @@
     python bench/net_shrink.py --scale 4 --shrink 1.0,0.8,0.65,0.5 --steps 200
     python bench/net_shrink.py --scale 2 --shrink 1.0,0.8,0.65 --steps 200
     python bench/net_shrink.py --scale 4 --shrink 1.0,0.8 --steps 1000
+    python bench/net_shrink.py --scale 1 --shrink 1.0,0.8 --steps 200
 
 Per held-out photo (``igi_jax.data.samples.VAL_PHOTOS``) at ×scale: the shipped net at k = 3, its
 std devs × f (``initialize("net", shrink=f)``), the 8-iteration colour solve, then the shipped fit
