@@ -10,9 +10,10 @@ steps on Kodak (``bench/results/net_vs_inits_kodak``), for 0.5–1 s.
 without them it is an error, never silently random weights. Its compilation is measured ahead
 of time and reported in ``compile_seconds``, outside ``seconds``. ``shrink`` narrows its
 Gaussians: the network is trained for its step-0 render, and Gaussians 0.8× as wide lose ~2.5 dB
-at step 0 but fine-tune faster (+0.4 to +1.2 dB after 200 and 1,000 steps on every held-out
-photo, ``bench/results/net_shrink.md``); ``igi fit --init net`` uses :data:`NET_FINETUNE_SHRINK`
-when it fine-tunes.
+at step 0 but fine-tune faster (+0.3 to +1.2 dB after 200 and 1,000 steps on every held-out
+photo at ×1, ×2 and ×4, with the fit's 10-step warm-up as without it,
+``bench/results/net_shrink.md``); ``igi fit --init net`` uses :data:`NET_FINETUNE_SHRINK` when it
+fine-tunes.
 
 Quad-tree ``scale`` (std dev per ellipse semi-axis): the official recipe is 0.54, and it is also
 the default with the colour solve (:data:`SOLVE_SCALE`), with 8 CG iterations. Re-measured after
