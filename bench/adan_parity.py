@@ -98,13 +98,19 @@ def main(argv: list[str] | None = None) -> int:
                      + f" | {r['fit_seconds']:.0f} |")
     diffs = [max(abs(_at(a["history"], s) - _at(b["history"], s)) for s in COLUMNS)
              for a, b in zip(rows[::2], rows[1::2], strict=True)]
+    ratios = [a["fit_seconds"] / b["fit_seconds"] for a, b in zip(rows[::2], rows[1::2], strict=True)]
+    # torch's CPU kernels follow the SIMD level, so its last digits can move between machines.
+    cpu = torch.backends.cpu.get_cpu_capability()
     lines += ["", f"Largest |PyTorch − JAX| over the columns: {diffs[0]:.3f} dB (L2), "
-              f"{diffs[1]:.3f} dB (clamped).",
-              f"torch {torch.__version__} ({args.threads} thread), jax {jax.__version__}; load average "
-              f"after the run {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) on 2 shared cores.",
+              f"{diffs[1]:.3f} dB (clamped). Fit time PyTorch / JAX: {ratios[0]:.1f}× (L2), "
+              f"{ratios[1]:.1f}× (clamped).",
+              f"torch {torch.__version__} ({args.threads} thread, CPU capability {cpu}), "
+              f"jax {jax.__version__}; load average after the run "
+              f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) on {os.cpu_count()} cores.",
               ""]
     out.with_suffix(".md").write_text("\n".join(lines))
     out.with_suffix(".json").write_text(json.dumps({"rows": rows, "load_average": load,
+                                                    "torch_cpu_capability": cpu,
                                                     "fit_config": repr(cfg)}, indent=1))
     print("\n".join(lines))
     return 0
