@@ -3,7 +3,7 @@
 # at full size, net + solve (k = 3) and quad-tree + solve, each fitted by igi_jax and by the PyTorch
 # baseline from the very same init, at the wall-clock budgets 2 / 10 / 20 s (and step 0, the init).
 # The step budgets are left out: the baseline's fit step is 6.6× JAX's on the idle machine
-# (bench/results/vs_torch.txt, 2 threads), so its 2,000-step fits would take 20-45 min per image and init
+# (bench/results/vs_torch.txt, 2 threads), so its 2,000-step fits would take 15-70 min per image and init
 # (its 20 s fits in bench/results/eval_kodak_torch reach 32 steps from the quad-tree init, 14 from the net,
 # means over the 24 images). The whole run took 1.0 h (2.5 min per image).
 # bench/eval_kodak_torch_steps.sh fits both to 200 steps on 4 of the images (equal PSNR, 11-18x the time).
