@@ -96,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         lines.append(f"| {r['run']} | " + " | ".join(f"{_at(r['history'], s):.2f}" for s in COLUMNS)
                      + f" | {r['fit_seconds']:.0f} |")
-    diffs = [max(abs(_at(a["history"], s) - _at(b["history"], s)) for s in COLUMNS)
-             for a, b in zip(rows[::2], rows[1::2], strict=True)]
-    ratios = [a["fit_seconds"] / b["fit_seconds"] for a, b in zip(rows[::2], rows[1::2], strict=True)]
+    pairs = list(zip(rows[::2], rows[1::2], strict=True))  # (PyTorch, JAX) per loss
+    diffs = [max(abs(_at(a["history"], s) - _at(b["history"], s)) for s in COLUMNS) for a, b in pairs]
+    ratios = [a["fit_seconds"] / b["fit_seconds"] for a, b in pairs]
     # torch's CPU kernels follow the SIMD level, so its last digits can move between machines.
     cpu = torch.backends.cpu.get_cpu_capability()
     lines += ["", f"Largest |PyTorch − JAX| over the columns: {diffs[0]:.3f} dB (L2), "
