@@ -33,17 +33,25 @@ def main(argv: list[str] | None = None, *, persistent_cache: bool | None = None)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--fits", type=Path, help="folder of fits (from igi fit or train.py)")
     source.add_argument("--images", type=Path, help="folder of images to fit and measure")
-    source.add_argument("--dataset", type=Path, help="the paper's experiments on a folder of images "
-                        "(see 'evaluate.py --dataset DIR --help')")
-    parser.add_argument("--config", type=Path,
-                        help="with --images: fit config (default configs/fit_default.py)")
+    source.add_argument(
+        "--dataset",
+        type=Path,
+        help="the paper's experiments on a folder of images (see 'evaluate.py --dataset DIR --help')",
+    )
+    parser.add_argument(
+        "--config", type=Path, help="with --images: fit config (default configs/fit_default.py)"
+    )
     parser.add_argument("--init", choices=INITS, help="with --images: initialisation")
     parser.add_argument("--steps", type=int, help="with --images: optimiser steps")
     parser.add_argument("--backend", choices=BACKENDS, help="render backend (default auto)")
     parser.add_argument("--out", type=Path, help="report folder")
     parser.add_argument("--limit", type=int, help="with --images: only the first N images")
-    parser.add_argument("--max-side", type=int, metavar="N",
-                        help="with --images: downscale each image so its longer side is at most N px")
+    parser.add_argument(
+        "--max-side",
+        type=int,
+        metavar="N",
+        help="with --images: downscale each image so its longer side is at most N px",
+    )
 
     def run() -> int:
         args = parser.parse_args(argv)

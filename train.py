@@ -24,8 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", required=True, help="checkpoints, metrics.jsonl, curves.png")
     p.add_argument("--dataset-root", help="folder with the dataset folders (default: the config's)")
     p.add_argument("--stop-after", type=int, help="stop after this many steps in total (resumable)")
-    p.add_argument("--distributed", action="store_true",
-                   help="call jax.distributed.initialize() (multi-host; needs a coordinator)")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="call jax.distributed.initialize() (multi-host; needs a coordinator)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
 

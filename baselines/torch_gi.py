@@ -49,8 +49,17 @@ class TorchGaussians(torch.nn.Module):
       height, width: image size, pixels.
     """
 
-    def __init__(self, xy: Any, shape: Any, colors: Any, *, kind: str, height: int, width: int,
-                 dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        xy: Any,
+        shape: Any,
+        colors: Any,
+        *,
+        kind: str,
+        height: int,
+        width: int,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         if kind not in ("rs", "cholesky"):
             raise ValueError(f"unknown parameterization {kind=}; expected 'rs' or 'cholesky'")
@@ -93,8 +102,9 @@ class TorchGaussians(torch.nn.Module):
 
     def forward(self, cell: int = 8) -> torch.Tensor:
         """The render, ``[H, W, 3]``, unclamped."""
-        return torch_rasterize.render(self.means(), self.covariances(), self.colors,
-                                      self.height, self.width, cell=cell)
+        return torch_rasterize.render(
+            self.means(), self.covariances(), self.colors, self.height, self.width, cell=cell
+        )
 
     def groups(self) -> dict[str, torch.nn.Parameter]:
         """The trainable parameters by group name (the keys of ``igi_jax``'s params dict)."""
@@ -114,8 +124,13 @@ class Adan(torch.optim.Optimizer):
     it would shrink every step ~100× (the bug of issue 13).
     """
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
-                 betas: tuple[float, float, float] = (0.98, 0.92, 0.99), eps: float = 1e-8):
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float, float] = (0.98, 0.92, 0.99),
+        eps: float = 1e-8,
+    ):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
 
     @torch.no_grad()
@@ -241,8 +256,10 @@ def fit(
         raise ValueError(f"unknown lr groups in {cfg.lr_groups}")
     target = torch.as_tensor(np.asarray(target), dtype=model.xy.dtype)
     if tuple(target.shape) != (model.height, model.width, 3):
-        raise ValueError(f"target shape {tuple(target.shape)} does not match Gaussians sized "
-                         f"{(model.height, model.width, 3)}")
+        raise ValueError(
+            f"target shape {tuple(target.shape)} does not match Gaussians sized "
+            f"{(model.height, model.width, 3)}"
+        )
     opt, sched = make_optimizer(model, cfg)
     loss_of = loss_fn(cfg.loss)
 
@@ -283,5 +300,6 @@ def fit(
             callback(history[-1])
     with torch.no_grad():
         image = model(cell)
-    return TorchFitResult(model=model, image=image, history=history, steps=step, fit_seconds=fit_seconds,
-                          snapshots=kept)
+    return TorchFitResult(
+        model=model, image=image, history=history, steps=step, fit_seconds=fit_seconds, snapshots=kept
+    )

@@ -110,8 +110,12 @@ def cell_boxes(
     cx1 = torch.minimum(torch.clamp(f * x1 + f - 1, max=cx_n - 1), hi_x)
     cy1 = torch.minimum(torch.clamp(f * y1 + f - 1, max=cy_n - 1), hi_y)
     empty = ~live | (cx1 < cx0) | (cy1 < cy0)
-    return (torch.where(empty, 0, cx0), torch.where(empty, 0, cy0),
-            torch.where(empty, -1, cx1), torch.where(empty, -1, cy1))
+    return (
+        torch.where(empty, 0, cx0),
+        torch.where(empty, 0, cy0),
+        torch.where(empty, -1, cx1),
+        torch.where(empty, -1, cy1),
+    )
 
 
 def list_entries(
@@ -155,8 +159,10 @@ def render(
     """
     n = means.shape[0]
     if cov.shape != (n, 3) or colors.shape != (n, 3) or means.shape != (n, 2):
-        raise ValueError(f"expected means [N,2], cov [N,3], colors [N,3]; got {tuple(means.shape)=} "
-                         f"{tuple(cov.shape)=} {tuple(colors.shape)=}")
+        raise ValueError(
+            f"expected means [N,2], cov [N,3], colors [N,3]; got {tuple(means.shape)=} "
+            f"{tuple(cov.shape)=} {tuple(colors.shape)=}"
+        )
     cy_n, cx_n = grid(height, width, cell)
     with torch.no_grad():
         gid, cid = list_entries(means.detach(), cov.detach(), height, width, cell)

@@ -46,8 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gaussians", type=int, default=2500)
     ap.add_argument("--downscale", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (PSNR only here; 1 avoids OpenMP spin-waits on a busy CPU)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (PSNR only here; 1 avoids OpenMP spin-waits on a busy CPU)",
+    )
     ap.add_argument("--out", default="bench/results/adan_parity")
     args = ap.parse_args(argv)
     if not pathlib.Path(args.image).exists():
@@ -68,14 +72,25 @@ def main(argv: list[str] | None = None) -> int:
             suffix = ", render clamped in the loss (as GaussianImage's forward)" if clamp else ""
             t = time.perf_counter()
             res = torch_gi.fit(torch_gi.TorchGaussians.load(path), target, c)
-            rows.append({"run": f"PyTorch GaussianImage baseline (`baselines/torch_gi.py`){suffix}",
-                         "history": res.history, "fit_seconds": res.fit_seconds,
-                         "wall_seconds": time.perf_counter() - t})
+            rows.append(
+                {
+                    "run": f"PyTorch GaussianImage baseline (`baselines/torch_gi.py`){suffix}",
+                    "history": res.history,
+                    "fit_seconds": res.fit_seconds,
+                    "wall_seconds": time.perf_counter() - t,
+                }
+            )
             print(rows[-1]["run"], [round(_at(res.history, s), 2) for s in COLUMNS], flush=True)
             t = time.perf_counter()
             jres = fit(io.load_gaussians(path), target, c)
-            rows.append({"run": f"`igi_jax.fit.fit`{suffix}", "history": jres.history,
-                         "fit_seconds": jres.fit_seconds, "wall_seconds": time.perf_counter() - t})
+            rows.append(
+                {
+                    "run": f"`igi_jax.fit.fit`{suffix}",
+                    "history": jres.history,
+                    "fit_seconds": jres.fit_seconds,
+                    "wall_seconds": time.perf_counter() - t,
+                }
+            )
             print(rows[-1]["run"], [round(_at(jres.history, s), 2) for s in COLUMNS], flush=True)
     load = os.getloadavg()
     out = pathlib.Path(args.out)
@@ -94,24 +109,33 @@ def main(argv: list[str] | None = None) -> int:
         "|---|" + "---|" * (len(COLUMNS) + 1),
     ]
     for r in rows:
-        lines.append(f"| {r['run']} | " + " | ".join(f"{_at(r['history'], s):.2f}" for s in COLUMNS)
-                     + f" | {r['fit_seconds']:.0f} |")
+        lines.append(
+            f"| {r['run']} | "
+            + " | ".join(f"{_at(r['history'], s):.2f}" for s in COLUMNS)
+            + f" | {r['fit_seconds']:.0f} |"
+        )
     pairs = list(zip(rows[::2], rows[1::2], strict=True))  # (PyTorch, JAX) per loss
     diffs = [max(abs(_at(a["history"], s) - _at(b["history"], s)) for s in COLUMNS) for a, b in pairs]
     ratios = [a["fit_seconds"] / b["fit_seconds"] for a, b in pairs]
     # torch's CPU kernels follow the SIMD level, so its last digits can move between machines.
     cpu = torch.backends.cpu.get_cpu_capability()
-    lines += ["", f"Largest |PyTorch − JAX| over the columns: {diffs[0]:.3f} dB (L2), "
-              f"{diffs[1]:.3f} dB (clamped). Fit time PyTorch / JAX: {ratios[0]:.1f}× (L2), "
-              f"{ratios[1]:.1f}× (clamped).",
-              f"torch {torch.__version__} ({args.threads} thread, CPU capability {cpu}), "
-              f"jax {jax.__version__}; load average after the run "
-              f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) on {os.cpu_count()} cores.",
-              ""]
+    lines += [
+        "",
+        f"Largest |PyTorch − JAX| over the columns: {diffs[0]:.3f} dB (L2), "
+        f"{diffs[1]:.3f} dB (clamped). Fit time PyTorch / JAX: {ratios[0]:.1f}× (L2), "
+        f"{ratios[1]:.1f}× (clamped).",
+        f"torch {torch.__version__} ({args.threads} thread, CPU capability {cpu}), "
+        f"jax {jax.__version__}; load average after the run "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) on {os.cpu_count()} cores.",
+        "",
+    ]
     out.with_suffix(".md").write_text("\n".join(lines))
-    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "load_average": load,
-                                                    "torch_cpu_capability": cpu,
-                                                    "fit_config": repr(cfg)}, indent=1))
+    out.with_suffix(".json").write_text(
+        json.dumps(
+            {"rows": rows, "load_average": load, "torch_cpu_capability": cpu, "fit_config": repr(cfg)},
+            indent=1,
+        )
+    )
     print("\n".join(lines))
     return 0
 

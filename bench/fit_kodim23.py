@@ -49,11 +49,19 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--init", default="random-gi")
     ap.add_argument("--out", default="bench/results/fit_kodim23")
-    ap.add_argument("--downscale", type=int, default=1,
-                    help="PIL bicubic downscale factor (4: kodim23 → 192×128, as in issue 13)")
-    ap.add_argument("--config", choices=("gi", "default"), default="gi",
-                    help="gi: FitConfig() = Adan lr 1e-3, no group multipliers (GaussianImage); "
-                         "default: configs/fit_default.py (what `igi fit` uses)")
+    ap.add_argument(
+        "--downscale",
+        type=int,
+        default=1,
+        help="PIL bicubic downscale factor (4: kodim23 → 192×128, as in issue 13)",
+    )
+    ap.add_argument(
+        "--config",
+        choices=("gi", "default"),
+        default="gi",
+        help="gi: FitConfig() = Adan lr 1e-3, no group multipliers (GaussianImage); "
+        "default: configs/fit_default.py (what `igi fit` uses)",
+    )
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -72,25 +80,38 @@ def main(argv=None):
         cfg = dataclasses.replace(base, steps=args.steps, log_every=args.log_every)
     t0 = time.perf_counter()
     init = initialize(args.init, image, key=jax.random.key(args.seed), num_gaussians=args.gaussians)
-    res = fit(init.gaussians, image, cfg,
-              init_seconds=init.seconds, callback=lambda h: print(h, flush=True))
+    res = fit(init.gaussians, image, cfg, init_seconds=init.seconds, callback=lambda h: print(h, flush=True))
     wall = time.perf_counter() - t0
-    summary = {"image": pathlib.Path(args.image).name, "downscale": args.downscale,
-               "height": image.shape[0], "width": image.shape[1], "init": args.init,
-               "gaussians": args.gaussians, "steps": res.steps, "final_psnr": res.history[-1]["psnr"],
-               "init_seconds": res.init_seconds, "compile_seconds": res.compile_seconds,
-               "fit_seconds": res.fit_seconds, "wall_seconds": wall,
-               "seconds_per_step": res.fit_seconds / max(res.steps, 1), "capacity": res.capacity,
-               "fit_config": repr(cfg), "load_average_1min_after": os.getloadavg()[0],
-               "jax": jax.__version__, "history": res.history}
+    summary = {
+        "image": pathlib.Path(args.image).name,
+        "downscale": args.downscale,
+        "height": image.shape[0],
+        "width": image.shape[1],
+        "init": args.init,
+        "gaussians": args.gaussians,
+        "steps": res.steps,
+        "final_psnr": res.history[-1]["psnr"],
+        "init_seconds": res.init_seconds,
+        "compile_seconds": res.compile_seconds,
+        "fit_seconds": res.fit_seconds,
+        "wall_seconds": wall,
+        "seconds_per_step": res.fit_seconds / max(res.steps, 1),
+        "capacity": res.capacity,
+        "fit_config": repr(cfg),
+        "load_average_1min_after": os.getloadavg()[0],
+        "jax": jax.__version__,
+        "history": res.history,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     hist = res.history
     plt.figure(figsize=(6, 4))
     plt.plot([h["seconds"] for h in hist], [h["psnr"] for h in hist], marker=".")
     plt.xlabel("time incl. init (s), 2-core CPU")
     plt.ylabel("PSNR (dB)")
-    plt.title(f"{summary['image']} {image.shape[1]}×{image.shape[0]}, {args.gaussians:,} G, "
-              f"{args.init} init, {args.config} config")
+    plt.title(
+        f"{summary['image']} {image.shape[1]}×{image.shape[0]}, {args.gaussians:,} G, "
+        f"{args.init} init, {args.config} config"
+    )
     plt.grid(alpha=0.3)
     plt.tight_layout()
     plt.savefig(out / "psnr_vs_time.png", dpi=120)

@@ -66,31 +66,59 @@ def main(argv: list[str] | None = None) -> int:
         image = load_photo(name, args.width)
         for init_name in args.inits.split(","):
             spec = inits_lib.parse_spec(init_name)
-            init = inits_lib.run_init(spec, image, k=3, model=model, num_gaussians=None, seed=0,
-                                      backend="auto")
+            init = inits_lib.run_init(
+                spec, image, k=3, model=model, num_gaussians=None, seed=0, backend="auto"
+            )
             for w in warmups:
-                res = fit(init.gaussians, image, dataclasses.replace(base, warmup_steps=w),
-                          snapshots=frozenset(steps))
+                res = fit(
+                    init.gaussians,
+                    image,
+                    dataclasses.replace(base, warmup_steps=w),
+                    snapshots=frozenset(steps),
+                )
                 at = {h["step"]: h["psnr"] for h in res.history}
-                rows.append({"photo": name, "init": init_name, "warmup": w,
-                             "gaussians": init.gaussians.num_live(), "psnr": [at[s] for s in steps],
-                             "load": os.getloadavg()[0]})
-                print(f"{name} {init_name} warmup {w}: " + " ".join(f"{p:.2f}" for p in rows[-1]["psnr"]),
-                      flush=True)
-    head = ("| photo | init | G | warm-up | " + " | ".join(f"step {s}" for s in steps) + " | load |\n"
-            + "|---" * (5 + len(steps)) + "|\n")
-    lines = [f"| {r['photo']} | {r['init']} | {r['gaussians']:,} | {r['warmup']} | "
-             + " | ".join(f"{p:.2f}" for p in r["psnr"]) + f" | {r['load']:.1f} |" for r in rows]
+                rows.append(
+                    {
+                        "photo": name,
+                        "init": init_name,
+                        "warmup": w,
+                        "gaussians": init.gaussians.num_live(),
+                        "psnr": [at[s] for s in steps],
+                        "load": os.getloadavg()[0],
+                    }
+                )
+                print(
+                    f"{name} {init_name} warmup {w}: " + " ".join(f"{p:.2f}" for p in rows[-1]["psnr"]),
+                    flush=True,
+                )
+    head = (
+        "| photo | init | G | warm-up | "
+        + " | ".join(f"step {s}" for s in steps)
+        + " | load |\n"
+        + "|---" * (5 + len(steps))
+        + "|\n"
+    )
+    lines = [
+        f"| {r['photo']} | {r['init']} | {r['gaussians']:,} | {r['warmup']} | "
+        + " | ".join(f"{p:.2f}" for p in r["psnr"])
+        + f" | {r['load']:.1f} |"
+        for r in rows
+    ]
     means = []
     for init_name in args.inits.split(","):
         for w in warmups:
             sel = [r["psnr"] for r in rows if r["init"] == init_name and r["warmup"] == w]
-            means.append(f"| mean of {len(sel)} | {init_name} | – | {w} | "
-                         + " | ".join(f"{p:.2f}" for p in np.mean(sel, axis=0)) + " | – |")
+            means.append(
+                f"| mean of {len(sel)} | {init_name} | – | {w} | "
+                + " | ".join(f"{p:.2f}" for p in np.mean(sel, axis=0))
+                + " | – |"
+            )
     cmd = "python bench/fit_warmup.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = (f"# Learning-rate warm-up of the fine-tuning (photos, width {args.width})\n\n"
-            f"PSNR (dB) of the shipped fit config (`configs/fit_default.py`) with `warmup_steps` = "
-            f"the warm-up. Made with `{cmd}`.\n\n" + head + "\n".join(lines + means) + "\n")
+    text = (
+        f"# Learning-rate warm-up of the fine-tuning (photos, width {args.width})\n\n"
+        f"PSNR (dB) of the shipped fit config (`configs/fit_default.py`) with `warmup_steps` = "
+        f"the warm-up. Made with `{cmd}`.\n\n" + head + "\n".join(lines + means) + "\n"
+    )
     print(text)
     if args.out:
         io.atomic_write(args.out, lambda f: f.write(text.encode()))

@@ -33,8 +33,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args(argv)
     iters_list = [int(i) for i in args.iters.split(",")] if args.iters else [SOLVE_ITERS["quadtree"]]
-    print(f"jax {jax.__version__}, {jax.default_backend()}, {os.cpu_count()} CPUs; quad-tree scale "
-          f"{SOLVE_SCALE} with the solve; load average {os.getloadavg()[0]:.2f} at start")
+    print(
+        f"jax {jax.__version__}, {jax.default_backend()}, {os.cpu_count()} CPUs; quad-tree scale "
+        f"{SOLVE_SCALE} with the solve; load average {os.getloadavg()[0]:.2f} at start"
+    )
     print("| image | G | CG iters | whole init s (median) | geometry s | solve s | PSNR dB |")
     print("|---|---|---|---|---|---|---|")
     for name in args.images.split(","):
@@ -48,9 +50,11 @@ def main(argv: list[str] | None = None) -> None:
             runs.sort(key=lambda r: r.seconds)
             r = runs[len(runs) // 2]
             psnr = float(metrics.psnr(render_gaussians(r.gaussians), image))
-            print(f"| {name} | {r.gaussians.num_live():,} | {iters} | {r.seconds:.2f} | "
-                  f"{r.info['t_total']:.2f} | {r.info.get('t_solve', 0.0):.2f} | {psnr:.2f} |",
-                  flush=True)
+            print(
+                f"| {name} | {r.gaussians.num_live():,} | {iters} | {r.seconds:.2f} | "
+                f"{r.info['t_total']:.2f} | {r.info.get('t_solve', 0.0):.2f} | {psnr:.2f} |",
+                flush=True,
+            )
     print(f"load average {os.getloadavg()[0]:.2f} at end")
 
 

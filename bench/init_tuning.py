@@ -75,7 +75,7 @@ def fit_setting(name: str) -> dict:
         else:
             for g in ("xy", "shape", "colors"):
                 if part.startswith(g):
-                    groups[g] = float(part[len(g):])
+                    groups[g] = float(part[len(g) :])
     lr_groups = tuple((k, v) for k, v in groups.items() if v != 1.0)
     return {"lr": 1e-3, "lr_groups": lr_groups, "decay_every": decay_every, "decay_rate": 0.5}
 
@@ -101,19 +101,30 @@ def run_fit(image: np.ndarray, init: str, setting: str, steps: int) -> dict:
     from igi_jax.init import initialize
 
     h, w = image.shape[:2]
-    kw = init_setting(setting) if init == "quadtree" else {"key": jax.random.key(0),
-                                                           "num_gaussians": h * w // 10}
+    kw = (
+        init_setting(setting)
+        if init == "quadtree"
+        else {"key": jax.random.key(0), "num_gaussians": h * w // 10}
+    )
     initialize(init, image, **kw)  # compile
     res = initialize(init, image, **kw)
     cfg = FitConfig(steps=steps, log_every=100, **fit_setting(setting))
     t = time.perf_counter()
     out = fit(res.gaussians, image, cfg, init_seconds=res.seconds)
-    return {"init": init, "scale": res.info.get("scale"), "iters": res.info["solve_iters"],
-            "lr_groups": list(cfg.lr_groups), "decay_every": cfg.decay_every,
-            "gaussians": res.gaussians.num_live(), "init_seconds": res.seconds,
-            "compile_seconds": out.compile_seconds, "fit_seconds": out.fit_seconds,
-            "fit_wall": time.perf_counter() - t, "load_average_1min_after": os.getloadavg()[0],
-            "history": out.history}
+    return {
+        "init": init,
+        "scale": res.info.get("scale"),
+        "iters": res.info["solve_iters"],
+        "lr_groups": list(cfg.lr_groups),
+        "decay_every": cfg.decay_every,
+        "gaussians": res.gaussians.num_live(),
+        "init_seconds": res.seconds,
+        "compile_seconds": out.compile_seconds,
+        "fit_seconds": out.fit_seconds,
+        "fit_wall": time.perf_counter() - t,
+        "load_average_1min_after": os.getloadavg()[0],
+        "history": out.history,
+    }
 
 
 def load_photo(name: str, width: int) -> np.ndarray:
@@ -122,8 +133,9 @@ def load_photo(name: str, width: int) -> np.ndarray:
     return np.asarray(im.resize((width, h), Image.LANCZOS), np.float32) / 255.0
 
 
-def run(image: np.ndarray, scale: float, lr_groups, steps: int, iters: int = 20,
-        shipped: bool = False) -> dict:
+def run(
+    image: np.ndarray, scale: float, lr_groups, steps: int, iters: int = 20, shipped: bool = False
+) -> dict:
     from igi_jax.fit import FitConfig, fit
     from igi_jax.init import initialize
 
@@ -138,51 +150,73 @@ def run(image: np.ndarray, scale: float, lr_groups, steps: int, iters: int = 20,
         cfg = FitConfig(steps=steps, log_every=50, lr_groups=tuple(lr_groups))
     t = time.perf_counter()
     out = fit(res.gaussians, image, cfg, init_seconds=res.seconds)
-    return {"scale": scale, "iters": iters, "lr_groups": list(cfg.lr_groups),
-            "gaussians": res.gaussians.num_live(),
-            "info": {k: (v if isinstance(v, str) else float(v)) for k, v in res.info.items()},
-            "init_seconds": res.seconds, "mse_before_solve": res.info.get("mse_before_solve"),
-            "mse_after_solve": res.info.get("mse_after_solve"), "fit_wall": time.perf_counter() - t,
-            "load_average_1min_after": __import__("os").getloadavg()[0], "history": out.history}
+    return {
+        "scale": scale,
+        "iters": iters,
+        "lr_groups": list(cfg.lr_groups),
+        "gaussians": res.gaussians.num_live(),
+        "info": {k: (v if isinstance(v, str) else float(v)) for k, v in res.info.items()},
+        "init_seconds": res.seconds,
+        "mse_before_solve": res.info.get("mse_before_solve"),
+        "mse_after_solve": res.info.get("mse_after_solve"),
+        "fit_wall": time.perf_counter() - t,
+        "load_average_1min_after": __import__("os").getloadavg()[0],
+        "history": out.history,
+    }
 
 
 def summarise() -> None:
     rows = [json.loads(p.read_text()) for p in sorted((OUT / "tuning").glob("*.json"))]
     fits = [r for r in rows if r["sweep"] == "fit"]
     rows = [r for r in rows if r["sweep"] != "fit"]
-    lines = ["# Quad-tree + solve tuning on photos (not Kodak)", "",
-             "Commands: see `bench/init_tuning.py`'s docstring. PSNR (dB) at fit steps 0 / 50 / 100 / "
-             "200. Adan, lr 1e-3 × the group multipliers.", "",
-             "`iters` = CG colour-solve iterations; `init s` = whole init (warm for the budget sweep).", "",
-             "Every row here was measured with the paper's Adan (`igi_jax/optim.py`, issue 13). The "
-             "runs made before that fix (optax.adan's eps_root=1e-8: steps ~100× too small) are kept "
-             "in `tuning/before_adan_fix/` and are not summarised.", "",
-             "| sweep | photo | size | G | scale | iters | init s | lr_groups | 0 | 50 | 100 | 200 | load |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Quad-tree + solve tuning on photos (not Kodak)",
+        "",
+        "Commands: see `bench/init_tuning.py`'s docstring. PSNR (dB) at fit steps 0 / 50 / 100 / "
+        "200. Adan, lr 1e-3 × the group multipliers.",
+        "",
+        "`iters` = CG colour-solve iterations; `init s` = whole init (warm for the budget sweep).",
+        "",
+        "Every row here was measured with the paper's Adan (`igi_jax/optim.py`, issue 13). The "
+        "runs made before that fix (optax.adan's eps_root=1e-8: steps ~100× too small) are kept "
+        "in `tuning/before_adan_fix/` and are not summarised.",
+        "",
+        "| sweep | photo | size | G | scale | iters | init s | lr_groups | 0 | 50 | 100 | 200 | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ps = {e["step"]: e["psnr"] for e in r["history"]}
         cells = " | ".join(f"{ps[s]:.2f}" if s in ps else "–" for s in (0, 50, 100, 200))
         groups = ", ".join(f"{k}×{v:.3g}" for k, v in r["lr_groups"]) or "–"
-        lines.append(f"| {r['sweep']} {r['setting']} | {r['photo']} | {r['width']}×{r['height']} | "
-                     f"{r['gaussians']:,} | {r['scale']} | {r.get('iters', 20)} | "
-                     f"{r['init_seconds']:.2f} | {groups} | {cells} | "
-                     f"{r.get('load_average_1min_after', float('nan')):.1f} |")
-    lines += ["", "## Fit sweep (fixed Adan, issue 13)", "",
-              "Init as `igi fit` does it (quadtree: default scale and CG iterations; random-gi: one "
-              "Gaussian per 10 px, key 0), then Adan lr 1e-3 × the multipliers; `decay` = halve "
-              "every N steps (– = none). PSNR (dB) at fit steps; `s/step` = fit seconds / steps "
-              "with the machine's 1-minute `load` when the run ended (2 shared cores: loaded "
-              "timings, not idle figures).", "",
-              "| photo | size | init | G | setting | decay | 0 | 100 | 200 | 500 | 1000 | 2000 "
-              "| s/step | load |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['sweep']} {r['setting']} | {r['photo']} | {r['width']}×{r['height']} | "
+            f"{r['gaussians']:,} | {r['scale']} | {r.get('iters', 20)} | "
+            f"{r['init_seconds']:.2f} | {groups} | {cells} | "
+            f"{r.get('load_average_1min_after', float('nan')):.1f} |"
+        )
+    lines += [
+        "",
+        "## Fit sweep (fixed Adan, issue 13)",
+        "",
+        "Init as `igi fit` does it (quadtree: default scale and CG iterations; random-gi: one "
+        "Gaussian per 10 px, key 0), then Adan lr 1e-3 × the multipliers; `decay` = halve "
+        "every N steps (– = none). PSNR (dB) at fit steps; `s/step` = fit seconds / steps "
+        "with the machine's 1-minute `load` when the run ended (2 shared cores: loaded "
+        "timings, not idle figures).",
+        "",
+        "| photo | size | init | G | setting | decay | 0 | 100 | 200 | 500 | 1000 | 2000 | s/step | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in fits:
         ps = {e["step"]: e["psnr"] for e in r["history"]}
         cells = " | ".join(f"{ps[s]:.2f}" if s in ps else "–" for s in (0, 100, 200, 500, 1000, 2000))
         decay = f"{r['decay_every']:,}" if r["decay_every"] < 1_000_000 else "–"
-        lines.append(f"| {r['photo']} | {r['width']}×{r['height']} | {r['init']} | "
-                     f"{r['gaussians']:,} | {r['setting']} | {decay} | {cells} | "
-                     f"{r['fit_seconds'] / max(r['history'][-1]['step'], 1):.3f} | "
-                     f"{r['load_average_1min_after']:.1f} |")
+        lines.append(
+            f"| {r['photo']} | {r['width']}×{r['height']} | {r['init']} | "
+            f"{r['gaussians']:,} | {r['setting']} | {decay} | {cells} | "
+            f"{r['fit_seconds'] / max(r['history'][-1]['step'], 1):.3f} | "
+            f"{r['load_average_1min_after']:.1f} |"
+        )
     (OUT / "tuning.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -190,8 +224,12 @@ def summarise() -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sweep", choices=("scale", "lr", "budget", "fit"), required=True)
-    p.add_argument("--init", default="quadtree", choices=("quadtree", "random-gi"),
-                   help="fit sweep: the init (with igi fit's defaults)")
+    p.add_argument(
+        "--init",
+        default="quadtree",
+        choices=("quadtree", "random-gi"),
+        help="fit sweep: the init (with igi fit's defaults)",
+    )
     p.add_argument("--photos", default="002,013")
     p.add_argument("--width", type=int, default=304)
     p.add_argument("--steps", type=int, default=200)
@@ -211,15 +249,21 @@ def main() -> None:
                 r = run_fit(image, args.init, setting, args.steps)
                 r.update(sweep="fit", setting=setting, photo=photo, height=h, width=w)
                 path.write_text(json.dumps(r, indent=1))
-                print("   ", [(e["step"], round(e["psnr"], 2)) for e in r["history"]],
-                      f"{r['fit_seconds']:.0f} s, load {r['load_average_1min_after']:.1f}", flush=True)
+                print(
+                    "   ",
+                    [(e["step"], round(e["psnr"], 2)) for e in r["history"]],
+                    f"{r['fit_seconds']:.0f} s, load {r['load_average_1min_after']:.1f}",
+                    flush=True,
+                )
                 summarise()
             continue
         if args.sweep == "scale":
             jobs = [(f"{s}", s, ()) for s in SCALES]
         elif args.sweep == "budget":
-            jobs = [(name, float(name.split("x")[0]), int(name.split("x")[1]))
-                    for name in (args.settings or "1.0x20").split(",")]
+            jobs = [
+                (name, float(name.split("x")[0]), int(name.split("x")[1]))
+                for name in (args.settings or "1.0x20").split(",")
+            ]
         else:
             table = lr_settings(h, w)
             names = args.settings.split(",") if args.settings else list(table)

@@ -76,17 +76,32 @@ def run_one(image: np.ndarray, init: str, steps: int, count: int | None, fit_nam
     res = init_once()
     cfg = fit_config(fit_name, steps, h, w)
     t = time.perf_counter()
-    out = fit(res.gaussians, image, cfg, init_seconds=res.seconds,
-              callback=lambda e: print(f"    step {e['step']:5d}  {e['seconds']:7.1f} s  "
-                                       f"{e['psnr']:.2f} dB", flush=True))
-    info = {k: (float(v) if isinstance(v, (int, float, np.number)) else v)
-            for k, v in res.info.items()}
-    return {"init": init, "height": h, "width": w, "gaussians": res.gaussians.num_live(),
-            "init_seconds": res.seconds, "init_seconds_cold": cold, "init_info": info,
-            "compile_seconds": out.compile_seconds,
-            "fit_seconds": out.fit_seconds, "wall_seconds": time.perf_counter() - t,
-            "steps": out.steps, "fit_config": repr(cfg), "history": out.history,
-            "load_average_1min_after": os.getloadavg()[0]}
+    out = fit(
+        res.gaussians,
+        image,
+        cfg,
+        init_seconds=res.seconds,
+        callback=lambda e: print(
+            f"    step {e['step']:5d}  {e['seconds']:7.1f} s  {e['psnr']:.2f} dB", flush=True
+        ),
+    )
+    info = {k: (float(v) if isinstance(v, (int, float, np.number)) else v) for k, v in res.info.items()}
+    return {
+        "init": init,
+        "height": h,
+        "width": w,
+        "gaussians": res.gaussians.num_live(),
+        "init_seconds": res.seconds,
+        "init_seconds_cold": cold,
+        "init_info": info,
+        "compile_seconds": out.compile_seconds,
+        "fit_seconds": out.fit_seconds,
+        "wall_seconds": time.perf_counter() - t,
+        "steps": out.steps,
+        "fit_config": repr(cfg),
+        "history": out.history,
+        "load_average_1min_after": os.getloadavg()[0],
+    }
 
 
 def quadtree_count(image: np.ndarray) -> int:
@@ -105,14 +120,19 @@ def write_report(out: Path, command: str) -> None:
     if not runs:
         return
     images = sorted({r["image"] for r in runs})
-    lines = [f"# Init benchmark: {runs[0]['height']}×{runs[0]['width']}-class Kodak images",
-             "", f"Command: `{command}`", "",
-             "PSNR (dB) after N fit steps; `t` = wall seconds at that point (warm init included, jit "
-             "compile excluded; `init s` = warm / cold, cold includes compiling); `load` = the "
-             "machine's 1-minute load average when the run ended (2 cores: above ~2.5 the times "
-             "are inflated by other jobs). Evaluation only: nothing was tuned on Kodak.", "",
-             "| image | init | G | init s | step 0 | 200 | t@200 | 1000 | t@1000 | 2000 | t@2000 | load |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Init benchmark: {runs[0]['height']}×{runs[0]['width']}-class Kodak images",
+        "",
+        f"Command: `{command}`",
+        "",
+        "PSNR (dB) after N fit steps; `t` = wall seconds at that point (warm init included, jit "
+        "compile excluded; `init s` = warm / cold, cold includes compiling); `load` = the "
+        "machine's 1-minute load average when the run ended (2 cores: above ~2.5 the times "
+        "are inflated by other jobs). Evaluation only: nothing was tuned on Kodak.",
+        "",
+        "| image | init | G | init s | step 0 | 200 | t@200 | 1000 | t@1000 | 2000 | t@2000 | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for img in images:
         for init in INITS:
             r = next((r for r in runs if r["image"] == img and r["init"] == init), None)
@@ -121,11 +141,15 @@ def write_report(out: Path, command: str) -> None:
             cells = []
             for s in CHECK_STEPS:
                 e = _at(r["history"], s)
-                cells += [f"{e['psnr']:.2f}" if e else "–"] + ([f"{e['seconds']:.0f}" if e else "–"]
-                                                               if s else [])
-            lines.append(f"| {img} | {init} | {r['gaussians']:,} | {r['init_seconds']:.1f} / "
-                         f"{r.get('init_seconds_cold', float('nan')):.1f} | "
-                         + " | ".join(cells) + f" | {r.get('load_average_1min_after', float('nan')):.1f} |")
+                cells += [f"{e['psnr']:.2f}" if e else "–"] + (
+                    [f"{e['seconds']:.0f}" if e else "–"] if s else []
+                )
+            lines.append(
+                f"| {img} | {init} | {r['gaussians']:,} | {r['init_seconds']:.1f} / "
+                f"{r.get('init_seconds_cold', float('nan')):.1f} | "
+                + " | ".join(cells)
+                + f" | {r.get('load_average_1min_after', float('nan')):.1f} |"
+            )
     lines += ["", "Target: `quadtree+solve` @ 200 steps ≥ `random` @ 2000 steps:", ""]
     for img in images:
         a = next((r for r in runs if r["image"] == img and r["init"] == "quadtree+solve"), None)
@@ -136,8 +160,12 @@ def write_report(out: Path, command: str) -> None:
             lines.append(f"- {img}: {ea['psnr']:.2f} vs {eb['psnr']:.2f} dB → {ok}")
         else:
             lines.append(f"- {img}: incomplete")
-    lines += ["", "Catch-up: the first logged step (every 100) at which a random init reaches "
-              "`quadtree+solve`'s PSNR after 200 steps (– = not within its run):", ""]
+    lines += [
+        "",
+        "Catch-up: the first logged step (every 100) at which a random init reaches "
+        "`quadtree+solve`'s PSNR after 200 steps (– = not within its run):",
+        "",
+    ]
     for img in images:
         a = next((r for r in runs if r["image"] == img and r["init"] == "quadtree+solve"), None)
         ea = a and _at(a["history"], 200)
@@ -149,9 +177,11 @@ def write_report(out: Path, command: str) -> None:
             if b is None:
                 continue
             hit = next((e for e in b["history"] if e["psnr"] >= ea["psnr"]), None)
-            cells.append(f"{init} at step {hit['step']} ({hit['psnr']:.2f} dB, {hit['seconds']:.0f} s)"
-                         if hit else f"{init}: not by step {b['steps']} "
-                         f"({b['history'][-1]['psnr']:.2f} dB)")
+            cells.append(
+                f"{init} at step {hit['step']} ({hit['psnr']:.2f} dB, {hit['seconds']:.0f} s)"
+                if hit
+                else f"{init}: not by step {b['steps']} ({b['history'][-1]['psnr']:.2f} dB)"
+            )
         lines.append(f"- {img} (target {ea['psnr']:.2f} dB, {ea['seconds']:.0f} s): " + "; ".join(cells))
     lines += ["", f"Fit config: `{runs[0]['fit_config']}`", ""]
     (out / "inits.md").write_text("\n".join(lines))
@@ -166,8 +196,12 @@ def write_report(out: Path, command: str) -> None:
         for init in INITS:
             r = next((r for r in runs if r["image"] == img and r["init"] == init), None)
             if r:
-                ax.plot([e["seconds"] for e in r["history"]], [e["psnr"] for e in r["history"]],
-                        marker=".", label=init)
+                ax.plot(
+                    [e["seconds"] for e in r["history"]],
+                    [e["psnr"] for e in r["history"]],
+                    marker=".",
+                    label=init,
+                )
         ax.set(title=img, xlabel="wall time, s (init included)", ylabel="PSNR, dB", xscale="log")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
@@ -186,8 +220,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=None, help="default bench/results/inits[_ds<d>]")
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args(argv)
-    suffix = (f"_ds{args.downscale}" if args.downscale > 1 else "") + \
-        ("" if args.fit == "gi" else f"_{args.fit}")
+    suffix = (f"_ds{args.downscale}" if args.downscale > 1 else "") + (
+        "" if args.fit == "gi" else f"_{args.fit}"
+    )
     out = args.out or HERE / "results" / f"inits{suffix}"
     (out / "runs").mkdir(parents=True, exist_ok=True)
     command = "python bench/inits.py " + " ".join(argv if argv is not None else sys.argv[1:])

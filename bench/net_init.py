@@ -53,8 +53,13 @@ def _load(name: str) -> np.ndarray:
 
 
 def _env() -> dict:
-    return {"jax": jax.__version__, "backend": jax.default_backend(), "cpus": os.cpu_count(),
-            "load_average": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M")}
+    return {
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0],
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
 
 
 def bench_init(args) -> dict:
@@ -73,8 +78,7 @@ def bench_init(args) -> dict:
     else:
         model = InstantGINet(NetConfig.preset(args.config), rngs=nnx.Rngs(0))
     fit_cfg = load_config(None)[0].fit
-    out = {"env": _env(), "image": args.image, "config": args.config, "weights": args.weights,
-           "runs": []}
+    out = {"env": _env(), "image": args.image, "config": args.config, "weights": args.weights, "runs": []}
     for k in args.k:
         first = gaussians_for_image(model, image, k=k)[1]  # compiles
         runs = [gaussians_for_image(model, image, k=k) for _ in range(args.repeats)]
@@ -89,12 +93,18 @@ def bench_init(args) -> dict:
             t0 = time.perf_counter()
             img = jax.block_until_ready(draw(g.means(), g.covariances(), g.colors, g.mask))
             t_render.append(time.perf_counter() - t0)
-        row = {"k": k, "gaussians": info["gaussians"], "points": info["points"],
-               "init_seconds_median": info["seconds"],
-               "init_seconds_all": [r[1]["seconds"] for r in runs],
-               **{s: info[s] for s in STAGES}, "t_render": statistics.median(t_render),
-               "compile_seconds_first": first["compile_seconds"],
-               "psnr": float(metrics.psnr(img, image)), "ppm_mean": info["ppm_mean"]}
+        row = {
+            "k": k,
+            "gaussians": info["gaussians"],
+            "points": info["points"],
+            "init_seconds_median": info["seconds"],
+            "init_seconds_all": [r[1]["seconds"] for r in runs],
+            **{s: info[s] for s in STAGES},
+            "t_render": statistics.median(t_render),
+            "compile_seconds_first": first["compile_seconds"],
+            "psnr": float(metrics.psnr(img, image)),
+            "ppm_mean": info["ppm_mean"],
+        }
         if args.fit_steps:
             cfg = dataclasses.replace(fit_cfg, steps=args.fit_steps, log_every=args.fit_steps)
             for solve in (0, args.solve_iters):
@@ -105,8 +115,11 @@ def bench_init(args) -> dict:
                     jax.block_until_ready(g0)
                     row[f"t_solve_{solve}"] = time.perf_counter() - t0 - sinfo["compile_seconds"]
                 res = fit(g0, jnp.asarray(image), cfg)
-                row[f"psnr_step0_solve{solve}"] = float(metrics.psnr(render(
-                    g0.means(), g0.covariances(), g0.colors, g0.mask, g.height, g.width), image))
+                row[f"psnr_step0_solve{solve}"] = float(
+                    metrics.psnr(
+                        render(g0.means(), g0.covariances(), g0.colors, g0.mask, g.height, g.width), image
+                    )
+                )
                 row[f"psnr_step{args.fit_steps}_solve{solve}"] = res.history[-1]["psnr"]
         out["runs"].append(row)
         print(json.dumps(row), flush=True)
@@ -117,9 +130,12 @@ def bench_init(args) -> dict:
 def bench_step(args) -> dict:
     from igi_jax.net import InstantGINet, NetConfig, batch_loss, host_geometry_with_info, predict_ppm
 
-    configs = {"tiny": NetConfig.tiny(), "small": NetConfig.small(),
-               "small-narrow": NetConfig(dims=(16, 32, 64, 128), depths=(1, 1, 2, 1)),
-               "small-wide": NetConfig(dims=(32, 64, 128, 256), depths=(2, 2, 6, 2))}
+    configs = {
+        "tiny": NetConfig.tiny(),
+        "small": NetConfig.small(),
+        "small-narrow": NetConfig(dims=(16, 32, 64, 128), depths=(1, 1, 2, 1)),
+        "small-wide": NetConfig(dims=(32, 64, 128, 256), depths=(2, 2, 6, 2)),
+    }
     rng = np.random.default_rng(0)
     b, s = args.batch, args.crop
     images = jnp.asarray(rng.uniform(size=(b, s, s, 3)), jnp.float32)
@@ -140,10 +156,15 @@ def bench_step(args) -> dict:
 
     out = {"env": _env(), "batch": b, "crop": s, "configs": []}
     geom, ginfo = host_geometry_with_info(ppm, 3)
-    host = {f"threads{t}": timeit(lambda t: host_geometry_with_info(ppm, 3, threads=t)[0].mask, t)
-            for t in (1, 2)}
-    out["host"] = {**host, "triangles": ginfo["triangles"], "T": geom.capacity,
-                   "render_capacity": geom.render_capacity}
+    host = {
+        f"threads{t}": timeit(lambda t: host_geometry_with_info(ppm, 3, threads=t)[0].mask, t) for t in (1, 2)
+    }
+    out["host"] = {
+        **host,
+        "triangles": ginfo["triangles"],
+        "T": geom.capacity,
+        "render_capacity": geom.render_capacity,
+    }
     print(json.dumps(out["host"]), flush=True)
     for name in args.configs:
         cfg = configs[name]
@@ -157,12 +178,20 @@ def bench_step(args) -> dict:
             return jnp.mean(f * f) + jnp.mean(p)
 
         net_grad = jax.jit(jax.grad(net_loss))
-        loss_grad = jax.jit(jax.value_and_grad(
-            lambda st, x, t, g, gd=gd: batch_loss(nnx.merge(gd, st), x, t, g), has_aux=True))
-        row = {"name": name, "dims": cfg.dims, "depths": cfg.depths, "params": n,
-               "net_fwd": timeit(fwd, st, images),
-               "net_fwd_bwd": timeit(net_grad, st, images),
-               "loss_fwd_bwd": timeit(loss_grad, st, images, target, geom)}
+        loss_grad = jax.jit(
+            jax.value_and_grad(
+                lambda st, x, t, g, gd=gd: batch_loss(nnx.merge(gd, st), x, t, g), has_aux=True
+            )
+        )
+        row = {
+            "name": name,
+            "dims": cfg.dims,
+            "depths": cfg.depths,
+            "params": n,
+            "net_fwd": timeit(fwd, st, images),
+            "net_fwd_bwd": timeit(net_grad, st, images),
+            "loss_fwd_bwd": timeit(loss_grad, st, images, target, geom),
+        }
         # One training step = PPM forward (for the triangles) + host stage + loss forward+backward.
         row["step_estimate"] = row["net_fwd"] + host["threads2"] + row["loss_fwd_bwd"]
         out["configs"].append(row)

@@ -34,24 +34,36 @@ def report(path: Path) -> str:
         row = json.loads(line)
         # Rows from before the fit had a warm-up carry no field: they ran without one.
         groups.setdefault((row["scale"], row["steps"], row.get("warmup_steps", 0)), []).append(row)
-    out = ["# Narrower net Gaussians for fine-tuning (held-out photos)", "",
-           f"Made by `bench/net_shrink.py` (commands in its docstring; rows in `{path.name}`, "
-           "then `python bench/net_shrink.py --report`). PSNR dB at step 0 → after the steps; "
-           "net = shipped `small`, k = 3, std devs × f, 8-iteration colour solve.", ""]
+    out = [
+        "# Narrower net Gaussians for fine-tuning (held-out photos)",
+        "",
+        f"Made by `bench/net_shrink.py` (commands in its docstring; rows in `{path.name}`, "
+        "then `python bench/net_shrink.py --report`). PSNR dB at step 0 → after the steps; "
+        "net = shipped `small`, k = 3, std devs × f, 8-iteration colour solve.",
+        "",
+    ]
     for (scale, steps, warmup), rows in sorted(groups.items()):
         fs = [k for k in rows[0] if k.startswith("net_")]
         ramp = f"{warmup}-step warm-up" if warmup else "no warm-up"
-        out += [f"## ×{scale}, {steps} steps, {ramp}", "",
-                "| photo | G | " + " | ".join(f"f = {k[4:]}" for k in fs) + " | quad-tree + solve (G) |",
-                "|---" * (len(fs) + 3) + "|"]
+        out += [
+            f"## ×{scale}, {steps} steps, {ramp}",
+            "",
+            "| photo | G | " + " | ".join(f"f = {k[4:]}" for k in fs) + " | quad-tree + solve (G) |",
+            "|---" * (len(fs) + 3) + "|",
+        ]
         for r in rows:
             cells = " | ".join(f"{r[k][0]:.2f} → {r[k][1]:.2f}" for k in fs)
-            out.append(f"| {r['photo']} | {r['gaussians']:,} | {cells} | {r['quadtree'][0]:.2f} → "
-                       f"{r['quadtree'][1]:.2f} ({r['quadtree_gaussians']:,}) |")
+            out.append(
+                f"| {r['photo']} | {r['gaussians']:,} | {cells} | {r['quadtree'][0]:.2f} → "
+                f"{r['quadtree'][1]:.2f} ({r['quadtree_gaussians']:,}) |"
+            )
         gains = [r[fs[1]][1] - r[fs[0]][1] for r in rows] if len(fs) > 1 else []
         if gains:
-            out += ["", f"{fs[1][4:]} vs {fs[0][4:]} after {steps} steps: {min(gains):+.2f} to "
-                    f"{max(gains):+.2f} dB ({sum(g > 0 for g in gains)} of {len(gains)} photos gain)."]
+            out += [
+                "",
+                f"{fs[1][4:]} vs {fs[0][4:]} after {steps} steps: {min(gains):+.2f} to "
+                f"{max(gains):+.2f} dB ({sum(g > 0 for g in gains)} of {len(gains)} photos gain).",
+            ]
         out.append("")
     return "\n".join(out)
 
@@ -76,8 +88,13 @@ def main() -> None:
 
     for stem in VAL_PHOTOS:
         image = downscale(args.datasets / "photos" / f"{stem}.png", args.scale)
-        row = {"photo": stem, "scale": args.scale, "steps": args.steps, "warmup_steps": cfg.warmup_steps,
-               "size": list(image.shape[:2])}
+        row = {
+            "photo": stem,
+            "scale": args.scale,
+            "steps": args.steps,
+            "warmup_steps": cfg.warmup_steps,
+            "size": list(image.shape[:2]),
+        }
         for f in (float(v) for v in args.shrink.split(",")):
             init = initialize("net", image, k=3, shrink=f, solve_colors=8)
             row["gaussians"] = init.gaussians.num_live()

@@ -47,21 +47,28 @@ def target_a(images: dict[str, dict], steps: int) -> tuple[list[str], int, int, 
         qt = entries.get((QT, None))
         if qt is None or _psnr(qt, steps) is None:
             continue
-        eligible = [(e, _psnr(e, steps)) for (init, _), e in entries.items()
-                    if init in NET_INITS and e["gaussians"] <= qt["gaussians"]]
+        eligible = [
+            (e, _psnr(e, steps))
+            for (init, _), e in entries.items()
+            if init in NET_INITS and e["gaussians"] <= qt["gaussians"]
+        ]
         eligible = [(e, v) for e, v in eligible if v is not None]
         if not eligible:
-            rows.append(f"| {name} | {qt['gaussians']:,} | {_psnr(qt, steps):.2f} | – | – | – | no net row "
-                        "with ≤ the quad-tree's count |")
+            rows.append(
+                f"| {name} | {qt['gaussians']:,} | {_psnr(qt, steps):.2f} | – | – | – | no net row "
+                "with ≤ the quad-tree's count |"
+            )
             continue
         best, p = max(eligible, key=lambda t: t[1])
         win = p > _psnr(qt, steps)
         wins += win
         nets.append(p)
         qts.append(_psnr(qt, steps))
-        rows.append(f"| {name} | {qt['gaussians']:,} | {_psnr(qt, steps):.2f} | "
-                    f"{best['init']} k={best['k']} | {best['gaussians']:,} | {p:.2f} | "
-                    f"{'yes' if win else '**no**'} |")
+        rows.append(
+            f"| {name} | {qt['gaussians']:,} | {_psnr(qt, steps):.2f} | "
+            f"{best['init']} k={best['k']} | {best['gaussians']:,} | {p:.2f} | "
+            f"{'yes' if win else '**no**'} |"
+        )
     return rows, wins, len(nets), _mean(nets), _mean(qts)
 
 
@@ -77,10 +84,12 @@ def means(images: dict[str, dict]) -> list[str]:
         es = [entries[key] for entries in images.values() if key in entries]
         budgets = [r["budget"]["steps"] for r in es[0]["budgets"] if "steps" in r["budget"]]
         cells = " / ".join(f"{statistics.fmean(_psnr(e, s) for e in es):.2f}" for s in budgets)
-        lines.append(f"| {key[0]} | {key[1] if key[1] is not None else '–'} | {len(es)} | "
-                     f"{statistics.fmean(e['gaussians'] for e in es):,.0f} | "
-                     f"{statistics.fmean(e['init_seconds'] for e in es):.2f} | "
-                     f"{' / '.join(map(str, budgets))} | {cells} |")
+        lines.append(
+            f"| {key[0]} | {key[1] if key[1] is not None else '–'} | {len(es)} | "
+            f"{statistics.fmean(e['gaussians'] for e in es):,.0f} | "
+            f"{statistics.fmean(e['init_seconds'] for e in es):.2f} | "
+            f"{' / '.join(map(str, budgets))} | {cells} |"
+        )
     return lines
 
 
@@ -93,22 +102,39 @@ def main() -> None:
     kodak = _by_image(r / "net_vs_inits_kodak" / "results.json")
     long = _by_image(r / "net_vs_inits_kodak_long" / "results.json")
     rand = _by_image(r / "net_vs_inits_kodak_long_random" / "results.json")
-    out = ["# Issue 16's Kodak targets for the shipped `small` weights", "",
-           "Made by `python bench/net_targets.py` from the committed results of "
-           "`python bench/net_vs_inits.py --set kodak` and `--set kodak --long`.", "",
-           "## Means per init", "",
-           "| init | k | images | Gaussians | init s | steps | PSNR dB at those steps |",
-           "|---|---|---|---|---|---|---|", *means(kodak), ""]
+    out = [
+        "# Issue 16's Kodak targets for the shipped `small` weights",
+        "",
+        "Made by `python bench/net_targets.py` from the committed results of "
+        "`python bench/net_vs_inits.py --set kodak` and `--set kodak --long`.",
+        "",
+        "## Means per init",
+        "",
+        "| init | k | images | Gaussians | init s | steps | PSNR dB at those steps |",
+        "|---|---|---|---|---|---|---|",
+        *means(kodak),
+        "",
+    ]
     for steps, title in ((0, "(a) step 0"), (200, "After 200 steps (information, not a target)")):
         rows, wins, n, net_mean, qt_mean = target_a(kodak, steps)
-        out += [f"## {title}: best net row with ≤ the quad-tree's Gaussians vs quad-tree + solve", "",
-                f"Net wins on **{wins} of {n}** images compared ({len(kodak)} with results); mean over "
-                f"those: net {net_mean:.2f} dB vs quad-tree + solve {qt_mean:.2f} dB.", "",
-                "| image | quad-tree G | quad-tree dB | best eligible net row | its G | its dB | net wins |",
-                "|---|---|---|---|---|---|---|", *rows, ""]
-    out += ["## (b) net + 1,000 steps vs random (net's count) + 10,000 steps", "",
-            "| image | G (k=3) | net @1000 | net+solve @1000 | quadtree+solve @1000 (its G) | "
-            "random @200 / 2000 / 10000 | net + 1,000 ≥ random + 10,000 |", "|---|---|---|---|---|---|---|"]
+        out += [
+            f"## {title}: best net row with ≤ the quad-tree's Gaussians vs quad-tree + solve",
+            "",
+            f"Net wins on **{wins} of {n}** images compared ({len(kodak)} with results); mean over "
+            f"those: net {net_mean:.2f} dB vs quad-tree + solve {qt_mean:.2f} dB.",
+            "",
+            "| image | quad-tree G | quad-tree dB | best eligible net row | its G | its dB | net wins |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    out += [
+        "## (b) net + 1,000 steps vs random (net's count) + 10,000 steps",
+        "",
+        "| image | G (k=3) | net @1000 | net+solve @1000 | quadtree+solve @1000 (its G) | "
+        "random @200 / 2000 / 10000 | net + 1,000 ≥ random + 10,000 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, entries in sorted(long.items()):
         net, nets = entries.get(("net", 3)), entries.get(("net+solve", 3))
         qt = entries.get((QT, None))
@@ -116,13 +142,16 @@ def main() -> None:
         if net is None or nets is None:
             continue
         best = max(_psnr(net, 1000) or float("nan"), _psnr(nets, 1000) or float("nan"))
-        rcells = " / ".join(f"{_psnr(rnd, s):.2f}" if rnd and _psnr(rnd, s) is not None else "–"
-                            for s in (200, 2000, 10000))
+        rcells = " / ".join(
+            f"{_psnr(rnd, s):.2f}" if rnd and _psnr(rnd, s) is not None else "–" for s in (200, 2000, 10000)
+        )
         r10k = _psnr(rnd, 10000) if rnd else None
         verdict = "–" if r10k is None else ("yes" if best >= r10k else "**no**")
         qcell = f"{_psnr(qt, 1000):.2f} ({qt['gaussians']:,})" if qt else "–"
-        out.append(f"| {name} | {net['gaussians']:,} | {_psnr(net, 1000):.2f} | {_psnr(nets, 1000):.2f} | "
-                   f"{qcell} | {rcells} | {verdict} |")
+        out.append(
+            f"| {name} | {net['gaussians']:,} | {_psnr(net, 1000):.2f} | {_psnr(nets, 1000):.2f} | "
+            f"{qcell} | {rcells} | {verdict} |"
+        )
     text = "\n".join(out) + "\n"
     if args.out:
         args.out.write_text(text)

@@ -28,11 +28,16 @@ def main() -> None:
     p.add_argument("--out", default="bench/results/pseudo_ppm_steps.md")
     args = p.parse_args()
     steps = [int(s) for s in args.steps.split(",")]
-    lines = ["# Pseudo-PPM change between N and 2N fit steps", "",
-             f"`python bench/pseudo_ppm_steps.py --photos {args.photos} --scale {args.scale} "
-             f"--steps {args.steps}`", "",
-             "| photo | size | N | PSNR after N (dB) | fit s | mean abs PPM(N) − PPM(next N) | "
-             "mean abs PPM(N) − PPM(last) |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Pseudo-PPM change between N and 2N fit steps",
+        "",
+        f"`python bench/pseudo_ppm_steps.py --photos {args.photos} --scale {args.scale} "
+        f"--steps {args.steps}`",
+        "",
+        "| photo | size | N | PSNR after N (dB) | fit s | mean abs PPM(N) − PPM(next N) | "
+        "mean abs PPM(N) − PPM(last) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name in args.photos.split(","):
         image = downscale(Path(args.root) / f"{name}.png", args.scale)
         h, w = image.shape[:2]
@@ -47,8 +52,10 @@ def main() -> None:
         for i, n in enumerate(steps):
             nxt = f"{np.abs(ppms[i] - ppms[i + 1]).mean():.4f}" if i + 1 < len(steps) else "–"
             last = f"{np.abs(ppms[i] - ppms[-1]).mean():.4f}"
-            lines.append(f"| {name} | {w}×{h} | {n} | {recs[i]['psnr_fit']:.2f} | {recs[i]['wall']:.1f} | "
-                         f"{nxt} | {last} |")
+            lines.append(
+                f"| {name} | {w}×{h} | {n} | {recs[i]['psnr_fit']:.2f} | {recs[i]['wall']:.1f} | "
+                f"{nxt} | {last} |"
+            )
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -59,11 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         image = runner.load_dataset_image(paths[e["image"]], exp.downscale)
         spec = inits_lib.parse_spec(e["init"])
         count = e["gaussians"] if spec.base.startswith("random") else None
-        init = inits_lib.run_init(spec, image, k=e["k"] or 3, model=model, num_gaussians=count,
-                                  seed=exp.seed, backend=exp.backend)
+        init = inits_lib.run_init(
+            spec, image, k=e["k"] or 3, model=model, num_gaussians=count, seed=exp.seed, backend=exp.backend
+        )
         if init.gaussians.num_live() != e["gaussians"]:
-            raise SystemExit(f"{e['image']} {e['init']}: the init gave {init.gaussians.num_live()} "
-                             f"Gaussians, the entry {e['gaussians']}")
+            raise SystemExit(
+                f"{e['image']} {e['init']}: the init gave {init.gaussians.num_live()} "
+                f"Gaussians, the entry {e['gaussians']}"
+            )
         records, extra = runner.fit_budgets(init.gaussians, image, e["init_seconds"], seconds_only)
         e["budgets"] = [r for r in e["budgets"] if "steps" in r["budget"]] + records
         e["history_seconds"] = extra["history_seconds"]
@@ -73,8 +76,11 @@ def main(argv: list[str] | None = None) -> int:
             data["settings"]["seconds_blocks"] = runner.SECONDS_BLOCKS
         io.atomic_write(path, io.json_writer(data))
         first = records[0]
-        print(f"{e['image']} {e['init']} k={e['k']}: {first['psnr']:.2f} dB at {first['seconds']:.2f} s "
-              f"({first['steps']} steps)", flush=True)
+        print(
+            f"{e['image']} {e['init']} k={e['k']}: {first['psnr']:.2f} dB at {first['seconds']:.2f} s "
+            f"({first['steps']} steps)",
+            flush=True,
+        )
     return 0
 
 

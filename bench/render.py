@@ -56,16 +56,26 @@ def main(argv=None):
         return render_naive(m, c, col, mask, h, w, tile_cap, k)
 
     diff = float(jnp.max(jnp.abs(jax.jit(ours)(means, cov, colors) - jax.jit(naive)(means, cov, colors))))
-    print(f"{h}x{w}, {args.gaussians:,} Gaussians ({args.variant} init), list capacity {cap:,} "
-          f"(cells; tiles {tile_cap:,}), naive K = {k} per tile, max |ours - naive| = {diff:.2e}")
+    print(
+        f"{h}x{w}, {args.gaussians:,} Gaussians ({args.variant} init), list capacity {cap:,} "
+        f"(cells; tiles {tile_cap:,}), naive K = {k} per tile, max |ours - naive| = {diff:.2e}"
+    )
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}")
     rows = []
     for name, fn in (("ours", ours), ("naive", naive)):
         fwd = jax.jit(fn)
-        grad = jax.jit(jax.value_and_grad(lambda m, c, col, fn=fn: jnp.mean((fn(m, c, col) - target) ** 2),
-                                          argnums=(0, 1, 2)))
-        rows.append((name, timeit(fwd, (means, cov, colors), args.repeats),
-                     timeit(grad, (means, cov, colors), args.repeats)))
+        grad = jax.jit(
+            jax.value_and_grad(
+                lambda m, c, col, fn=fn: jnp.mean((fn(m, c, col) - target) ** 2), argnums=(0, 1, 2)
+            )
+        )
+        rows.append(
+            (
+                name,
+                timeit(fwd, (means, cov, colors), args.repeats),
+                timeit(grad, (means, cov, colors), args.repeats),
+            )
+        )
     for name, f, fb in rows:
         print(f"{name:6s} forward {f * 1e3:8.1f} ms   forward+backward {fb * 1e3:8.1f} ms")
     (_, f0, fb0), (_, f1, fb1) = rows

@@ -45,8 +45,10 @@ def main() -> None:
     cfg = config_lib.with_data(cfg, **changes)
     b, c = cfg.data.batch_size, cfg.data.crop
     rng = np.random.default_rng(0)
-    batches = [{"image": smooth(rng, (b, c, c, 3), 8), "ppm": 0.35 * smooth(rng, (b, c, c), 16)}
-               for _ in range(args.steps + 1)]
+    batches = [
+        {"image": smooth(rng, (b, c, c, 3), 8), "ppm": 0.35 * smooth(rng, (b, c, c), 16)}
+        for _ in range(args.steps + 1)
+    ]
     st = Stepper(cfg)
     state = st.initial_state()
     cap = triangle_capacity(c, cfg.kernel_size)
@@ -66,9 +68,18 @@ def main() -> None:
                 times[k].append(v)
     med = {k: float(np.median(v)) for k, v in times.items()}
     params = sum(x.size for x in jax.tree.leaves(st.abstract_state))
-    out = {"config": args.config, "net": cfg.net, "devices": jax.device_count(), "batch": b, "crop": c,
-           "state_elements": int(params), "seconds": med, "images_per_s": b / med["step"],
-           "load_1min": os.getloadavg()[0], "steps_timed": args.steps}
+    out = {
+        "config": args.config,
+        "net": cfg.net,
+        "devices": jax.device_count(),
+        "batch": b,
+        "crop": c,
+        "state_elements": int(params),
+        "seconds": med,
+        "images_per_s": b / med["step"],
+        "load_1min": os.getloadavg()[0],
+        "steps_timed": args.steps,
+    }
     print(json.dumps(out))
     if args.record:
         with open(Path("bench/results/train_throughput.jsonl"), "a") as f:

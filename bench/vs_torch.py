@@ -83,9 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     target, _ = io.load_image(args.image)
     h, w = target.shape[:2]
     say(f"# `python {' '.join(['bench/vs_torch.py', *sys.argv[1:]])}`")
-    say(f"{pathlib.Path(args.image).name} {w}×{h}, {args.gaussians:,} random-gi Gaussians (RS, seed 0), "
+    say(
+        f"{pathlib.Path(args.image).name} {w}×{h}, {args.gaussians:,} random-gi Gaussians (RS, seed 0), "
         f"jax {jax.__version__} ({jax.default_backend()}), torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), torch cell {args.cell} px")
+        f"({torch.get_num_threads()} threads), torch cell {args.cell} px"
+    )
     say(f"load average before (1/5/15 min, 2 shared cores): {_load()}")
     g0 = G.random_init(jax.random.key(0), args.gaussians, h, w, kind="rs", variant="gi")
     with tempfile.TemporaryDirectory() as tmp:
@@ -123,15 +125,21 @@ def main(argv: list[str] | None = None) -> int:
     say("")
     say("| | JAX (igi_jax) | PyTorch baseline | PyTorch / JAX |")
     say("|---|---|---|---|")
-    say(f"| render, ms (median of {args.repeats}) | {t_jax * 1e3:.1f} | {t_torch * 1e3:.1f} | "
-        f"{t_torch / t_jax:.2f}× |")
+    say(
+        f"| render, ms (median of {args.repeats}) | {t_jax * 1e3:.1f} | {t_torch * 1e3:.1f} | "
+        f"{t_torch / t_jax:.2f}× |"
+    )
     say(f"| render FPS | {1 / t_jax:.1f} | {1 / t_torch:.2f} | {t_jax / t_torch:.3f}× |")
-    say(f"| fit step (fwd + bwd + Adan), ms (median over blocks of {args.block}) | {s_jax * 1e3:.1f} | "
-        f"{s_torch * 1e3:.1f} | {s_torch / s_jax:.2f}× |")
+    say(
+        f"| fit step (fwd + bwd + Adan), ms (median over blocks of {args.block}) | {s_jax * 1e3:.1f} | "
+        f"{s_torch * 1e3:.1f} | {s_torch / s_jax:.2f}× |"
+    )
     say(f"| fit steps / s | {1 / s_jax:.2f} | {1 / s_torch:.2f} | {s_jax / s_torch:.3f}× |")
     say("")
-    say(f"JAX compile (fit, excluded above): {res.compile_seconds:.1f} s; PSNR after {common} steps: "
-        f"JAX {psnr_j:.3f} dB, PyTorch {psnr_t:.3f} dB")
+    say(
+        f"JAX compile (fit, excluded above): {res.compile_seconds:.1f} s; PSNR after {common} steps: "
+        f"JAX {psnr_j:.3f} dB, PyTorch {psnr_t:.3f} dB"
+    )
     say(f"load average after (1/5/15 min): {_load()}")
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

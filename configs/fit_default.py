@@ -77,5 +77,14 @@ WARMUP_STEPS = 10
 def get_config(height: int | None = None, width: int | None = None) -> FitConfig:
     """The default :class:`FitConfig` (the size arguments are accepted for a future size rule)."""
     del height, width  # no size rule: the lr sweep was not repeated at other sizes
-    return FitConfig(steps=2000, optimizer="adan", lr=1e-3, lr_groups=LR_GROUPS, loss="l2",
-                     decay_every=20000, decay_rate=0.5, warmup_steps=WARMUP_STEPS, log_every=100)
+    return FitConfig(
+        steps=2000,
+        optimizer="adan",
+        lr=1e-3,
+        lr_groups=LR_GROUPS,
+        loss="l2",
+        decay_every=20000,
+        decay_rate=0.5,
+        warmup_steps=WARMUP_STEPS,
+        log_every=100,
+    )

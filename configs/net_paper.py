@@ -20,8 +20,27 @@ from igi_jax.train.config import DataConfig, TrainConfig
 
 def get_config() -> TrainConfig:
     val = ("DIV2K_valid_HR", tuple(f"{i:04d}" for i in range(801, 901)), 2)
-    data = DataConfig(sources=(("DIV2K_train_HR", (2, 3, 4)),), exclude=(), val=val, crop=512,
-                      batch_size=1, workers=4, prepare_steps=2000, ppm_downsample=2)
-    return TrainConfig(net="paper", data=data, kernel_size=3, steps=240_000, lr=1e-3, lr_end=1e-5,
-                       warmup=1000, clip_norm=1.0, log_every=50, val_every=2400, ckpt_every=1000,
-                       val_limit=10)
+    data = DataConfig(
+        sources=(("DIV2K_train_HR", (2, 3, 4)),),
+        exclude=(),
+        val=val,
+        crop=512,
+        batch_size=1,
+        workers=4,
+        prepare_steps=2000,
+        ppm_downsample=2,
+    )
+    return TrainConfig(
+        net="paper",
+        data=data,
+        kernel_size=3,
+        steps=240_000,
+        lr=1e-3,
+        lr_end=1e-5,
+        warmup=1000,
+        clip_norm=1.0,
+        log_every=50,
+        val_every=2400,
+        ckpt_every=1000,
+        val_limit=10,
+    )

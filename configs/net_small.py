@@ -23,7 +23,21 @@ from igi_jax.train.config import DataConfig, TrainConfig
 def get_config() -> TrainConfig:
     return TrainConfig(
         net="small",
-        data=DataConfig(sources=(("photos", (4, 3, 2)),), crop=128, batch_size=4, workers=0,
-                        prepare_steps=250, ppm_downsample=2),
-        kernel_size=3, steps=4000, lr=1e-3, lr_end=1e-5, warmup=100, clip_norm=1.0,
-        log_every=10, val_every=250, ckpt_every=50)
+        data=DataConfig(
+            sources=(("photos", (4, 3, 2)),),
+            crop=128,
+            batch_size=4,
+            workers=0,
+            prepare_steps=250,
+            ppm_downsample=2,
+        ),
+        kernel_size=3,
+        steps=4000,
+        lr=1e-3,
+        lr_end=1e-5,
+        warmup=100,
+        clip_norm=1.0,
+        log_every=10,
+        val_every=250,
+        ckpt_every=50,
+    )

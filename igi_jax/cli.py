@@ -50,40 +50,79 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="igi", description="Instant GaussianImage in JAX: fit images with 2D Gaussians.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    p = sub.add_parser("fit", help="fit Gaussians to an image", description=(
-        "Fit an image; writes gaussians.npz, render.png, metrics.json and psnr_vs_time.png to "
-        "--out. Defaults come from configs/fit_default.py when it exists, flags override them."))
+    p = sub.add_parser(
+        "fit",
+        help="fit Gaussians to an image",
+        description=(
+            "Fit an image; writes gaussians.npz, render.png, metrics.json and psnr_vs_time.png to "
+            "--out. Defaults come from configs/fit_default.py when it exists, flags override them."
+        ),
+    )
     p.add_argument("image", type=Path)
-    p.add_argument("--config", type=Path,
-                   help="config file with get_config() (default: configs/fit_default.py)")
+    p.add_argument(
+        "--config", type=Path, help="config file with get_config() (default: configs/fit_default.py)"
+    )
     p.add_argument("--init", choices=INITS, help=f"initialisation (default {pipeline.DEFAULT_INIT})")
-    p.add_argument("--gaussians", type=_count, metavar="N",
-                   help="number of Gaussians, random inits only (default: one per 10 pixels)")
+    p.add_argument(
+        "--gaussians",
+        type=_count,
+        metavar="N",
+        help="number of Gaussians, random inits only (default: one per 10 pixels)",
+    )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=_count, help=f"optimiser steps (default {pipeline.DEFAULT_STEPS})")
     budget.add_argument("--seconds", type=float, help="time budget in seconds, init included")
-    p.add_argument("--max-side", type=_count, metavar="N",
-                   help="downscale the image on load so that its longer side is at most N pixels")
+    p.add_argument(
+        "--max-side",
+        type=_count,
+        metavar="N",
+        help="downscale the image on load so that its longer side is at most N pixels",
+    )
     p.add_argument("--out", type=Path, help="output directory (default out/<image stem>/)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the outputs already in --out (the whole folder: no stale file stays)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the outputs already in --out (the whole folder: no stale file stays)",
+    )
     p.add_argument("--kind", choices=KINDS, help="covariance parameterization (default rs)")
     p.add_argument("--optimizer", choices=("adan", "adam"))
     p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
-    p.add_argument("--warmup", type=int, metavar="STEPS",
-                   help="ramp the learning rate linearly over the first STEPS (0 = none)")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        metavar="STEPS",
+        help="ramp the learning rate linearly over the first STEPS (0 = none)",
+    )
     p.add_argument("--loss", choices=("l2", "l2+dssim"))
-    p.add_argument("--solve-colors", type=_count, nargs="?", const=SOLVE_COLORS_ITERS, metavar="ITERS",
-                   help=f"least-squares colours after the init, ITERS CG iterations ({SOLVE_COLORS_ITERS} "
-                   "if no value; 0 = off; default: the init's own, on after quadtree and net)")
+    p.add_argument(
+        "--solve-colors",
+        type=_count,
+        nargs="?",
+        const=SOLVE_COLORS_ITERS,
+        metavar="ITERS",
+        help=f"least-squares colours after the init, ITERS CG iterations ({SOLVE_COLORS_ITERS} "
+        "if no value; 0 = off; default: the init's own, on after quadtree and net)",
+    )
     p.add_argument("--seed", type=int, help="PRNG seed of the random inits (default 0)")
-    p.add_argument("--weights", type=Path, metavar="FILE",
-                   help="network weights (.npz or orbax dir) for --init net (default: the shipped ones)")
-    p.add_argument("--kernel-size", type=int, choices=(3, 4, 5),
-                   help="dithering cell size of --init net: 3 (default), 4 or 5 give fewer Gaussians")
-    p.add_argument("--net-shrink", type=float, metavar="F",
-                   help="--init net: factor on the predicted Gaussian widths (default 0.8 when fitting, "
-                   "which fine-tunes faster; 1 with --steps 0: the network's own)")
+    p.add_argument(
+        "--weights",
+        type=Path,
+        metavar="FILE",
+        help="network weights (.npz or orbax dir) for --init net (default: the shipped ones)",
+    )
+    p.add_argument(
+        "--kernel-size",
+        type=int,
+        choices=(3, 4, 5),
+        help="dithering cell size of --init net: 3 (default), 4 or 5 give fewer Gaussians",
+    )
+    p.add_argument(
+        "--net-shrink",
+        type=float,
+        metavar="F",
+        help="--init net: factor on the predicted Gaussian widths (default 0.8 when fitting, "
+        "which fine-tunes faster; 1 with --steps 0: the network's own)",
+    )
     p.add_argument("--backend", choices=BACKENDS, help="render backend (default auto)")
     p.add_argument("--log-every", type=_count, metavar="K", help="steps between progress updates")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -110,12 +149,21 @@ def _fit_options(args: argparse.Namespace) -> pipeline.FitOptions:
     options, notes = pipeline.load_config(args.config)
     for note in notes:
         print(f"igi: note: {note}", file=sys.stderr)
-    flags = {"init": args.init, "num_gaussians": args.gaussians, "kind": args.kind, "seed": args.seed,
-             "solve_colors": args.solve_colors, "optimizer": args.optimizer, "lr": args.lr,
-             "warmup_steps": args.warmup,
-             "loss": args.loss, "backend": args.backend,
-             "weights": None if args.weights is None else str(args.weights),
-             "kernel_size": args.kernel_size, "net_shrink": args.net_shrink}
+    flags = {
+        "init": args.init,
+        "num_gaussians": args.gaussians,
+        "kind": args.kind,
+        "seed": args.seed,
+        "solve_colors": args.solve_colors,
+        "optimizer": args.optimizer,
+        "lr": args.lr,
+        "warmup_steps": args.warmup,
+        "loss": args.loss,
+        "backend": args.backend,
+        "weights": None if args.weights is None else str(args.weights),
+        "kernel_size": args.kernel_size,
+        "net_shrink": args.net_shrink,
+    }
     changes = {k: v for k, v in flags.items() if v is not None}
     if args.seconds is not None:
         changes.update(seconds=args.seconds, steps=UNLIMITED_STEPS)
@@ -150,20 +198,29 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path("out") / args.image.stem
     _check_out_dir(out)
     seconds = options.fit.seconds
-    progress = Progress(sys.stderr, options.fit.steps, seconds, enabled=not args.quiet,
-                        label=f"{options.init} init")
+    progress = Progress(
+        sys.stderr, options.fit.steps, seconds, enabled=not args.quiet, label=f"{options.init} init"
+    )
     with OutputDir(out, overwrite=args.overwrite) as claim:  # claimed before the work, not after
         try:
-            run = pipeline.fit_image(args.image, options, max_side=args.max_side, on_start=progress.on_start,
-                                     on_init=progress.on_init, callback=progress.update)
+            run = pipeline.fit_image(
+                args.image,
+                options,
+                max_side=args.max_side,
+                on_start=progress.on_start,
+                on_init=progress.on_init,
+                callback=progress.update,
+            )
         finally:
             progress.close()
         written = claim.write(pipeline.fit_writers(run))
     s = run.summary()
     ms = f"{s['ms_ssim']:.4f}" if s["ms_ssim"] is not None else "n/a (image too small)"
-    print(f"PSNR {s['psnr']:.2f} dB, MS-SSIM {ms}; {s['num_gaussians']:,} Gaussians, {s['steps']} steps; "
-          f"{s['total_seconds']:.1f} s = init {s['init_seconds']:.1f} + compile {s['compile_seconds']:.1f} "
-          f"+ fit {s['fit_seconds']:.1f}")
+    print(
+        f"PSNR {s['psnr']:.2f} dB, MS-SSIM {ms}; {s['num_gaussians']:,} Gaussians, {s['steps']} steps; "
+        f"{s['total_seconds']:.1f} s = init {s['init_seconds']:.1f} + compile {s['compile_seconds']:.1f} "
+        f"+ fit {s['fit_seconds']:.1f}"
+    )
     print(f"wrote {out}/: {' '.join(p.name for p in written)}")
     return 0
 

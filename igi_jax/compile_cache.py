@@ -70,13 +70,17 @@ def choose(family: Hashable, wanted: tuple[int, ...]) -> tuple[int, ...]:
     """
     fid = _family_id(family)
     known = _KNOWN[fid] | _read_index(fid)
-    fits = [k for k in known if len(k) == len(wanted)
-            and all(w <= s <= SLACK * w for w, s in zip(wanted, k, strict=True))]
+    fits = [
+        k
+        for k in known
+        if len(k) == len(wanted) and all(w <= s <= SLACK * w for w, s in zip(wanted, k, strict=True))
+    ]
     return min(fits, key=math.prod) if fits else tuple(wanted)
 
 
-def compiled(name: str, family: Hashable, sizes: tuple[int, ...],
-             build: Callable[[], Any]) -> tuple[Any, float]:
+def compiled(
+    name: str, family: Hashable, sizes: tuple[int, ...], build: Callable[[], Any]
+) -> tuple[Any, float]:
     """The compiled program for ``(family, sizes)``, built on first use.
 
     Returns:

@@ -97,11 +97,14 @@ def measure_fit(fit_dir: str | os.PathLike, *, backend: str = "auto") -> dict[st
     g = io.load_gaussians(fit_dir / "gaussians.npz")
     target, _ = io.load_image(image_path)
     if target.shape[:2] != (g.height, g.width):
-        raise io.InputError(f"{fit_dir}: Gaussians are {g.width}×{g.height} but {image_path} is "
-                            f"{target.shape[1]}×{target.shape[0]}")
+        raise io.InputError(
+            f"{fit_dir}: Gaussians are {g.width}×{g.height} but {image_path} is "
+            f"{target.shape[1]}×{target.shape[0]}"
+        )
     render = rescale.render_at_scale(g, 1.0, backend=backend)
-    return _row(fit_dir.name, {**summary, **pipeline.image_metrics(render, target),
-                               "num_gaussians": g.capacity})
+    return _row(
+        fit_dir.name, {**summary, **pipeline.image_metrics(render, target), "num_gaussians": g.capacity}
+    )
 
 
 def measure_fits(root: str | os.PathLike, *, backend: str = "auto", log: Log = print) -> dict[str, Any]:
@@ -109,8 +112,11 @@ def measure_fits(root: str | os.PathLike, *, backend: str = "auto", log: Log = p
     root = Path(root)
     if not root.is_dir():
         raise io.InputError(f"{root}: not a directory")
-    dirs = [root] if (root / "gaussians.npz").exists() else sorted(
-        d for d in root.iterdir() if (d / "gaussians.npz").is_file())
+    dirs = (
+        [root]
+        if (root / "gaussians.npz").exists()
+        else sorted(d for d in root.iterdir() if (d / "gaussians.npz").is_file())
+    )
     if not dirs:
         raise io.InputError(f"{root}: no fits (directories with a gaussians.npz)")
     rows = []
@@ -159,15 +165,20 @@ def markdown_table(report: dict[str, Any]) -> str:
     head = ("image", "PSNR (dB)", "MS-SSIM", "SSIM", "Gaussians", "steps", "compile s", "seconds")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in report["rows"]:
-        cells = [f"error: {r['error']}"] + [""] * (len(COLUMNS) - 1) if "error" in r else [
-            _fmt(r.get(k), k) for k in COLUMNS]
+        cells = (
+            [f"error: {r['error']}"] + [""] * (len(COLUMNS) - 1)
+            if "error" in r
+            else [_fmt(r.get(k), k) for k in COLUMNS]
+        )
         cells = [c.replace("|", "\\|") for c in cells]
         lines.append("| " + " | ".join([r["name"], *cells]) + " |")
     mean = [_fmt(report["mean"].get(k), k) for k in COLUMNS]
     lines.append("| **mean** | " + " | ".join(mean) + " |")
-    note = (f"\n{report['images']} images, {report['failed']} failed; MS-SSIM mean over "
-            f"{report['mean']['ms_ssim_images']} images (it needs sides > 160 px). "
-            "seconds = init + compile + fit; compile s: the colour solve's and the fit's.\n")
+    note = (
+        f"\n{report['images']} images, {report['failed']} failed; MS-SSIM mean over "
+        f"{report['mean']['ms_ssim_images']} images (it needs sides > 160 px). "
+        "seconds = init + compile + fit; compile s: the colour solve's and the fit's.\n"
+    )
     return "\n".join(lines) + "\n" + note
 
 

@@ -143,15 +143,30 @@ class FitResult:
 
 def make_optimizer(cfg: FitConfig) -> optax.GradientTransformation:
     """The fit's optimiser: the paper's Adan (or Adam) with step decay, per-group rates."""
-    return optim.step_decay_optimizer(cfg.optimizer, cfg.lr, decay_every=cfg.decay_every,
-                                      decay_rate=cfg.decay_rate, groups=dict(cfg.lr_groups),
-                                      group_names=PARAM_GROUPS, warmup_steps=cfg.warmup_steps)
+    return optim.step_decay_optimizer(
+        cfg.optimizer,
+        cfg.lr,
+        decay_every=cfg.decay_every,
+        decay_rate=cfg.decay_rate,
+        groups=dict(cfg.lr_groups),
+        group_names=PARAM_GROUPS,
+        warmup_steps=cfg.warmup_steps,
+    )
 
 
 def _cfg_key(cfg: FitConfig) -> tuple:
     """The settings that change the compiled block (not the budget or the logging interval)."""
-    return (cfg.optimizer, cfg.lr, cfg.lr_groups, cfg.decay_every, cfg.decay_rate, cfg.warmup_steps,
-            cfg.loss, render_api.resolve_backend(cfg.backend), cfg.clamp)  # after _size_rule
+    return (
+        cfg.optimizer,
+        cfg.lr,
+        cfg.lr_groups,
+        cfg.decay_every,
+        cfg.decay_rate,
+        cfg.warmup_steps,
+        cfg.loss,
+        render_api.resolve_backend(cfg.backend),
+        cfg.clamp,
+    )  # after _size_rule
 
 
 def _means(xy: jax.Array, size: jax.Array) -> jax.Array:
@@ -183,10 +198,19 @@ def _build_block(kind: str, canvas: tuple[int, int], capacity: int, cfg: FitConf
     height, width = canvas
 
     def render(params, mask, size):
-        cov = Gaussians(params["xy"], params["shape"], params["colors"], mask, kind=kind,
-                        height=height, width=width).covariances()
-        return render_api.render_with_count(_means(params["xy"], size), cov, params["colors"], mask,
-                                            height, width, capacity=capacity, backend=cfg.backend)
+        cov = Gaussians(
+            params["xy"], params["shape"], params["colors"], mask, kind=kind, height=height, width=width
+        ).covariances()
+        return render_api.render_with_count(
+            _means(params["xy"], size),
+            cov,
+            params["colors"],
+            mask,
+            height,
+            width,
+            capacity=capacity,
+            backend=cfg.backend,
+        )
 
     def loss(params, mask, target, size):
         image, count = render(params, mask, size)
@@ -238,8 +262,7 @@ def _canvas(height: int, width: int, cfg: FitConfig) -> tuple[int, int]:
     return compile_cache.canvas_size(height, width) if cfg.loss == "l2" else (height, width)
 
 
-def _program(g: Gaussians, canvas: tuple[int, int], capacity: int, cfg: FitConfig, *,
-             fixed_n: bool = False):
+def _program(g: Gaussians, canvas: tuple[int, int], capacity: int, cfg: FitConfig, *, fixed_n: bool = False):
     """The compiled fit for this problem shape (see :mod:`igi_jax.compile_cache`).
 
     Returns ``(n, capacity, init, block, seconds)``: the Gaussian and list capacities it was
@@ -258,15 +281,23 @@ def _program(g: Gaussians, canvas: tuple[int, int], capacity: int, cfg: FitConfi
         mask = jax.ShapeDtypeStruct((n,), jnp.bool_)
         target = jax.ShapeDtypeStruct((*canvas, 3), jnp.float32)
         size = jax.ShapeDtypeStruct((2,), jnp.int32)
-        return (jax.jit(tx.init).lower(params).compile(),
-                block.lower(params, opt_state, jnp.int32(0), mask, target, size).compile())
+        return (
+            jax.jit(tx.init).lower(params).compile(),
+            block.lower(params, opt_state, jnp.int32(0), mask, target, size).compile(),
+        )
 
     (init, block), seconds = compile_cache.compiled("fit", family, (n, capacity), build)
     return n, capacity, init, block, seconds
 
 
-def block_steps(step: int, cfg: FitConfig, snapshots: Collection[int] = (), *,
-                seconds_left: float | None = None, step_seconds: float | None = None) -> int:
+def block_steps(
+    step: int,
+    cfg: FitConfig,
+    snapshots: Collection[int] = (),
+    *,
+    seconds_left: float | None = None,
+    step_seconds: float | None = None,
+) -> int:
     """Steps of the block that starts at ``step``: to the next multiple of ``log_every``, the next
     snapshot step or ``steps``, whichever comes first (log points = those block ends).
 
@@ -311,15 +342,14 @@ def fit(
     target = np.asarray(target, np.float32)
     height, width = g.height, g.width
     if target.shape != (height, width, 3):
-        raise ValueError(f"target shape {target.shape} does not match Gaussians sized "
-                         f"{(height, width, 3)}")
+        raise ValueError(f"target shape {target.shape} does not match Gaussians sized {(height, width, 3)}")
     canvas = _canvas(height, width, cfg)
     cfg = _size_rule(cfg, canvas)
-    wanted = render_api.required_capacity(g.means(), g.covariances(), g.mask, *canvas,
-                                          backend=cfg.backend)
+    wanted = render_api.required_capacity(g.means(), g.covariances(), g.mask, *canvas, backend=cfg.backend)
     # Moving Gaussians touch more cells over a fit: start with headroom, grow on overflow.
     n, capacity, init, block, compile_seconds = _program(
-        g, canvas, bucket(int(wanted * 1.25), minimum=1024), cfg)
+        g, canvas, bucket(int(wanted * 1.25), minimum=1024), cfg
+    )
     padded = gaussians_lib.pad(g, n)
     params, mask = padded.params(), padded.mask
     opt_state = init(params)
@@ -337,21 +367,25 @@ def fit(
         k = block_steps(step, cfg, snapshots, seconds_left=left, step_seconds=step_seconds)
         t = time.perf_counter()
         new_params, new_opt, psnr, value, max_count, new_image = block(
-            params, opt_state, jnp.int32(k), mask, canvas_target, size)
+            params, opt_state, jnp.int32(k), mask, canvas_target, size
+        )
         max_count = int(max_count)  # syncs
         if max_count > capacity:  # the block's renders were NaN: redo it with longer lists
             fit_seconds += time.perf_counter() - t
             _, capacity, _, block, seconds = _program(
-                padded, canvas, bucket(int(max_count * 1.25), minimum=1024), cfg, fixed_n=True)
+                padded, canvas, bucket(int(max_count * 1.25), minimum=1024), cfg, fixed_n=True
+            )
             compile_seconds += seconds
             continue
         step_seconds = (time.perf_counter() - t) / k
         fit_seconds += step_seconds * k
         value, psnr = float(value), float(psnr)
         if not math.isfinite(value) or math.isnan(psnr):
-            raise FitDivergedError(f"the fit diverged: its loss or parameters became non-finite between "
-                                   f"steps {step} and {step + k} (lr {cfg.lr:g}); try a lower learning "
-                                   "rate (--lr)")
+            raise FitDivergedError(
+                f"the fit diverged: its loss or parameters became non-finite between "
+                f"steps {step} and {step + k} (lr {cfg.lr:g}); try a lower learning "
+                "rate (--lr)"
+            )
         params, opt_state, image, step = new_params, new_opt, new_image, step + k
         history.append({"step": step, "seconds": init_seconds + fit_seconds, "psnr": psnr, "loss": value})
         if step in snapshots:
@@ -359,8 +393,16 @@ def fit(
         if callback:
             callback(history[-1])
 
-    final = g.with_params({k: v[:g.capacity] for k, v in params.items()})
+    final = g.with_params({k: v[: g.capacity] for k, v in params.items()})
     image = jnp.asarray(np.asarray(image)[:height, :width])
-    return FitResult(gaussians=final, image=image, history=history, steps=step,
-                     init_seconds=init_seconds, compile_seconds=compile_seconds,
-                     fit_seconds=fit_seconds, capacity=capacity, snapshots=kept)
+    return FitResult(
+        gaussians=final,
+        image=image,
+        history=history,
+        steps=step,
+        init_seconds=init_seconds,
+        compile_seconds=compile_seconds,
+        fit_seconds=fit_seconds,
+        capacity=capacity,
+        snapshots=kept,
+    )

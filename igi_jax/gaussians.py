@@ -168,8 +168,9 @@ def from_pixels(
     n = means.shape[0]
     _check_size(n, height, width)
     if cov.shape != (n, 3) or colors.shape != (n, 3) or means.shape != (n, 2):
-        raise ValueError(f"expected means [N,2], cov [N,3], colors [N,3]; got {means.shape=} "
-                         f"{cov.shape=} {colors.shape=}")
+        raise ValueError(
+            f"expected means [N,2], cov [N,3], colors [N,3]; got {means.shape=} {cov.shape=} {colors.shape=}"
+        )
     capacity = capacity if capacity is not None else bucket(n)
     if capacity < n:
         raise ValueError(f"cannot fit {n} Gaussians into {capacity=}")
@@ -181,8 +182,15 @@ def from_pixels(
     colors = np.concatenate([colors, np.zeros((extra, 3), np.float32)])
     mask = np.arange(capacity) < n
     xy, shape = _raw_from_pixels(jnp.asarray(means), jnp.asarray(cov), height, width, kind)
-    return Gaussians(xy=xy, shape=shape, colors=jnp.asarray(colors), mask=jnp.asarray(mask),
-                     kind=kind, height=height, width=width)
+    return Gaussians(
+        xy=xy,
+        shape=shape,
+        colors=jnp.asarray(colors),
+        mask=jnp.asarray(mask),
+        kind=kind,
+        height=height,
+        width=width,
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4))
@@ -219,12 +227,14 @@ def pad(g: Gaussians, capacity: int) -> Gaussians:
     def grow(x, fill=0):
         return jnp.concatenate([x, jnp.full((extra, *x.shape[1:]), fill, x.dtype)], axis=0)
 
-    return dataclasses.replace(g, xy=grow(g.xy), shape=grow(g.shape), colors=grow(g.colors),
-                               mask=grow(g.mask, False))
+    return dataclasses.replace(
+        g, xy=grow(g.xy), shape=grow(g.shape), colors=grow(g.colors), mask=grow(g.mask, False)
+    )
 
 
 def compact(g: Gaussians) -> Gaussians:
     """Drop masked entries (host-side; the result has capacity = number of live Gaussians)."""
     keep = np.asarray(g.mask)
-    return dataclasses.replace(g, xy=g.xy[keep], shape=g.shape[keep], colors=g.colors[keep],
-                               mask=g.mask[keep])
+    return dataclasses.replace(
+        g, xy=g.xy[keep], shape=g.shape[keep], colors=g.colors[keep], mask=g.mask[keep]
+    )

@@ -212,11 +212,13 @@ def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> tuple
         raise InputError(f"{path}: image is {w}×{h} px; need at least {MIN_SIDE}×{MIN_SIDE}")
     if max_side is not None and max(h, w) > max_side:
         image = _downscale(image, max_side)
-        notes.append(f"downscaled from {w}×{h} to {image.shape[1]}×{image.shape[0]} px "
-                     f"(--max-side {max_side})")
+        notes.append(
+            f"downscaled from {w}×{h} to {image.shape[1]}×{image.shape[0]} px (--max-side {max_side})"
+        )
         if min(image.shape[:2]) < MIN_SIDE:
-            raise InputError(f"{path}: --max-side {max_side} makes the image smaller than "
-                             f"{MIN_SIDE}×{MIN_SIDE}")
+            raise InputError(
+                f"{path}: --max-side {max_side} makes the image smaller than {MIN_SIDE}×{MIN_SIDE}"
+            )
     return image, notes
 
 
@@ -233,8 +235,10 @@ def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:
     h, w = image.shape[:2]
     s = max_side / max(h, w)
     size = (max(1, round(w * s)), max(1, round(h * s)))
-    channels = [np.asarray(Image.fromarray(image[..., c], "F").resize(size, Image.Resampling.LANCZOS))
-                for c in range(3)]
+    channels = [
+        np.asarray(Image.fromarray(image[..., c], "F").resize(size, Image.Resampling.LANCZOS))
+        for c in range(3)
+    ]
     return np.clip(np.stack(channels, -1), 0.0, 1.0).astype(np.float32)  # Lanczos rings past [0, 1]
 
 
@@ -380,15 +384,27 @@ def _validate(path: Path, data: dict[str, np.ndarray]) -> GaussiansFile:
         meta = json.loads(_scalar(path, data, "meta", "U"))
     except json.JSONDecodeError as e:
         raise InputError(f"{path}: field 'meta' is not valid JSON ({e})") from None
-    g = Gaussians(xy=data["xy"].astype(np.float32), shape=data["shape"].astype(np.float32),
-                  colors=data["colors"].astype(np.float32), mask=np.ones((n,), bool),
-                  kind=kind, height=int(height), width=int(width))
-    return GaussiansFile(gaussians=_to_device(g), meta=meta if isinstance(meta, dict) else {"meta": meta},
-                         version=version)
+    g = Gaussians(
+        xy=data["xy"].astype(np.float32),
+        shape=data["shape"].astype(np.float32),
+        colors=data["colors"].astype(np.float32),
+        mask=np.ones((n,), bool),
+        kind=kind,
+        height=int(height),
+        width=int(width),
+    )
+    return GaussiansFile(
+        gaussians=_to_device(g), meta=meta if isinstance(meta, dict) else {"meta": meta}, version=version
+    )
 
 
 def _to_device(g: Gaussians) -> Gaussians:
     import jax.numpy as jnp  # deferred: reading metadata should not need a device
 
-    return dataclasses.replace(g, xy=jnp.asarray(g.xy), shape=jnp.asarray(g.shape),
-                               colors=jnp.asarray(g.colors), mask=jnp.asarray(g.mask))
+    return dataclasses.replace(
+        g,
+        xy=jnp.asarray(g.xy),
+        shape=jnp.asarray(g.shape),
+        colors=jnp.asarray(g.colors),
+        mask=jnp.asarray(g.mask),
+    )

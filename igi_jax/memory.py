@@ -84,8 +84,7 @@ def scaled_size(height: int, width: int, max_side: int | None) -> tuple[int, int
     return max(1, round(height * s)), max(1, round(width * s))
 
 
-def largest_side(height: int, width: int, init: str, budget: float,
-                 num_gaussians: int | None = None) -> int:
+def largest_side(height: int, width: int, init: str, budget: float, num_gaussians: int | None = None) -> int:
     """The largest ``--max-side`` whose fit the model puts within ``budget`` bytes (0: none)."""
     from igi_jax.compile_cache import canvas_size
 

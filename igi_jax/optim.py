@@ -39,42 +39,45 @@ class AdanState(NamedTuple):
     count: jax.Array  # [] int32
 
 
-def scale_by_adan(b1: float = 0.98, b2: float = 0.92, b3: float = 0.99,
-                  eps: float = 1e-8) -> optax.GradientTransformation:
+def scale_by_adan(
+    b1: float = 0.98, b2: float = 0.92, b3: float = 0.99, eps: float = 1e-8
+) -> optax.GradientTransformation:
     """Adan's direction (to be scaled by ``−lr``), bias-corrected, ``eps`` outside the root."""
 
     def init(params):
         zeros = jax.tree.map(jnp.zeros_like, params)
-        return AdanState(m=zeros, v=zeros, n=zeros, prev_grad=zeros,
-                         count=jnp.zeros([], jnp.int32))
+        return AdanState(m=zeros, v=zeros, n=zeros, prev_grad=zeros, count=jnp.zeros([], jnp.int32))
 
     def update(grads, state, params=None):
         del params
         first = state.count == 0
-        diff = jax.tree.map(lambda g, p: jnp.where(first, jnp.zeros_like(g), g - p),
-                            grads, state.prev_grad)
+        diff = jax.tree.map(lambda g, p: jnp.where(first, jnp.zeros_like(g), g - p), grads, state.prev_grad)
         m = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.m, grads)
         v = jax.tree.map(lambda v, d: b2 * v + (1 - b2) * d, state.v, diff)
-        n = jax.tree.map(lambda n, g, d: b3 * n + (1 - b3) * jnp.square(g + b2 * d),
-                         state.n, grads, diff)
+        n = jax.tree.map(lambda n, g, d: b3 * n + (1 - b3) * jnp.square(g + b2 * d), state.n, grads, diff)
         t = state.count + 1
         tf = t.astype(jnp.float32)
         c1, c2, c3 = 1 - b1**tf, 1 - b2**tf, 1 - b3**tf
-        direction = jax.tree.map(
-            lambda m, v, n: (m / c1 + b2 * v / c2) / (jnp.sqrt(n / c3) + eps), m, v, n)
+        direction = jax.tree.map(lambda m, v, n: (m / c1 + b2 * v / c2) / (jnp.sqrt(n / c3) + eps), m, v, n)
         return direction, AdanState(m=m, v=v, n=n, prev_grad=grads, count=t)
 
     return optax.GradientTransformation(init, update)
 
 
-def adan(learning_rate: optax.ScalarOrSchedule, b1: float = 0.98, b2: float = 0.92,
-         b3: float = 0.99, eps: float = 1e-8) -> optax.GradientTransformation:
+def adan(
+    learning_rate: optax.ScalarOrSchedule,
+    b1: float = 0.98,
+    b2: float = 0.92,
+    b3: float = 0.99,
+    eps: float = 1e-8,
+) -> optax.GradientTransformation:
     """The paper's Adan (no weight decay): ``scale_by_adan`` then ``−learning_rate``."""
     return optax.chain(scale_by_adan(b1, b2, b3, eps), optax.scale_by_learning_rate(learning_rate))
 
 
-def step_decay_schedule(lr: float, decay_every: int, decay_rate: float,
-                        warmup_steps: int = 0) -> optax.Schedule:
+def step_decay_schedule(
+    lr: float, decay_every: int, decay_rate: float, warmup_steps: int = 0
+) -> optax.Schedule:
     """``lr · min(1, t / warmup_steps) · decay_rate ** ((t − 1) // decay_every)`` at step ``t`` = 1, 2, …
 
     (optax passes the count ``t − 1``.) The warm-up ramps the rate linearly from
@@ -92,9 +95,16 @@ def step_decay_schedule(lr: float, decay_every: int, decay_rate: float,
     return schedule
 
 
-def step_decay_optimizer(name: str, lr: float, *, decay_every: int, decay_rate: float,
-                         groups: dict[str, float] | None = None, group_names: tuple[str, ...] = (),
-                         warmup_steps: int = 0) -> optax.GradientTransformation:
+def step_decay_optimizer(
+    name: str,
+    lr: float,
+    *,
+    decay_every: int,
+    decay_rate: float,
+    groups: dict[str, float] | None = None,
+    group_names: tuple[str, ...] = (),
+    warmup_steps: int = 0,
+) -> optax.GradientTransformation:
     """Adan or Adam with a staircase step decay, optionally with per-group lr multipliers.
 
     Args:
@@ -116,5 +126,6 @@ def step_decay_optimizer(name: str, lr: float, *, decay_every: int, decay_rate: 
 
     if not groups:
         return one(1.0)
-    return optax.multi_transform({k: one(groups.get(k, 1.0)) for k in group_names},
-                                 {k: k for k in group_names})
+    return optax.multi_transform(
+        {k: one(groups.get(k, 1.0)) for k in group_names}, {k: k for k in group_names}
+    )

@@ -45,8 +45,10 @@ class OutputDir:
         try:
             self._take_lock()
             if not self.overwrite and self.path.is_dir() and any(self.path.iterdir()):
-                raise InputError(f"output directory {self.path} already holds files; pass --overwrite "
-                                 "to replace them, or choose another --out")
+                raise InputError(
+                    f"output directory {self.path} already holds files; pass --overwrite "
+                    "to replace them, or choose another --out"
+                )
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -62,8 +64,10 @@ class OutputDir:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(self.lock)
                     continue
-                raise InputError(f"output directory {self.path} is being written by another process "
-                                 f"({owner}); wait for it to finish or choose another --out") from None
+                raise InputError(
+                    f"output directory {self.path} is being written by another process "
+                    f"({owner}); wait for it to finish or choose another --out"
+                ) from None
             with os.fdopen(fd, "w") as f:
                 f.write(json.dumps({"pid": os.getpid(), "host": os.uname().nodename}))
             self._locked = True

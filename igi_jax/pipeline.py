@@ -66,8 +66,9 @@ class FitOptions:
         _check_int("seed", self.seed, 0, MAX_SEED)
         if self.solve_colors is not None:
             _check_int("solve_colors", self.solve_colors, 0, MAX_SOLVE_ITERS)
-        if self.net_shrink is not None and not (isinstance(self.net_shrink, numbers.Real)
-                                                and 0 < self.net_shrink <= MAX_SHRINK):
+        if self.net_shrink is not None and not (
+            isinstance(self.net_shrink, numbers.Real) and 0 < self.net_shrink <= MAX_SHRINK
+        ):
             raise ValueError(f"net_shrink must be a number in (0, {MAX_SHRINK:g}], got {self.net_shrink!r}")
 
     def replace(self, **changes: Any) -> FitOptions:
@@ -167,8 +168,9 @@ def check_gaussian_count(n: int, height: int | None = None, width: int | None = 
     if n > MAX_GAUSSIANS:
         raise io.InputError(f"{n:,} Gaussians exceeds the limit of {MAX_GAUSSIANS:,}")
     if height is not None and width is not None and n > MAX_PER_PIXEL * height * width:
-        raise io.InputError(f"{n:,} Gaussians for a {width}×{height} image is more than "
-                            f"{MAX_PER_PIXEL} per pixel")
+        raise io.InputError(
+            f"{n:,} Gaussians for a {width}×{height} image is more than {MAX_PER_PIXEL} per pixel"
+        )
 
 
 @dataclasses.dataclass
@@ -207,10 +209,22 @@ class FitRun:
             "total_seconds": r.init_seconds + compile_seconds + r.fit_seconds,
             "wall_seconds": self.wall_seconds,
             "image": {"path": str(self.image_path.resolve()), "height": h, "width": w},
-            "options": {"kind": o.kind, "seed": o.seed, "solve_colors": o.solve_colors,
-                        **({"weights": str(o.weights or "shipped"), "kernel_size": o.kernel_size,
-                            "net_shrink": net_shrink(o)} if o.init == "net" else {}),
-                        "num_gaussians": o.num_gaussians, **dataclasses.asdict(o.fit)},
+            "options": {
+                "kind": o.kind,
+                "seed": o.seed,
+                "solve_colors": o.solve_colors,
+                **(
+                    {
+                        "weights": str(o.weights or "shipped"),
+                        "kernel_size": o.kernel_size,
+                        "net_shrink": net_shrink(o),
+                    }
+                    if o.init == "net"
+                    else {}
+                ),
+                "num_gaussians": o.num_gaussians,
+                **dataclasses.asdict(o.fit),
+            },
             "init_info": {k: v for k, v in self.init.info.items() if np.ndim(v) == 0},
             "notes": self.notes,
             "history": r.history,
@@ -225,8 +239,10 @@ def _init_kwargs(options: FitOptions, height: int, width: int) -> dict[str, Any]
         check_gaussian_count(n, height, width)
         kwargs["num_gaussians"] = n
     elif options.num_gaussians is not None:
-        raise io.InputError(f"init {options.init!r} chooses its own number of Gaussians; a count "
-                            f"applies only to {', '.join(RANDOM_INITS)}")
+        raise io.InputError(
+            f"init {options.init!r} chooses its own number of Gaussians; a count "
+            f"applies only to {', '.join(RANDOM_INITS)}"
+        )
     params = inspect.signature(initialize).parameters
     if options.solve_colors is not None:
         if options.solve_colors < 0:
@@ -286,14 +302,15 @@ def check_memory(height: int, width: int, options: FitOptions) -> None:
     if need <= have:
         return
     side = memory.largest_side(height, width, options.init, have, n)
-    remedy = (f"downscale it on load with --max-side {side} (or smaller)" if side >= 16 else
-              "free some memory")
+    remedy = f"downscale it on load with --max-side {side} (or smaller)" if side >= 16 else "free some memory"
     if random:
         remedy += " or use fewer Gaussians (--gaussians)"
     source = f"${memory.ENV_VAR}" if os.environ.get(memory.ENV_VAR) else "available now"
-    raise io.InputError(f"a {options.init} fit of this {width}×{height} image needs about "
-                        f"{need / memory.GB:.1f} GB of memory, more than the {have / memory.GB:.1f} GB "
-                        f"{source}; {remedy}")
+    raise io.InputError(
+        f"a {options.init} fit of this {width}×{height} image needs about "
+        f"{need / memory.GB:.1f} GB of memory, more than the {have / memory.GB:.1f} GB "
+        f"{source}; {remedy}"
+    )
 
 
 def check_backend(backend: str) -> None:
@@ -337,8 +354,16 @@ def fit_image(
         on_init(init)
     result = fit(init.gaussians, target, options.fit, init_seconds=init.seconds, callback=callback)
     metrics = image_metrics(result.image, target)
-    return FitRun(image_path=Path(path), target=target, notes=notes, options=options, init=init,
-                  result=result, metrics=metrics, wall_seconds=time.perf_counter() - t0)
+    return FitRun(
+        image_path=Path(path),
+        target=target,
+        notes=notes,
+        options=options,
+        init=init,
+        result=result,
+        metrics=metrics,
+        wall_seconds=time.perf_counter() - t0,
+    )
 
 
 def image_metrics(render: jax.Array, target: np.ndarray) -> dict[str, Any]:

@@ -27,8 +27,9 @@ BAR = 24  # characters
 class Progress:
     """Progress on ``stream`` for one fit of ``steps`` steps (or a ``seconds`` budget)."""
 
-    def __init__(self, stream: IO[str], steps: int, seconds: float | None, enabled: bool = True,
-                 label: str = "init"):
+    def __init__(
+        self, stream: IO[str], steps: int, seconds: float | None, enabled: bool = True, label: str = "init"
+    ):
         self.stream, self.steps, self.seconds, self.enabled = stream, steps, seconds, enabled
         self.label = label
         self.tty = enabled and stream.isatty()
@@ -80,8 +81,10 @@ class Progress:
         frac = t / self.seconds if self.seconds else step / max(self.steps, 1)
         filled = int(round(BAR * min(max(frac, 0.0), 1.0)))
         limit = f"{t:6.1f}/{self.seconds:g} s" if self.seconds else f"{step}/{self.steps} steps"
-        self._write(f"[{'#' * filled}{'.' * (BAR - filled)}] {limit}  {self._rate(step, t)}"
-                    f"PSNR {entry['psnr']:6.2f} dB  ({time.perf_counter() - self.t0:.0f} s)")
+        self._write(
+            f"[{'#' * filled}{'.' * (BAR - filled)}] {limit}  {self._rate(step, t)}"
+            f"PSNR {entry['psnr']:6.2f} dB  ({time.perf_counter() - self.t0:.0f} s)"
+        )
 
     def _rate(self, step: int, t: float) -> str:
         """``12.3 steps/s, ETA 40 s  `` from the fitting time so far (empty before any step)."""

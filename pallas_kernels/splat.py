@@ -78,8 +78,24 @@ def _num_chunks(start: jax.Array, end: jax.Array, chunk: int) -> jax.Array:
 
 
 def _forward_kernel(
-    ids_ref, start_ref, end_ref, mx_ref, my_ref, a_ref, b_ref, c_ref, r_ref, g_ref, bl_ref,
-    out_r_ref, out_g_ref, out_bl_ref, *, tiles_x: int, chunk: int, sentinel: int,
+    ids_ref,
+    start_ref,
+    end_ref,
+    mx_ref,
+    my_ref,
+    a_ref,
+    b_ref,
+    c_ref,
+    r_ref,
+    g_ref,
+    bl_ref,
+    out_r_ref,
+    out_g_ref,
+    out_bl_ref,
+    *,
+    tiles_x: int,
+    chunk: int,
+    sentinel: int,
 ):
     """One tile: ``out_*_ref [256]`` = Σ over the tile's Gaussians of colour × weight."""
     t = pl.program_id(0)
@@ -89,10 +105,13 @@ def _forward_kernel(
 
     def body(k, acc):
         first = start + k * chunk
-        _, ids, _, _, w, _ = _chunk_weights(ids_ref, geom_refs, first, end, px, py,
-                                            chunk=chunk, sentinel=sentinel)
-        return tuple(s + jnp.sum(w * ref[ids][None, :], axis=1)
-                     for s, ref in zip(acc, (r_ref, g_ref, bl_ref), strict=True))
+        _, ids, _, _, w, _ = _chunk_weights(
+            ids_ref, geom_refs, first, end, px, py, chunk=chunk, sentinel=sentinel
+        )
+        return tuple(
+            s + jnp.sum(w * ref[ids][None, :], axis=1)
+            for s, ref in zip(acc, (r_ref, g_ref, bl_ref), strict=True)
+        )
 
     zeros = jnp.zeros((PIXELS,), jnp.float32)
     acc = jax.lax.fori_loop(0, _num_chunks(start, end, chunk), body, (zeros, zeros, zeros))
@@ -101,10 +120,32 @@ def _forward_kernel(
 
 
 def _backward_kernel(
-    ids_ref, start_ref, end_ref, mx_ref, my_ref, a_ref, b_ref, c_ref, r_ref, g_ref, bl_ref,
-    v_r_ref, v_g_ref, v_bl_ref,
-    v_mx_ref, v_my_ref, v_a_ref, v_b_ref, v_c_ref, v_cr_ref, v_cg_ref, v_cbl_ref,
-    *, tiles_x: int, chunk: int, sentinel: int,
+    ids_ref,
+    start_ref,
+    end_ref,
+    mx_ref,
+    my_ref,
+    a_ref,
+    b_ref,
+    c_ref,
+    r_ref,
+    g_ref,
+    bl_ref,
+    v_r_ref,
+    v_g_ref,
+    v_bl_ref,
+    v_mx_ref,
+    v_my_ref,
+    v_a_ref,
+    v_b_ref,
+    v_c_ref,
+    v_cr_ref,
+    v_cg_ref,
+    v_cbl_ref,
+    *,
+    tiles_x: int,
+    chunk: int,
+    sentinel: int,
 ):
     """One tile: each of its slots gets its pixel-summed gradient in the eight ``[I]`` outputs."""
     t = pl.program_id(0)
@@ -117,7 +158,8 @@ def _backward_kernel(
     def body(k, carry):
         first = start + k * chunk
         valid, ids, dx, dy, w, (a, b, c) = _chunk_weights(
-            ids_ref, geom_refs, first, end, px, py, chunk=chunk, sentinel=sentinel)
+            ids_ref, geom_refs, first, end, px, py, chunk=chunk, sentinel=sentinel
+        )
         col = tuple(ref[ids][None, :] for ref in (r_ref, g_ref, bl_ref))  # [1, chunk] each
         v_col = tuple(jnp.sum(w * v, axis=0) for v in v_pix)
         v_sigma = -w * (v_pix[0] * col[0] + v_pix[1] * col[1] + v_pix[2] * col[2])
@@ -190,8 +232,9 @@ def splat_forward(
     kernel = functools.partial(_forward_kernel, tiles_x=tx_n, chunk=chunk, sentinel=means.shape[0])
     args = (ids, tile_start, tile_end, *soa)
     out = jax.ShapeDtypeStruct((num_tiles, PIXELS), jnp.float32)
-    channels = _call(kernel, [_whole(x) for x in args], (out,) * 3, (_TILE_ROW,) * 3,
-                     num_tiles, interpret, "splat_forward")(*args)
+    channels = _call(
+        kernel, [_whole(x) for x in args], (out,) * 3, (_TILE_ROW,) * 3, num_tiles, interpret, "splat_forward"
+    )(*args)
     return binning_lib.tiles_to_image(jnp.stack(channels, axis=-1), height, width)
 
 
@@ -219,9 +262,15 @@ def splat_backward(
     args = (ids, tile_start, tile_end, *soa)
     slot = jax.ShapeDtypeStruct((capacity + chunk,), jnp.float32)
     slot_spec = pl.BlockSpec((capacity + chunk,), lambda t: (0,))
-    per_slot = _call(kernel, [_whole(x) for x in args] + [_TILE_ROW] * 3, (slot,) * _NUM_GRADS,
-                     (slot_spec,) * _NUM_GRADS, num_tiles, interpret, "splat_backward")(
-                         *args, *v_channels)
+    per_slot = _call(
+        kernel,
+        [_whole(x) for x in args] + [_TILE_ROW] * 3,
+        (slot,) * _NUM_GRADS,
+        (slot_spec,) * _NUM_GRADS,
+        num_tiles,
+        interpret,
+        "splat_backward",
+    )(*args, *v_channels)
     per_slot = jnp.stack(per_slot, axis=-1)[:capacity]  # [I, 8]
     # Slots past the last intersection are never written (uninitialised): zero them.
     used = gauss_ids < n
@@ -231,26 +280,41 @@ def splat_backward(
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7, 8, 9))
-def _rasterize(means, conics, colors, gauss_ids, tile_start, tile_end, height, width, chunk,
-               interpret):
-    return splat_forward(means, conics, colors, gauss_ids, tile_start, tile_end, height, width,
-                         chunk=chunk, interpret=interpret)
+def _rasterize(means, conics, colors, gauss_ids, tile_start, tile_end, height, width, chunk, interpret):
+    return splat_forward(
+        means,
+        conics,
+        colors,
+        gauss_ids,
+        tile_start,
+        tile_end,
+        height,
+        width,
+        chunk=chunk,
+        interpret=interpret,
+    )
 
 
-def _rasterize_fwd(means, conics, colors, gauss_ids, tile_start, tile_end, height, width, chunk,
-                   interpret):
-    image = _rasterize(means, conics, colors, gauss_ids, tile_start, tile_end, height, width,
-                       chunk, interpret)
+def _rasterize_fwd(means, conics, colors, gauss_ids, tile_start, tile_end, height, width, chunk, interpret):
+    image = _rasterize(
+        means, conics, colors, gauss_ids, tile_start, tile_end, height, width, chunk, interpret
+    )
     return image, (means, conics, colors, gauss_ids, tile_start, tile_end)
 
 
 def _rasterize_bwd(height, width, chunk, interpret, res, v_image):
     means, conics, colors, gauss_ids, tile_start, tile_end = res
-    v_means, v_conics, v_colors = splat_backward(means, conics, colors, gauss_ids, tile_start,
-                                                 tile_end, v_image, chunk=chunk,
-                                                 interpret=interpret)
-    return (v_means.astype(means.dtype), v_conics.astype(conics.dtype),
-            v_colors.astype(colors.dtype), None, None, None)
+    v_means, v_conics, v_colors = splat_backward(
+        means, conics, colors, gauss_ids, tile_start, tile_end, v_image, chunk=chunk, interpret=interpret
+    )
+    return (
+        v_means.astype(means.dtype),
+        v_conics.astype(conics.dtype),
+        v_colors.astype(colors.dtype),
+        None,
+        None,
+        None,
+    )
 
 
 _rasterize.defvjp(_rasterize_fwd, _rasterize_bwd)
@@ -289,6 +353,7 @@ def rasterize(
     for name, arr, k in (("means", means, 2), ("conics", conics, 3), ("colors", colors, 3)):
         if tuple(arr.shape) != (n, k):
             raise ValueError(f"{name} has shape {tuple(arr.shape)}, expected {(n, k)} ({n=})")
-    image = _rasterize(means, conics, colors, b.gauss_ids, b.tile_start, b.tile_end, height, width,
-                       chunk, interpret)
+    image = _rasterize(
+        means, conics, colors, b.gauss_ids, b.tile_start, b.tile_end, height, width, chunk, interpret
+    )
     return jnp.where(b.overflowed(), jnp.nan, image)

@@ -99,8 +99,13 @@ def test_one_pixel_image(tmp_path):
 
 @pytest.mark.parametrize(
     "count, match",
-    [("0", "at least 1"), ("-5", "at least 1"), ("5000000", "exceeds the limit of 4,000,000"),
-     ("96001", "more than 50 per pixel"), ("abc", "expected an integer")],
+    [
+        ("0", "at least 1"),
+        ("-5", "at least 1"),
+        ("5000000", "exceeds the limit of 4,000,000"),
+        ("96001", "more than 50 per pixel"),
+        ("abc", "expected an integer"),
+    ],
 )
 def test_absurd_gaussian_count(png, tmp_path, count, match):
     result = run(["fit", png, "--init", "random", "--gaussians", count, "--out", tmp_path / "o"])
@@ -159,8 +164,9 @@ def _bad_npz(tmp_path: Path, kind: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind, match", [("truncated", "not a valid .npz"), ("version", "format_version"),
-                                         ("pickle", "pickled")])
+@pytest.mark.parametrize(
+    "kind, match", [("truncated", "not a valid .npz"), ("version", "format_version"), ("pickle", "pickled")]
+)
 @pytest.mark.parametrize("command", ["render", "info"])
 def test_bad_npz(tmp_path, command, kind, match):
     assert_user_error(run([command, _bad_npz(tmp_path, kind)]), match)
@@ -192,15 +198,17 @@ def test_fit_outputs(fitted):
 @pytest.mark.parametrize("scale, size", [(2, (2 * W, 2 * H)), (0.5, (W // 2, H // 2)), (1.3, (62, 52))])
 def test_render_scaled(fitted, tmp_path, scale, size):
     out = tmp_path / "sub" / "big.png"
-    rc, stdout, err = run(["render", fitted[0] / "gaussians.npz", "--scale", scale, "--out", out,
-                           "--backend", "dense"])
+    rc, stdout, err = run(
+        ["render", fitted[0] / "gaussians.npz", "--scale", scale, "--out", out, "--backend", "dense"]
+    )
     assert rc == 0, err
     assert Image.open(out).size == size and f"{size[0]}×{size[1]} px" in stdout
 
 
 def test_render_scale_one_matches_fit(fitted, tmp_path):
-    rc, _, err = run(["render", fitted[0] / "gaussians.npz", "--out", tmp_path / "r.png",
-                      "--backend", "dense"])
+    rc, _, err = run(
+        ["render", fitted[0] / "gaussians.npz", "--out", tmp_path / "r.png", "--backend", "dense"]
+    )
     assert rc == 0, err
     again = np.asarray(Image.open(tmp_path / "r.png"), np.int16)
     original = np.asarray(Image.open(fitted[0] / "render.png"), np.int16)
@@ -209,8 +217,9 @@ def test_render_scale_one_matches_fit(fitted, tmp_path):
 
 @pytest.mark.parametrize("scale", ["0", "-2", "nan", "1e6"])
 def test_render_bad_scale(fitted, tmp_path, scale):
-    assert_user_error(run(["render", fitted[0] / "gaussians.npz", "--scale", scale,
-                           "--out", tmp_path / "r.png"]), "scale")
+    assert_user_error(
+        run(["render", fitted[0] / "gaussians.npz", "--scale", scale, "--out", tmp_path / "r.png"]), "scale"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -228,8 +237,9 @@ def test_failed_write_leaves_nothing(fitted, tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "fit_image", lambda *a, **k: fitted[3])
     monkeypatch.setattr(plot, "write_psnr_plot", broken_plot)
     image = fitted[0].parent / "syn.png"
-    assert_user_error(run(["fit", image, *FIT_ARGS, "--out", tmp_path / "o", "--quiet"]), "No space", code=1,
-                      only=False)  # conversion notes may precede it
+    assert_user_error(
+        run(["fit", image, *FIT_ARGS, "--out", tmp_path / "o", "--quiet"]), "No space", code=1, only=False
+    )  # conversion notes may precede it
     assert list(tmp_path.iterdir()) == []
 
 
@@ -254,8 +264,10 @@ def test_fit_images_reports_bad_files(tmp_path):
 
 def test_diverging_fit_stops_and_writes_nothing(png, tmp_path):
     config = tmp_path / "explode.py"  # colours only, with a rate that overflows float32 at once
-    config.write_text("def get_config():\n    return {'optimizer': 'adam', 'lr': 1e37,\n"
-                      "            'lr_groups': {'xy': 0.0, 'shape': 0.0, 'colors': 10.0}}\n")
+    config.write_text(
+        "def get_config():\n    return {'optimizer': 'adam', 'lr': 1e37,\n"
+        "            'lr_groups': {'xy': 0.0, 'shape': 0.0, 'colors': 10.0}}\n"
+    )
     result = run(["fit", png, *FIT_ARGS, "--config", config, "--out", tmp_path / "o", "--quiet"])
     assert_user_error(result, "the fit diverged: its loss or parameters became non-finite", only=False)
     assert "try a lower learning rate" in result[2]
@@ -266,16 +278,20 @@ def test_second_writer_is_refused(png, tmp_path):
     out = tmp_path / "o"
     with OutputDir(out):  # another writer holds the folder
         result = run(["fit", png, *FIT_ARGS, "--out", out, "--quiet"])
-        assert_user_error(result, f"output directory {out} is being written by another process (pid "
-                          f"{os.getpid()}", only=False)
+        assert_user_error(
+            result,
+            f"output directory {out} is being written by another process (pid {os.getpid()}",
+            only=False,
+        )
         assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img.png"]  # lock released
 
 
 def test_lock_of_a_dead_process_is_taken_over(png, tmp_path):
     out = tmp_path / "o"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     (tmp_path / ".o.igi-lock").write_text(json.dumps({"pid": int(dead.stdout), "host": os.uname().nodename}))
     rc, _, err = run(["fit", png, *FIT_ARGS, "--out", out, "--quiet"])
     assert rc == 0, err
@@ -287,8 +303,11 @@ def test_existing_outputs_need_overwrite_which_leaves_no_stale_file(fitted, tmp_
     out.mkdir()
     (out / "render_x2.png").write_bytes(b"from an earlier run")
     image = fitted[0].parent / "syn.png"
-    assert_user_error(run(["fit", image, *FIT_ARGS, "--out", out, "--quiet"]),
-                      f"output directory {out} already holds files; pass --overwrite", only=False)
+    assert_user_error(
+        run(["fit", image, *FIT_ARGS, "--out", out, "--quiet"]),
+        f"output directory {out} already holds files; pass --overwrite",
+        only=False,
+    )
     assert [p.name for p in out.iterdir()] == ["render_x2.png"]
     rc, _, err = run(["fit", image, *FIT_ARGS, "--out", out, "--quiet", "--overwrite"])
     assert rc == 0, err
@@ -303,8 +322,11 @@ def test_image_over_the_memory_limit_is_refused_with_a_remedy(tmp_path, monkeypa
     Image.fromarray(np.zeros((1500, 2000, 3), np.uint8)).save(tmp_path / "big.png")
     monkeypatch.setenv(memory.ENV_VAR, "1.5G")  # the model puts this image at ~2.2 GB
     result = run(["fit", tmp_path / "big.png", "--out", tmp_path / "o", "--quiet"])
-    assert_user_error(result, "a quadtree fit of this 2000×1500 image needs about 2.2 GB of memory, "
-                      "more than the 1.5 GB $IGI_MEMORY_LIMIT; downscale it on load with --max-side")
+    assert_user_error(
+        result,
+        "a quadtree fit of this 2000×1500 image needs about 2.2 GB of memory, "
+        "more than the 1.5 GB $IGI_MEMORY_LIMIT; downscale it on load with --max-side",
+    )
     side = int(result[2].split("--max-side ")[1].split()[0])
     assert 1000 < side < 2000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.png"]

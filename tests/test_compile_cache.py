@@ -49,8 +49,9 @@ def test_canvas_padding_matches_exact_size(monkeypatch):
     exact = fit(_init(), _target(0.0), cfg)
     assert padded.image.shape == exact.image.shape == (H, W, 3)
     # Same pixels, same loss; only float summation order differs (canvas vs image reductions).
-    np.testing.assert_allclose([h["psnr"] for h in padded.history],
-                               [h["psnr"] for h in exact.history], atol=1e-3)
+    np.testing.assert_allclose(
+        [h["psnr"] for h in padded.history], [h["psnr"] for h in exact.history], atol=1e-3
+    )
     np.testing.assert_allclose(np.asarray(padded.image), np.asarray(exact.image), atol=1e-4)
 
 
@@ -77,8 +78,7 @@ def test_choose_snaps_to_a_compiled_superset_within_slack():
     assert compile_cache.choose(("other", os.getpid()), (100, 1000)) == (100, 1000)
 
 
-@pytest.mark.parametrize("value, expected", [("0", None), ("off", None), ("", None),
-                                             ("/x/y", Path("/x/y"))])
+@pytest.mark.parametrize("value, expected", [("0", None), ("off", None), ("", None), ("/x/y", Path("/x/y"))])
 def test_cache_dir_from_environment(monkeypatch, value, expected):
     monkeypatch.setenv(compile_cache.ENV_VAR, value)
     assert compile_cache.default_cache_dir() == expected
@@ -98,9 +98,18 @@ def test_second_igi_fit_of_a_same_size_image_compiles_nothing(tmp_path):
     for i in range(2):
         image = (np.random.default_rng(i).random((40, 52, 3)) * 255).astype(np.uint8)
         Image.fromarray(image).save(tmp_path / f"{i}.png")
-        args = [sys.executable, "-c", "import sys; from igi_jax import cli; sys.exit(cli.main())",
-                "fit", str(tmp_path / f"{i}.png"), "--steps", "10", "--quiet",
-                "--out", str(tmp_path / f"o{i}")]
+        args = [
+            sys.executable,
+            "-c",
+            "import sys; from igi_jax import cli; sys.exit(cli.main())",
+            "fit",
+            str(tmp_path / f"{i}.png"),
+            "--steps",
+            "10",
+            "--quiet",
+            "--out",
+            str(tmp_path / f"o{i}"),
+        ]
         done = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr
         seconds.append(json.loads((tmp_path / f"o{i}" / "metrics.json").read_text())["compile_seconds"])

@@ -106,18 +106,21 @@ def test_lr_groups_and_l2_dssim_loss():
     assert not np.array_equal(np.asarray(res.gaussians.colors), np.asarray(g.colors))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"optimizer": "sgd"}, "optimizer"),
-    ({"loss": "l1"}, "loss"),
-    ({"steps": -1}, "steps"),
-    ({"seconds": 0.0}, "seconds"),
-    ({"lr": float("nan")}, "lr must be a finite number"),
-    ({"lr": -1e-3}, "lr must be in"),
-    ({"decay_every": 0}, "decay_every must be ≥ 1"),
-    ({"warmup_steps": -1}, "warmup_steps must be ≥ 0"),
-    ({"lr_groups": (("xy", float("inf")),)}, "lr_groups"),
-    ({"lr_groups": (("means", 2.0),)}, "lr groups"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"optimizer": "sgd"}, "optimizer"),
+        ({"loss": "l1"}, "loss"),
+        ({"steps": -1}, "steps"),
+        ({"seconds": 0.0}, "seconds"),
+        ({"lr": float("nan")}, "lr must be a finite number"),
+        ({"lr": -1e-3}, "lr must be in"),
+        ({"decay_every": 0}, "decay_every must be ≥ 1"),
+        ({"warmup_steps": -1}, "warmup_steps must be ≥ 0"),
+        ({"lr_groups": (("xy", float("inf")),)}, "lr_groups"),
+        ({"lr_groups": (("means", 2.0),)}, "lr groups"),
+    ],
+)
 def test_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
         FitConfig(**kwargs)
@@ -129,8 +132,13 @@ def test_target_shape_mismatch():
 
 
 def test_diverging_fit_raises():
-    cfg = FitConfig(steps=20, log_every=10, optimizer="adam", lr=1e37,
-                    lr_groups=(("xy", 0.0), ("shape", 0.0), ("colors", 10.0)))
+    cfg = FitConfig(
+        steps=20,
+        log_every=10,
+        optimizer="adam",
+        lr=1e37,
+        lr_groups=(("xy", 0.0), ("shape", 0.0), ("colors", 10.0)),
+    )
     with pytest.raises(fit_lib.FitDivergedError, match="non-finite between steps 0 and 10"):
         fit(_init(), _target(), cfg)
 

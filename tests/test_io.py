@@ -25,8 +25,12 @@ def write_png16(path: Path, array: np.ndarray) -> Path:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
     header = struct.pack(">IIBBBBB", w, h, 16, {1: 0, 3: 2, 4: 6}[c], 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -159,8 +163,17 @@ def _arrays(tmp_path) -> dict[str, np.ndarray]:
         (lambda a: a.update(shape=np.full_like(a["shape"], np.nan)), "non-finite"),
         (lambda a: a.update(meta=np.asarray("{oops")), "not valid JSON"),
     ],
-    ids=["version", "no-version", "missing-key", "xy-shape", "count-mismatch", "kind", "height", "nan",
-         "meta"],
+    ids=[
+        "version",
+        "no-version",
+        "missing-key",
+        "xy-shape",
+        "count-mismatch",
+        "kind",
+        "height",
+        "nan",
+        "meta",
+    ],
 )
 def test_bad_npz_rejected(tmp_path, edit, match):
     arrays = _arrays(tmp_path)

@@ -67,8 +67,9 @@ def test_adan_step_is_scale_invariant_for_tiny_gradients():
 
 
 def test_step_decay_factory_groups_and_decay():
-    tx = optim.step_decay_optimizer("adam", 1e-2, decay_every=3, decay_rate=0.5,
-                                    groups={"a": 2.0}, group_names=("a", "b"))
+    tx = optim.step_decay_optimizer(
+        "adam", 1e-2, decay_every=3, decay_rate=0.5, groups={"a": 2.0}, group_names=("a", "b")
+    )
     params = {"a": jnp.zeros(1), "b": jnp.zeros(1)}
     state = tx.init(params)
     moves = []

@@ -33,8 +33,10 @@ def records(data: DataConfig) -> list[dict[str, Any]]:
     manifest = read_manifest(data.cache_dir)
     names = sorted(n for n in manifest["samples"] if ppm_path(data.cache_dir, n).exists())
     if not names:
-        raise ValueError(f"{data.cache_dir}: no cached pseudo-PPMs; build them with "
-                         f"`python -m igi_jax.data.prepare --config <config>`")
+        raise ValueError(
+            f"{data.cache_dir}: no cached pseudo-PPMs; build them with "
+            f"`python -m igi_jax.data.prepare --config <config>`"
+        )
     return [{"name": n, **manifest["samples"][n]} for n in names]
 
 
@@ -44,27 +46,31 @@ def load_record(rec: dict[str, Any], *, data: DataConfig) -> dict[str, np.ndarra
     image = sample.load(data.dataset_root)
     h, w = image.shape[:2]
     if (h, w) != (rec["height"], rec["width"]):
-        raise ValueError(f"{sample.source} ×{sample.scale} is {w}×{h}, the cache says "
-                         f"{rec['width']}×{rec['height']}: the dataset changed; rebuild the cache")
+        raise ValueError(
+            f"{sample.source} ×{sample.scale} is {w}×{h}, the cache says "
+            f"{rec['width']}×{rec['height']}: the dataset changed; rebuild the cache"
+        )
     return {"image": image, "ppm": decode_ppm(ppm_path(data.cache_dir, rec["name"]), h, w)}
 
 
-def crop_and_flip(element: dict[str, np.ndarray], rng: np.random.Generator, *,
-                  size: int) -> dict[str, np.ndarray]:
+def crop_and_flip(
+    element: dict[str, np.ndarray], rng: np.random.Generator, *, size: int
+) -> dict[str, np.ndarray]:
     """A random ``size × size`` crop and a random horizontal flip, the same for image and PPM."""
     h, w = element["ppm"].shape
     if h < size or w < size:
         raise ValueError(f"sample is {w}×{h} px, smaller than the {size}-px crop")
     y = int(rng.integers(0, h - size + 1))
     x = int(rng.integers(0, w - size + 1))
-    out = {k: v[y:y + size, x:x + size] for k, v in element.items()}
+    out = {k: v[y : y + size, x : x + size] for k, v in element.items()}
     if rng.random() < 0.5:
         out = {k: v[:, ::-1] for k, v in out.items()}
     return {k: np.ascontiguousarray(v) for k, v in out.items()}
 
 
-def make_dataset(data: DataConfig, *, seed: int, process_index: int = 0,
-                 process_count: int = 1) -> grain.IterDataset:
+def make_dataset(
+    data: DataConfig, *, seed: int, process_index: int = 0, process_count: int = 1
+) -> grain.IterDataset:
     """Infinite, shuffled, cropped, batched training stream for one host.
 
     Args:
@@ -74,12 +80,14 @@ def make_dataset(data: DataConfig, *, seed: int, process_index: int = 0,
     """
     if data.batch_size % process_count:
         raise ValueError(f"batch_size {data.batch_size} is not divisible by {process_count} hosts")
-    ds = (grain.MapDataset.source(records(data))
-          .seed(seed)
-          .shuffle()
-          .repeat()
-          .map(functools.partial(load_record, data=data))
-          .random_map(functools.partial(crop_and_flip, size=data.crop)))
+    ds = (
+        grain.MapDataset.source(records(data))
+        .seed(seed)
+        .shuffle()
+        .repeat()
+        .map(functools.partial(load_record, data=data))
+        .random_map(functools.partial(crop_and_flip, size=data.crop))
+    )
     ds = ds[process_index::process_count]
     ds = ds.batch(data.batch_size // process_count, drop_remainder=True)
     it = ds.to_iter_dataset()

@@ -41,8 +41,13 @@ def all_samples(data: DataConfig) -> list[Sample]:
     """The training samples a config names (held-out stems excluded)."""
     out: list[Sample] = []
     for folder, scales in data.sources:
-        out += make_samples(Path(data.dataset_root) / folder, tuple(scales), root=data.dataset_root,
-                            exclude=data.exclude, limit=data.limit)
+        out += make_samples(
+            Path(data.dataset_root) / folder,
+            tuple(scales),
+            root=data.dataset_root,
+            exclude=data.exclude,
+            limit=data.limit,
+        )
     return out
 
 
@@ -94,9 +99,15 @@ def fit_sample(image: np.ndarray, steps: int) -> tuple[np.ndarray, dict[str, Any
     result = fit(init.gaussians, image, cfg, init_seconds=init.seconds)
     g = result.gaussians
     label = ppm_lib.pseudo_ppm(np.asarray(g.means()), h, w, np.asarray(g.mask))
-    record = {"height": h, "width": w, "gaussians": int(g.num_live()), "steps": result.steps,
-              "psnr_init": result.history[0]["psnr"], "psnr_fit": result.history[-1]["psnr"],
-              "seconds": init.seconds + result.compile_seconds + result.fit_seconds}
+    record = {
+        "height": h,
+        "width": w,
+        "gaussians": int(g.num_live()),
+        "steps": result.steps,
+        "psnr_init": result.history[0]["psnr"],
+        "psnr_fit": result.history[-1]["psnr"],
+        "seconds": init.seconds + result.compile_seconds + result.fit_seconds,
+    }
     return label, record
 
 
@@ -110,8 +121,10 @@ def prepare(cfg: TrainConfig, *, log=print) -> dict[str, Any]:
     done = manifest["samples"]
     samples = all_samples(data)
     todo = [s for s in samples if not (s.name in done and ppm_path(cache, s.name).exists())]
-    log(f"prepare: {len(samples)} samples, {len(samples) - len(todo)} cached, {len(todo)} to fit "
-        f"({data.prepare_steps} steps each) → {cache}")
+    log(
+        f"prepare: {len(samples)} samples, {len(samples) - len(todo)} cached, {len(todo)} to fit "
+        f"({data.prepare_steps} steps each) → {cache}"
+    )
     t0 = time.perf_counter()
     for i, s in enumerate(todo):
         image = s.load(data.dataset_root)
@@ -122,9 +135,11 @@ def prepare(cfg: TrainConfig, *, log=print) -> dict[str, Any]:
         write_manifest(cache, manifest)
         elapsed = time.perf_counter() - t0
         eta = elapsed / (i + 1) * (len(todo) - i - 1)
-        log(f"[{i + 1}/{len(todo)}] {s.name} {record['width']}×{record['height']} "
+        log(
+            f"[{i + 1}/{len(todo)}] {s.name} {record['width']}×{record['height']} "
             f"{record['gaussians']:,} G  {record['psnr_init']:.2f} → {record['psnr_fit']:.2f} dB  "
-            f"{record['seconds']:.1f} s  (elapsed {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min)")
+            f"{record['seconds']:.1f} s  (elapsed {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min)"
+        )
     write_manifest(cache, manifest)
     return manifest
 
@@ -138,8 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         cfg = load(args.config)
-        changes = {k: v for k, v in (("dataset_root", args.dataset_root), ("limit", args.limit),
-                                     ("prepare_steps", args.steps)) if v is not None}
+        changes = {
+            k: v
+            for k, v in (
+                ("dataset_root", args.dataset_root),
+                ("limit", args.limit),
+                ("prepare_steps", args.steps),
+            )
+            if v is not None
+        }
         cfg = with_data(cfg, **changes)
         if cfg.data.prepare_steps < 0:
             raise ValueError(f"prepare steps must be ≥ 0, got {cfg.data.prepare_steps}")

@@ -55,9 +55,15 @@ def list_images(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def make_samples(folder: str | Path, scales: tuple[int, ...], *, root: str | Path,
-                 exclude: tuple[str, ...] = (), only: tuple[str, ...] = (),
-                 limit: int | None = None) -> list[Sample]:
+def make_samples(
+    folder: str | Path,
+    scales: tuple[int, ...],
+    *,
+    root: str | Path,
+    exclude: tuple[str, ...] = (),
+    only: tuple[str, ...] = (),
+    limit: int | None = None,
+) -> list[Sample]:
     """Samples for every image in ``folder`` (stems in ``exclude`` skipped, or only ``only``).
 
     Ordered scale by scale (all images at ``scales[0]`` first), so that a partly built cache
@@ -69,6 +75,8 @@ def make_samples(folder: str | Path, scales: tuple[int, ...], *, root: str | Pat
     if limit is not None:
         paths = paths[:limit]
     tag = folder.name
-    return [Sample(name=f"{tag}_{p.stem}_x{s}", source=str(p.resolve().relative_to(root.resolve())),
-                   scale=s)
-            for s in scales for p in paths]
+    return [
+        Sample(name=f"{tag}_{p.stem}_x{s}", source=str(p.resolve().relative_to(root.resolve())), scale=s)
+        for s in scales
+        for p in paths
+    ]

@@ -56,8 +56,9 @@ def torch_fps(model: Any, repeats: int, max_seconds: float = FPS_MAX_SECONDS) ->
         return n / elapsed
 
 
-def run(g0: Gaussians, image: np.ndarray, init_seconds: float, exp: Any
-        ) -> tuple[list[dict[str, Any]], dict[str, Any], float, np.ndarray]:
+def run(
+    g0: Gaussians, image: np.ndarray, init_seconds: float, exp: Any
+) -> tuple[list[dict[str, Any]], dict[str, Any], float, np.ndarray]:
     """The baseline's budget records, extras (as :func:`runner.fit_budgets`), FPS and final render."""
     import torch
 

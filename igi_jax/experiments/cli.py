@@ -51,8 +51,11 @@ def _list(kind: type, text: str) -> tuple:
 def parser() -> cli.Parser:
     p = cli.Parser(prog="evaluate.py --dataset", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", type=Path, required=True, help="folder of images")
-    p.add_argument("--inits", help=f"comma-separated init specs (default {','.join(DEFAULT_INITS)}; "
-                   f"bases {', '.join(inits_lib.BASES)}, each optionally +solve)")
+    p.add_argument(
+        "--inits",
+        help=f"comma-separated init specs (default {','.join(DEFAULT_INITS)}; "
+        f"bases {', '.join(inits_lib.BASES)}, each optionally +solve)",
+    )
     p.add_argument("--kernel-size", default="3", help="dithering cells of the net inits, e.g. 3,4")
     p.add_argument("--steps", help="step budgets, e.g. 0,200,2000 (default, unless --seconds)")
     p.add_argument("--seconds", help="wall-clock budgets, init included, e.g. 2,10,20")
@@ -67,9 +70,13 @@ def parser() -> cli.Parser:
     p.add_argument("--grid-images", type=int, default=3, help="images kept for the grid plot")
     p.add_argument("--seed", type=int, default=0, help="random-init seed")
     p.add_argument("--torch-threads", type=int, default=1, help="PyTorch threads (0 = its default)")
-    p.add_argument("--stop-after", metavar="DURATION", help="start no new entry after this long (e.g. "
-                   "5400, 90m, 1.5h: a job's time limit less one entry); exit code 3 while entries are "
-                   "left, so rerunning resumes")
+    p.add_argument(
+        "--stop-after",
+        metavar="DURATION",
+        help="start no new entry after this long (e.g. "
+        "5400, 90m, 1.5h: a job's time limit less one entry); exit code 3 while entries are "
+        "left, so rerunning resumes",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
     return p
 
@@ -102,20 +109,28 @@ def experiment_from_args(args) -> Experiment:
     weights = args.weights
     if weights is None and shipped_weights().exists():
         weights = shipped_weights()
-    inits = _list(str, args.inits) if args.inits else (
-        DEFAULT_INITS if weights is not None else ("quadtree+solve", "random"))
+    inits = (
+        _list(str, args.inits)
+        if args.inits
+        else (DEFAULT_INITS if weights is not None else ("quadtree+solve", "random"))
+    )
     try:
         specs = [inits_lib.parse_spec(s) for s in inits]
     except ValueError as e:
         raise io.InputError(str(e)) from None
     if any(s.uses_net for s in specs) and weights is None:
-        raise io.InputError(f"inits {', '.join(s.name for s in specs if s.uses_net)} need network weights: "
-                            f"pass --weights FILE ({shipped_weights()} does not exist yet)")
+        raise io.InputError(
+            f"inits {', '.join(s.name for s in specs if s.uses_net)} need network weights: "
+            f"pass --weights FILE ({shipped_weights()} does not exist yet)"
+        )
     if weights is not None and not Path(weights).is_file():
         raise io.InputError(f"weights file not found: {weights}")
     options, _ = pipeline.load_config(args.config)
-    fit_cfg = options.fit if args.backend is None else options.fit.__class__(
-        **{**options.fit.__dict__, "backend": args.backend})
+    fit_cfg = (
+        options.fit
+        if args.backend is None
+        else options.fit.__class__(**{**options.fit.__dict__, "backend": args.backend})
+    )
     steps = _list(int, args.steps) if args.steps else (() if args.seconds else (0, 200, 2000))
     seconds = _list(float, args.seconds) if args.seconds else ()
     ks = _list(int, args.kernel_size)
@@ -124,12 +139,24 @@ def experiment_from_args(args) -> Experiment:
     if args.limit is not None and args.limit < 1:
         raise io.InputError(f"--limit must be ≥ 1, got {args.limit}")
     try:
-        return Experiment(dataset=args.dataset, inits=tuple(s.name for s in specs), kernel_sizes=ks,
-                          steps=steps, seconds=seconds, fit=fit_cfg, weights=weights,
-                          baseline=args.baseline, downscale=args.downscale, limit=args.limit,
-                          only=_list(str, args.only) if args.only else None,
-                          fps_repeats=args.fps_repeats, grid_images=args.grid_images, seed=args.seed,
-                          backend=fit_cfg.backend, torch_threads=args.torch_threads or None)
+        return Experiment(
+            dataset=args.dataset,
+            inits=tuple(s.name for s in specs),
+            kernel_sizes=ks,
+            steps=steps,
+            seconds=seconds,
+            fit=fit_cfg,
+            weights=weights,
+            baseline=args.baseline,
+            downscale=args.downscale,
+            limit=args.limit,
+            only=_list(str, args.only) if args.only else None,
+            fps_repeats=args.fps_repeats,
+            grid_images=args.grid_images,
+            seed=args.seed,
+            backend=fit_cfg.backend,
+            torch_threads=args.torch_threads or None,
+        )
     except ValueError as e:
         raise io.InputError(str(e)) from None
 
@@ -145,18 +172,26 @@ def run(argv: list[str]) -> int:
     try:
         data = runner.run()
     except KeyboardInterrupt:
-        print(f"evaluate.py: interrupted; the {len(runner.store.entries)} finished entries are in "
-              f"{args.out / 'results.json'}; run the same command again to resume", file=sys.stderr)
+        print(
+            f"evaluate.py: interrupted; the {len(runner.store.entries)} finished entries are in "
+            f"{args.out / 'results.json'}; run the same command again to resume",
+            file=sys.stderr,
+        )
         return 130
     text = report.markdown(data)
     io.atomic_write(args.out / "report.md", lambda f: f.write(text.encode()))
     written = plots.write_all(args.out)
     print(report.means_table(data))
-    print(f"{runner.fitted} entries computed, {len(data['entries']) - runner.fitted} reused; wrote "
-          f"{args.out / 'results.json'}, {args.out / 'report.md'}, {', '.join(p.name for p in written)}")
+    print(
+        f"{runner.fitted} entries computed, {len(data['entries']) - runner.fitted} reused; wrote "
+        f"{args.out / 'results.json'}, {args.out / 'report.md'}, {', '.join(p.name for p in written)}"
+    )
     if runner.left:
-        print(f"evaluate.py: stopped after {args.stop_after} (--stop-after) with {runner.left} entries left; "
-              "run the same command again to resume", file=sys.stderr)
+        print(
+            f"evaluate.py: stopped after {args.stop_after} (--stop-after) with {runner.left} entries left; "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
         return 3
     return 0
 

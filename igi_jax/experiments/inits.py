@@ -80,8 +80,9 @@ def parse_spec(text: str) -> InitSpec:
     """``"net+solve"`` → ``InitSpec("net", True)``; raises ``ValueError`` on an unknown name."""
     base, _, suffix = text.strip().partition("+")
     if base not in BASES or suffix not in ("", "solve"):
-        raise ValueError(f"unknown init {text!r}; expected one of {', '.join(BASES)}, each "
-                         "optionally with '+solve'")
+        raise ValueError(
+            f"unknown init {text!r}; expected one of {', '.join(BASES)}, each optionally with '+solve'"
+        )
     return InitSpec(base, suffix == "solve")
 
 
@@ -122,6 +123,7 @@ def match_count(ppm: np.ndarray, count: int, k: int, backend: str = "auto", iter
       count: the point count wanted.
       k: dithering cell size.
     """
+
     def points(scale: float) -> int:
         scaled = np.clip(ppm * scale, 0.0, 1.0).astype(np.float32)
         return int(dither(jnp.asarray(scaled), k, backend=backend)[2])
@@ -130,7 +132,7 @@ def match_count(ppm: np.ndarray, count: int, k: int, backend: str = "auto", iter
     best = (math.inf, 0.0)
     for _ in range(iters):
         mid = 0.5 * (lo + hi)
-        n = points(2.0 ** mid)
+        n = points(2.0**mid)
         best = min(best, (abs(n - count), mid))
         if n == count:
             break
@@ -157,49 +159,96 @@ def _net_init(base: str, model: InstantGINet, image: np.ndarray, k: int, backend
         centre = np.asarray(geom.centre[0])[live].astype(np.float64)
         semi = np.asarray(geom.semi_axes[0])[live].astype(np.float64)
         cov = ellipse_cov(np.maximum(SCALE * semi, MIN_STD), np.asarray(geom.angle[0])[live])
-        g = from_pixels(centre, cov, sample_bilinear(image, centre), height, width, kind="rs",
-                        capacity=geom.capacity)
+        g = from_pixels(
+            centre, cov, sample_bilinear(image, centre), height, width, kind="rs", capacity=geom.capacity
+        )
         jax.block_until_ready(g)
     else:
-        xy, shape, colors = jax.block_until_ready(fields_stage(
-            graphdef, state, x, features[0], geom.vertices[0], geom.neighbors[0], geom.centre[0],
-            geom.semi_axes[0], geom.angle[0]))
-        g = Gaussians(xy=xy, shape=shape, colors=colors, mask=geom.mask[0], kind="rs", height=height,
-                      width=width)
+        xy, shape, colors = jax.block_until_ready(
+            fields_stage(
+                graphdef,
+                state,
+                x,
+                features[0],
+                geom.vertices[0],
+                geom.neighbors[0],
+                geom.centre[0],
+                geom.semi_axes[0],
+                geom.angle[0],
+            )
+        )
+        g = Gaussians(
+            xy=xy, shape=shape, colors=colors, mask=geom.mask[0], kind="rs", height=height, width=width
+        )
     t3 = time.perf_counter()
     # Every vertex of a real triangle (the dithered points and the border points).
     points = np.asarray(geom.vertices[0])[np.asarray(geom.mask[0])].reshape(-1, 2)
-    info = {"t_network": t1 - t0, "t_dither": ginfo["t_dither"], "t_delaunay": ginfo["t_delaunay"],
-            "t_pad": ginfo["t_pad"], "t_fields": t3 - t2, "gaussians": int(ginfo["triangles"][0]),
-            "points": int(ginfo["points"][0]), "k": k, "ppm_mean": float(ppm.mean())}
+    info = {
+        "t_network": t1 - t0,
+        "t_dither": ginfo["t_dither"],
+        "t_delaunay": ginfo["t_delaunay"],
+        "t_pad": ginfo["t_pad"],
+        "t_fields": t3 - t2,
+        "gaussians": int(ginfo["triangles"][0]),
+        "points": int(ginfo["points"][0]),
+        "k": k,
+        "ppm_mean": float(ppm.mean()),
+    }
     return InitOutcome(g, t3 - t0, info, ppm=ppm[0], points=np.unique(points, axis=0))
 
 
-def init_once(spec: InitSpec, image: np.ndarray, *, k: int, model: InstantGINet | None,
-          num_gaussians: int | None, seed: int, backend: str) -> InitOutcome:
+def init_once(
+    spec: InitSpec,
+    image: np.ndarray,
+    *,
+    k: int,
+    model: InstantGINet | None,
+    num_gaussians: int | None,
+    seed: int,
+    backend: str,
+) -> InitOutcome:
     """One (cold) run of an init; :func:`run_init` times a warm one. Arguments as there."""
     if spec.uses_net:
         if model is None:
             raise ValueError(f"init {spec.name!r} needs network weights (--weights)")
         out = _net_init(spec.base, model, image, k, backend)
     else:
-        res = initialize(spec.base, image, key=jax.random.key(seed), num_gaussians=num_gaussians,
-                         solve_colors=0, backend=backend)
+        res = initialize(
+            spec.base,
+            image,
+            key=jax.random.key(seed),
+            num_gaussians=num_gaussians,
+            solve_colors=0,
+            backend=backend,
+        )
         out = InitOutcome(res.gaussians, res.seconds, dict(res.info))
     if spec.solve:
         t0 = time.perf_counter()
-        g, solve = color_solve.solve_colors_with_info(out.gaussians, image, iters=SOLVE_ITERS,
-                                                      backend=backend)
+        g, solve = color_solve.solve_colors_with_info(
+            out.gaussians, image, iters=SOLVE_ITERS, backend=backend
+        )
         jax.block_until_ready(g)
         t_solve = time.perf_counter() - t0 - solve["compile_seconds"]
-        out.info.update(t_solve=t_solve, solve_iters=SOLVE_ITERS, mse_before_solve=solve["mse_before"],
-                        mse_after_solve=solve["mse_after"])
+        out.info.update(
+            t_solve=t_solve,
+            solve_iters=SOLVE_ITERS,
+            mse_before_solve=solve["mse_before"],
+            mse_after_solve=solve["mse_after"],
+        )
         out = dataclasses.replace(out, gaussians=g, seconds=out.seconds + t_solve)
     return out
 
 
-def run_init(spec: InitSpec, image: np.ndarray, *, k: int = 3, model: InstantGINet | None = None,
-             num_gaussians: int | None = None, seed: int = 0, backend: str = "auto") -> InitOutcome:
+def run_init(
+    spec: InitSpec,
+    image: np.ndarray,
+    *,
+    k: int = 3,
+    model: InstantGINet | None = None,
+    num_gaussians: int | None = None,
+    seed: int = 0,
+    backend: str = "auto",
+) -> InitOutcome:
     """Initialise Gaussians for ``image [H, W, 3]`` (float32 in [0, 1]) with ``spec``.
 
     Args:
@@ -221,9 +270,12 @@ def run_init(spec: InitSpec, image: np.ndarray, *, k: int = 3, model: InstantGIN
             res = initialize("quadtree", image, solve_colors=SOLVE_ITERS, backend=backend)
             return InitOutcome(res.gaussians, res.seconds, dict(res.info))
     else:
+
         def once() -> InitOutcome:
-            return init_once(spec, image, k=k, model=model, num_gaussians=num_gaussians, seed=seed,
-                         backend=backend)
+            return init_once(
+                spec, image, k=k, model=model, num_gaussians=num_gaussians, seed=seed, backend=backend
+            )
+
     once()  # compile (network, fields, colour solve, binning) outside the timed run
     out = once()
     out.info = {key: v for key, v in out.info.items() if np.ndim(v) == 0}

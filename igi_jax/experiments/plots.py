@@ -42,7 +42,7 @@ def crop_box(ppm: np.ndarray, frac: int = 4) -> tuple[int, int, int, int]:
     best, box = -1.0, (0, 0, w, h)
     for y0 in range(0, H - h + 1, max(1, h // 2)):
         for x0 in range(0, W - w + 1, max(1, w // 2)):
-            v = float(ppm[y0:y0 + h, x0:x0 + w].std())
+            v = float(ppm[y0 : y0 + h, x0 : x0 + w].std())
             if v > best:
                 best, box = v, (x0, y0, w, h)
     return box
@@ -68,8 +68,9 @@ def _groups(entries: list[dict[str, Any]], early: bool = False) -> dict[str, lis
     return groups
 
 
-def mean_curves_in_time(entries: list[dict[str, Any]], limit: float,
-                        points: int = 200) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def mean_curves_in_time(
+    entries: list[dict[str, Any]], limit: float, points: int = 200
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{label: (seconds [P], psnr [P])}`` from the wall-clock fits' logs, each image's PSNR
     interpolated in time and averaged at the times every image covers (its init done, its fit
     not yet stopped), up to ``limit`` s. Images run different step counts in the same time, so
@@ -121,8 +122,9 @@ def zoom_limit(data: dict[str, Any]) -> float:
     return 1.25 * max(data["settings"].get("seconds") or [20.0])
 
 
-def _zoom(ax: Any, curves: dict[str, tuple[np.ndarray, np.ndarray]], limit: float,
-          budgets: list[float]) -> None:
+def _zoom(
+    ax: Any, curves: dict[str, tuple[np.ndarray, np.ndarray]], limit: float, budgets: list[float]
+) -> None:
     """Limit ``ax`` to the first ``limit`` s, its y range fitted to what is visible there."""
     ax.set_xlim(-0.02 * limit, limit)
     seen = [y[(x <= limit) & np.isfinite(y)] for x, y in curves.values()]
@@ -149,8 +151,10 @@ def curves_figure(data: dict[str, Any]) -> Figure:
     early = mean_curves_in_time(entries, limit)
     _curves(ax, early, legend=False)
     _zoom(ax, early, limit, list(data["settings"].get("seconds") or []))
-    ax.set_title(f"the first {limit:g} s" + (" (dashed: the wall-clock budgets)"
-                                             if data["settings"].get("seconds") else ""))
+    ax.set_title(
+        f"the first {limit:g} s"
+        + (" (dashed: the wall-clock budgets)" if data["settings"].get("seconds") else "")
+    )
     fig.tight_layout()
     return fig
 
@@ -172,16 +176,18 @@ def per_image_figure(data: dict[str, Any]) -> Figure:
 def _grid_method(data: dict[str, Any], artifacts: Path) -> tuple[str, int | None] | None:
     """The (init, k) drawn in the grid: ``net`` k=3 if present, else the first with artifacts."""
     methods = [(e["init"], e["k"]) for e in data["entries"] if e["impl"] == "jax"]
-    methods = sorted(set(methods), key=lambda m: (m != ("net", 3), m[0].split("+")[0] != "net",
-                                                  methods.index(m)))
+    methods = sorted(
+        set(methods), key=lambda m: (m != ("net", 3), m[0].split("+")[0] != "net", methods.index(m))
+    )
     for init, k in methods:
         if any(artifacts.glob(f"*__{init}__k{k if k is not None else '-'}__jax.npz")):
             return init, k
     return None
 
 
-def grid_figure(data: dict[str, Any], artifacts: Path, init: str | None = None,
-                k: int | None = None) -> Figure | None:
+def grid_figure(
+    data: dict[str, Any], artifacts: Path, init: str | None = None, k: int | None = None
+) -> Figure | None:
     """The six-panel row per image (see the module docstring); ``None`` without artifacts."""
     if init is None:
         chosen = _grid_method(data, artifacts)
@@ -211,17 +217,26 @@ def grid_figure(data: dict[str, Any], artifacts: Path, init: str | None = None,
             if c == 0:
                 ax.imshow(a["image"])
                 if box is not None:  # where the points panel is cut from
-                    ax.add_patch(Rectangle((box[0] - 0.5, box[1] - 0.5), box[2], box[3], fill=False,
-                                           edgecolor="red", lw=1))
+                    ax.add_patch(
+                        Rectangle(
+                            (box[0] - 0.5, box[1] - 0.5), box[2], box[3], fill=False, edgecolor="red", lw=1
+                        )
+                    )
             elif c == 1 and "ppm" in a:  # its own range: a PPM's values sit in a narrow band
                 ax.imshow(a["ppm"], cmap="viridis")
             elif c == 2 and box is not None:
                 x0, y0, w, h = box
                 p = a["points"]
                 inside = (p[:, 0] >= x0) & (p[:, 0] < x0 + w) & (p[:, 1] >= y0) & (p[:, 1] < y0 + h)
-                ax.imshow(a["image"][y0:y0 + h, x0:x0 + w])
-                ax.scatter(p[inside, 0] - x0 - 0.5, p[inside, 1] - y0 - 0.5, s=3, c="white",
-                           edgecolors="black", linewidths=0.3)
+                ax.imshow(a["image"][y0 : y0 + h, x0 : x0 + w])
+                ax.scatter(
+                    p[inside, 0] - x0 - 0.5,
+                    p[inside, 1] - y0 - 0.5,
+                    s=3,
+                    c="white",
+                    edgecolors="black",
+                    linewidths=0.3,
+                )
                 ax.set_xlim(-0.5, w - 0.5)
                 ax.set_ylim(h - 0.5, -0.5)
             elif c == 3:
@@ -244,8 +259,11 @@ def write_all(out_dir: str | Path) -> list[Path]:
     data = store.load(out_dir / "results.json")
     if not data["entries"]:  # a run stopped before its first entry: nothing to draw
         return []
-    figures = {"psnr_vs_time.png": curves_figure(data), "psnr_vs_time_images.png": per_image_figure(data),
-               "grid.png": grid_figure(data, out_dir / "artifacts")}
+    figures = {
+        "psnr_vs_time.png": curves_figure(data),
+        "psnr_vs_time_images.png": per_image_figure(data),
+        "grid.png": grid_figure(data, out_dir / "artifacts"),
+    }
     written = []
     for name, fig in figures.items():
         if fig is not None:

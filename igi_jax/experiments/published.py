@@ -9,18 +9,42 @@ from typing import Any
 # "on": the kind of dataset they go beside (Kodak; DIV2K ×2 for other photo folders, as the held-out
 # "DIV2K ×2-like" table).
 PUBLISHED = (
-    {"what": "Instant-GI, official dev-branch checkpoint (ConvNeXt-B, GPU Delaunay), net init, k = 3",
-     "dataset": "Kodak, 24 images, 768×512", "hardware": "NVIDIA A100", "gaussians": 43_100,
-     "psnr": 30.52, "init_seconds": 0.22, "on": "kodak"},
-    {"what": "Instant-GI, official master checkpoint, net init, k = 3",
-     "dataset": "Kodak, 24 images, 768×512", "hardware": "NVIDIA A100", "gaussians": 42_858,
-     "psnr": 29.68, "init_seconds": 0.25, "on": "kodak"},
-    {"what": "Instant-GI, official dev-branch checkpoint (ConvNeXt-B, GPU Delaunay), net init, k = 3",
-     "dataset": "DIV2K validation, ×2 downscaled", "hardware": "NVIDIA A100", "gaussians": 76_700,
-     "psnr": 31.30, "init_seconds": 0.30, "on": "div2k"},
-    {"what": "Instant-GI, official master checkpoint, net init, k = 3",
-     "dataset": "DIV2K validation, ×2 downscaled", "hardware": "NVIDIA A100", "gaussians": 76_985,
-     "psnr": 29.67, "init_seconds": None, "on": "div2k"},
+    {
+        "what": "Instant-GI, official dev-branch checkpoint (ConvNeXt-B, GPU Delaunay), net init, k = 3",
+        "dataset": "Kodak, 24 images, 768×512",
+        "hardware": "NVIDIA A100",
+        "gaussians": 43_100,
+        "psnr": 30.52,
+        "init_seconds": 0.22,
+        "on": "kodak",
+    },
+    {
+        "what": "Instant-GI, official master checkpoint, net init, k = 3",
+        "dataset": "Kodak, 24 images, 768×512",
+        "hardware": "NVIDIA A100",
+        "gaussians": 42_858,
+        "psnr": 29.68,
+        "init_seconds": 0.25,
+        "on": "kodak",
+    },
+    {
+        "what": "Instant-GI, official dev-branch checkpoint (ConvNeXt-B, GPU Delaunay), net init, k = 3",
+        "dataset": "DIV2K validation, ×2 downscaled",
+        "hardware": "NVIDIA A100",
+        "gaussians": 76_700,
+        "psnr": 31.30,
+        "init_seconds": 0.30,
+        "on": "div2k",
+    },
+    {
+        "what": "Instant-GI, official master checkpoint, net init, k = 3",
+        "dataset": "DIV2K validation, ×2 downscaled",
+        "hardware": "NVIDIA A100",
+        "gaussians": 76_985,
+        "psnr": 29.67,
+        "init_seconds": None,
+        "on": "div2k",
+    },
 )
 
 
@@ -36,6 +60,8 @@ def published_table(data: dict[str, Any]) -> str:
     lines = ["| source | data | hardware | Gaussians | init PSNR (dB) | init s |", "|---" * 6 + "|"]
     for p in published(data):
         secs = "–" if p["init_seconds"] is None else f"{p['init_seconds']:.2f}"
-        lines.append(f"| {p['what']} | {p['dataset']} | {p['hardware']} | {p['gaussians']:,} | "
-                     f"{p['psnr']:.2f} | {secs} |")
+        lines.append(
+            f"| {p['what']} | {p['dataset']} | {p['hardware']} | {p['gaussians']:,} | "
+            f"{p['psnr']:.2f} | {secs} |"
+        )
     return "\n".join(lines) + "\n"

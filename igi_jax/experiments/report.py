@@ -30,6 +30,7 @@ from igi_jax.experiments.published import published_table
 BEGIN, END = "<!-- results:begin", "<!-- results:end -->"
 _BLOCK = re.compile(r"<!-- results:begin(?P<attrs>[^>]*)-->\n(?P<body>.*?)<!-- results:end -->", re.S)
 
+
 def _mean(values: list[Any]) -> float | None:
     vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     return sum(vals) / len(vals) if vals else None
@@ -74,15 +75,23 @@ def summarize(data: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for (impl, init, k), group in groups.items():
         es = [e for e in group if e["image"] in complete]
-        row = {"impl": impl, "init": init, "k": k, "images": len(es),
-               **{key: _mean([e[key] for e in es]) for key in ("gaussians", "params", "init_seconds", "fps")},
-               "budgets": {}}
+        row = {
+            "impl": impl,
+            "init": init,
+            "k": k,
+            "images": len(es),
+            **{key: _mean([e[key] for e in es]) for key in ("gaussians", "params", "init_seconds", "fps")},
+            "budgets": {},
+        }
         for b in _budgets(es):
             recs = [r for e in es for r in e["budgets"] if r["budget"] == b]
             row["budgets"][budget_label(b)] = {
-                "psnr": _mean([r["psnr"] for r in recs]), "ms_ssim": _mean([r["ms_ssim"] for r in recs]),
+                "psnr": _mean([r["psnr"] for r in recs]),
+                "ms_ssim": _mean([r["ms_ssim"] for r in recs]),
                 "ms_ssim_images": sum(r["ms_ssim"] is not None for r in recs),
-                "seconds": _mean([r["seconds"] for r in recs]), "steps": _mean([r["steps"] for r in recs])}
+                "seconds": _mean([r["seconds"] for r in recs]),
+                "steps": _mean([r["steps"] for r in recs]),
+            }
         rows.append(row)
     return rows
 
@@ -95,8 +104,7 @@ def _partial_note(data: dict[str, Any]) -> str:
     n_groups = len({(e["impl"], e["init"], e["k"]) for e in data["entries"]})
     have = {n: sum(e["image"] == n for e in data["entries"]) for n in partial}
     left = ", ".join(f"{n} ({have[n]} of {n_groups} rows)" for n in partial)
-    return (f"Means over the {len(complete)} image(s) that have every row; left out as incomplete: "
-            f"{left}.\n")
+    return f"Means over the {len(complete)} image(s) that have every row; left out as incomplete: {left}.\n"
 
 
 def _f(v: float | None, fmt: str) -> str:
@@ -118,14 +126,30 @@ def means_table(data: dict[str, Any]) -> str:
     """Markdown: one row per (implementation, init, k), means over images."""
     rows = summarize(data)
     labels = _budgets(data["entries"])
-    head = ["impl", "init", "k", "images", "Gaussians", "params", "init s",
-            *[budget_label(b) for b in labels], "FPS"]
+    head = [
+        "impl",
+        "init",
+        "k",
+        "images",
+        "Gaussians",
+        "params",
+        "init s",
+        *[budget_label(b) for b in labels],
+        "FPS",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["impl"], r["init"], "–" if r["k"] is None else str(r["k"]), str(r["images"]),
-                 _f(r["gaussians"], ",.0f"), _f(r["params"], ",.0f"), _f(r["init_seconds"], ".3f"),
-                 *[_cell(r["budgets"].get(budget_label(b)), "seconds" in b, r["images"]) for b in labels],
-                 _f(r["fps"], ".1f")]
+        cells = [
+            r["impl"],
+            r["init"],
+            "–" if r["k"] is None else str(r["k"]),
+            str(r["images"]),
+            _f(r["gaussians"], ",.0f"),
+            _f(r["params"], ",.0f"),
+            _f(r["init_seconds"], ".3f"),
+            *[_cell(r["budgets"].get(budget_label(b)), "seconds" in b, r["images"]) for b in labels],
+            _f(r["fps"], ".1f"),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     note = _partial_note(data)
     return "\n".join(lines) + "\n" + (f"\n{note}" if note else "")
@@ -170,8 +194,11 @@ def paired(data: dict[str, Any], versus: tuple | None = None) -> list[dict[str, 
         budgets = {}
         for b in _budgets(data["entries"]):
             label = budget_label(b)
-            d = [v - psnr[ref][(img, lab)] for (img, lab), v in psnr[key].items()
-                 if lab == label and (img, lab) in psnr[ref]]
+            d = [
+                v - psnr[ref][(img, lab)]
+                for (img, lab), v in psnr[key].items()
+                if lab == label and (img, lab) in psnr[ref]
+            ]
             if d:
                 budgets[label] = {"delta": sum(d) / len(d), "ahead": sum(x > 0 for x in d), "images": len(d)}
         out.append({"row": key, "versus": ref, "budgets": budgets})
@@ -191,11 +218,15 @@ def paired_table(data: dict[str, Any]) -> str:
     labels = [budget_label(b) for b in _budgets(data["entries"])]
     lines = ["| row − versus | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
     for p in pairs:
-        cells = [f"{_delta(b['delta'])} ({b['ahead']} of {b['images']})" if b else "–"
-                 for b in (p["budgets"].get(label) for label in labels)]
+        cells = [
+            f"{_delta(b['delta'])} ({b['ahead']} of {b['images']})" if b else "–"
+            for b in (p["budgets"].get(label) for label in labels)
+        ]
         lines.append(f"| {_group_name(p['row'])} − {_group_name(p['versus'])} | " + " | ".join(cells) + " |")
-    return ("Paired, image by image: mean PSNR difference (dB) of each row minus the one it is "
-            "compared with, and on how many images the row is ahead.\n\n" + "\n".join(lines) + "\n")
+    return (
+        "Paired, image by image: mean PSNR difference (dB) of each row minus the one it is "
+        "compared with, and on how many images the row is ahead.\n\n" + "\n".join(lines) + "\n"
+    )
 
 
 def per_image_table(data: dict[str, Any]) -> str:
@@ -205,9 +236,15 @@ def per_image_table(data: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in sorted(data["entries"], key=lambda e: (e["image"], e["impl"] != "jax")):
         by = {budget_label(r["budget"]): r for r in e["budgets"]}
-        cells = [e["image"], e["impl"], e["init"], "–" if e["k"] is None else str(e["k"]),
-                 f"{e['gaussians']:,}", f"{e['init_seconds']:.3f}",
-                 *[_f(by[budget_label(b)]["psnr"], ".2f") if budget_label(b) in by else "–" for b in labels]]
+        cells = [
+            e["image"],
+            e["impl"],
+            e["init"],
+            "–" if e["k"] is None else str(e["k"]),
+            f"{e['gaussians']:,}",
+            f"{e['init_seconds']:.3f}",
+            *[_f(by[budget_label(b)]["psnr"], ".2f") if budget_label(b) in by else "–" for b in labels],
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -222,8 +259,10 @@ def _machine_line(data: dict[str, Any]) -> str:
     if loads:
         lo, hi = f"{min(loads):.1f}", f"{max(loads):.1f}"
         load = f", 1-min load average {lo if lo == hi else f'{lo}–{hi}'} during the run (shared machine)"
-    return (f"{m.get('processor', '?')}, {m.get('cpu_count', '?')} CPU cores, JAX {m.get('jax', '?')} "
-            f"on {m.get('backend', '?')} ({', '.join(m.get('devices', []))}){load}")
+    return (
+        f"{m.get('processor', '?')}, {m.get('cpu_count', '?')} CPU cores, JAX {m.get('jax', '?')} "
+        f"on {m.get('backend', '?')} ({', '.join(m.get('devices', []))}){load}"
+    )
 
 
 def wall_line(data: dict[str, Any]) -> str:
@@ -237,8 +276,10 @@ def wall_line(data: dict[str, Any]) -> str:
     per = f", {done / 60 / len(complete):.1f} min per image" if complete else ""
     if partial:
         per += f" with every row ({len(complete)})"
-    return (f"Wall time: {total / 3600:.2f} h for {len(es)} entries on {n_images} image(s){per}, "
-            f"summed over {n_runs} invocation(s) (each entry's init, fits and FPS timing).\n")
+    return (
+        f"Wall time: {total / 3600:.2f} h for {len(es)} entries on {n_images} image(s){per}, "
+        f"summed over {n_runs} invocation(s) (each entry's init, fits and FPS timing).\n"
+    )
 
 
 def _legend(data: dict[str, Any]) -> str:
@@ -248,27 +289,39 @@ def _legend(data: dict[str, Any]) -> str:
     w = fit.get("warmup_steps", 0)  # absent: results from before the warm-up existed
     warmup = f"{w}-step warm-up" if w else "no warm-up"
     n_threads = sorted({e["torch_threads"] for e in data["entries"] if e.get("torch_threads")})
-    threads = (f"; PyTorch: no_grad, the model's forward from its parameters, "
-               f"{'/'.join(map(str, n_threads))} thread(s)") if n_threads else ""
-    return (f"Cells: PSNR (dB) / MS-SSIM (when both sides > 160 px) (mean time in s from the start of "
-            f"the init, compilation excluded). Images: `{Path(s['dataset']).name}`, downscaled ×"
-            f"{s['downscale']}. Fit: {fit['optimizer']}, lr {fit['lr']:g}{groups}, {warmup}, "
-            f"{fit['loss']} loss, "
-            f"backend {s['backend']}. "
-            f"random uses the {'net' if s['weights_sha256'] else 'quad-tree'}'s Gaussian count; params = "
-            f"8 per Gaussian{_seconds_rule(s)}. FPS: forward renders per second of the final set "
-            f"(JAX: positions and covariances precomputed{threads}). Measured on "
-            f"{_machine_line(data)}{_code_line(data)}.\n")
+    threads = (
+        (
+            f"; PyTorch: no_grad, the model's forward from its parameters, "
+            f"{'/'.join(map(str, n_threads))} thread(s)"
+        )
+        if n_threads
+        else ""
+    )
+    return (
+        f"Cells: PSNR (dB) / MS-SSIM (when both sides > 160 px) (mean time in s from the start of "
+        f"the init, compilation excluded). Images: `{Path(s['dataset']).name}`, downscaled ×"
+        f"{s['downscale']}. Fit: {fit['optimizer']}, lr {fit['lr']:g}{groups}, {warmup}, "
+        f"{fit['loss']} loss, "
+        f"backend {s['backend']}. "
+        f"random uses the {'net' if s['weights_sha256'] else 'quad-tree'}'s Gaussian count; params = "
+        f"8 per Gaussian{_seconds_rule(s)}. FPS: forward renders per second of the final set "
+        f"(JAX: positions and covariances precomputed{threads}). Measured on "
+        f"{_machine_line(data)}{_code_line(data)}.\n"
+    )
 
 
 def _seconds_rule(settings: dict[str, Any]) -> str:
     """How a wall-clock budget stopped the fits (the rule changed; older results lack the key)."""
     if not settings.get("seconds"):
         return ""
-    rule = ("about a step past it (blocks cut to the time left)" if settings.get("seconds_blocks")
-            else "at the first 10-step log point past it")
-    return (f"; a wall-clock budget stops the fit {rule}; its cell gives the time used and the steps "
-            f"reached (st)")
+    rule = (
+        "about a step past it (blocks cut to the time left)"
+        if settings.get("seconds_blocks")
+        else "at the first 10-step log point past it"
+    )
+    return (
+        f"; a wall-clock budget stops the fit {rule}; its cell gives the time used and the steps reached (st)"
+    )
 
 
 def _code_line(data: dict[str, Any]) -> str:
@@ -282,10 +335,18 @@ def markdown(data: dict[str, Any]) -> str:
     runs = data.get("runs") or []
     cmds = sorted({" ".join(r["command"]) for r in runs if r.get("command")})
     pairs = paired_table(data)
-    parts = ["# Experiments\n", _legend(data), wall_line(data), "\n## Means\n", means_table(data),
-             *(["\n## Paired\n", pairs] if pairs else []),
-             "\n## Published (not measured here)\n", published_table(data),
-             "\n## Per image: PSNR (dB)\n", per_image_table(data)]
+    parts = [
+        "# Experiments\n",
+        _legend(data),
+        wall_line(data),
+        "\n## Means\n",
+        means_table(data),
+        *(["\n## Paired\n", pairs] if pairs else []),
+        "\n## Published (not measured here)\n",
+        published_table(data),
+        "\n## Per image: PSNR (dB)\n",
+        per_image_table(data),
+    ]
     if cmds:
         parts += ["\n## Commands\n", "\n".join(f"    {c}" for c in cmds) + "\n"]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
@@ -297,12 +358,14 @@ def readme_block(data: dict[str, Any], source: str, label: str) -> str:
     cmds = sorted({" ".join(r["command"]) for r in runs if r.get("command")})
     cmd = "\n".join(cmds) if cmds else "(command not recorded)"
     pairs = paired_table(data)
-    return (f"{label}\n\nGenerated from [`{source}`]({source}) by "
-            f"`python -m igi_jax.experiments.report {source} --readme README.md`; made with:\n\n"
-            f"```bash\n{cmd}\n```\n\n{_legend(data)}\n{wall_line(data)}\n{means_table(data)}\n"
-            f"{pairs and pairs + chr(10)}"
-            f"Published, for scale (not measured here; a GPU and the paper's ConvNeXt-B):\n\n"
-            f"{published_table(data)}")
+    return (
+        f"{label}\n\nGenerated from [`{source}`]({source}) by "
+        f"`python -m igi_jax.experiments.report {source} --readme README.md`; made with:\n\n"
+        f"```bash\n{cmd}\n```\n\n{_legend(data)}\n{wall_line(data)}\n{means_table(data)}\n"
+        f"{pairs and pairs + chr(10)}"
+        f"Published, for scale (not measured here; a GPU and the paper's ConvNeXt-B):\n\n"
+        f"{published_table(data)}"
+    )
 
 
 def _attrs(m: re.Match) -> tuple[str, str, str]:
@@ -335,20 +398,23 @@ def update_readme(readme: str | os.PathLike, results: str | os.PathLike, label: 
     elif len(found) == 1:
         index = 0
     else:
-        raise io.InputError(f"{readme} has {len(found)} results blocks and none from {source}: add "
-                            f'an empty \'{BEGIN} source="{source}" label="..." -->\' ... \'{END}\' block')
+        raise io.InputError(
+            f"{readme} has {len(found)} results blocks and none from {source}: add "
+            f"an empty '{BEGIN} source=\"{source}\" label=\"...\" -->' ... '{END}' block"
+        )
     label = label if label is not None else found[index][1]
     body = readme_block(store.load(results), source, label)
     m = matches[index]
-    new = text[:m.start()] + f'{BEGIN} source="{source}" label="{label}" -->\n{body}{END}' + text[m.end():]
+    new = text[: m.start()] + f'{BEGIN} source="{source}" label="{label}" -->\n{body}{END}' + text[m.end() :]
     if new != text:
         io.atomic_write(readme, lambda f: f.write(new.encode()))
     return new != text
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m igi_jax.experiments.report",
-                                description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m igi_jax.experiments.report", description=__doc__.splitlines()[0]
+    )
     p.add_argument("results", type=Path)
     p.add_argument("--out", type=Path, help="write the Markdown report here (default: print it)")
     p.add_argument("--readme", type=Path, help="rewrite this README's results block")

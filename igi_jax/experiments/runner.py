@@ -108,15 +108,24 @@ class Experiment:
 
     def settings(self) -> dict[str, Any]:
         """What every entry depends on (a resumed run must match it)."""
-        fit_cfg = {k: v for k, v in dataclasses.asdict(self.fit).items()
-                   if k not in ("steps", "seconds", "log_every")
-                   and not (k in FIT_ADDED_LATER and FIT_ADDED_LATER[k] == v)}
-        return {"dataset": str(self.dataset.resolve()), "downscale": self.downscale,
-                "steps": sorted(self.steps), "seconds": sorted(self.seconds), "fit": fit_cfg,
-                "weights_sha256": _sha256(self.weights) if self.weights else None,
-                "seed": self.seed, "backend": render_api.resolve_backend(self.backend),
-                "solve_iters": inits_lib.SOLVE_ITERS,
-                **({"seconds_blocks": SECONDS_BLOCKS} if self.seconds else {})}
+        fit_cfg = {
+            k: v
+            for k, v in dataclasses.asdict(self.fit).items()
+            if k not in ("steps", "seconds", "log_every")
+            and not (k in FIT_ADDED_LATER and FIT_ADDED_LATER[k] == v)
+        }
+        return {
+            "dataset": str(self.dataset.resolve()),
+            "downscale": self.downscale,
+            "steps": sorted(self.steps),
+            "seconds": sorted(self.seconds),
+            "fit": fit_cfg,
+            "weights_sha256": _sha256(self.weights) if self.weights else None,
+            "seed": self.seed,
+            "backend": render_api.resolve_backend(self.backend),
+            "solve_iters": inits_lib.SOLVE_ITERS,
+            **({"seconds_blocks": SECONDS_BLOCKS} if self.seconds else {}),
+        }
 
 
 def _sha256(path: Path) -> str:
@@ -139,8 +148,9 @@ def render_fps(g: Gaussians, repeats: int, backend: str = "auto") -> float:
     cap = render_api.required_capacity(means, cov, g.mask, g.height, g.width, backend=backend)
 
     def once():
-        return render_api.render(means, cov, g.colors, g.mask, g.height, g.width, capacity=cap,
-                                 backend=backend)
+        return render_api.render(
+            means, cov, g.colors, g.mask, g.height, g.width, capacity=cap, backend=backend
+        )
 
     jax.block_until_ready(once())  # compile
     t0 = time.perf_counter()
@@ -149,15 +159,23 @@ def render_fps(g: Gaussians, repeats: int, backend: str = "auto") -> float:
     return repeats / (time.perf_counter() - t0)
 
 
-def _budget_record(budget: dict[str, Any], steps: int, seconds: float, render: Any,
-                   target: np.ndarray) -> dict[str, Any]:
+def _budget_record(
+    budget: dict[str, Any], steps: int, seconds: float, render: Any, target: np.ndarray
+) -> dict[str, Any]:
     m = pipeline.image_metrics(render, target)
-    return {"budget": budget, "steps": steps, "seconds": seconds, "psnr": m["psnr"], "ssim": m["ssim"],
-            "ms_ssim": m["ms_ssim"]}
+    return {
+        "budget": budget,
+        "steps": steps,
+        "seconds": seconds,
+        "psnr": m["psnr"],
+        "ssim": m["ssim"],
+        "ms_ssim": m["ms_ssim"],
+    }
 
 
-def fit_budgets(g0: Gaussians, image: np.ndarray, init_seconds: float, exp: Experiment,
-                fit_fn: Callable[..., Any] = fit) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def fit_budgets(
+    g0: Gaussians, image: np.ndarray, init_seconds: float, exp: Experiment, fit_fn: Callable[..., Any] = fit
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Fit from ``g0`` once for all step budgets, and once per seconds budget.
 
     The step budgets are log points of one fit to the largest (fits are deterministic, so a
@@ -175,8 +193,7 @@ def fit_budgets(g0: Gaussians, image: np.ndarray, init_seconds: float, exp: Expe
     records, extra = [], {"history": None, "history_seconds": None, "final": g0, "compile_seconds": 0.0}
     if exp.steps:
         steps = sorted(exp.steps)
-        cfg = dataclasses.replace(exp.fit, steps=steps[-1], seconds=None,
-                                  log_every=STEP_LOG_EVERY)
+        cfg = dataclasses.replace(exp.fit, steps=steps[-1], seconds=None, log_every=STEP_LOG_EVERY)
         res = fit_fn(g0, image, cfg, init_seconds=init_seconds, snapshots=frozenset(steps))
         extra["compile_seconds"] += getattr(res, "compile_seconds", 0.0)
         clock = {h["step"]: h["seconds"] for h in res.history}
@@ -188,8 +205,9 @@ def fit_budgets(g0: Gaussians, image: np.ndarray, init_seconds: float, exp: Expe
         cfg = dataclasses.replace(exp.fit, steps=MAX_STEPS, seconds=float(t), log_every=SECONDS_LOG_EVERY)
         res = fit_fn(g0, image, cfg, init_seconds=init_seconds)
         extra["compile_seconds"] += getattr(res, "compile_seconds", 0.0)
-        records.append(_budget_record({"seconds": t}, res.steps, res.history[-1]["seconds"], res.image,
-                                      image))
+        records.append(
+            _budget_record({"seconds": t}, res.steps, res.history[-1]["seconds"], res.image, image)
+        )
         extra["history_seconds"] = res.history
         if not exp.steps or res.steps > max(exp.steps):
             extra["final"] = res.gaussians
@@ -208,16 +226,24 @@ def dataset_images(exp: Experiment) -> list[Path]:
     stems = [p.stem for p in paths]
     clash = sorted({p.name for p in paths if stems.count(p.stem) > 1})
     if clash:  # entries are keyed by the stem: the second image would be skipped as done
-        raise io.InputError(f"{exp.dataset}: {', '.join(clash)} share a name; rename one or pick "
-                            "one with --only")
+        raise io.InputError(
+            f"{exp.dataset}: {', '.join(clash)} share a name; rename one or pick one with --only"
+        )
     return paths
 
 
 class Runner:
     """Runs an :class:`Experiment` into ``out_dir`` (``results.json`` + ``artifacts/``)."""
 
-    def __init__(self, exp: Experiment, out_dir: str | os.PathLike, *, command: list[str] | None = None,
-                 log: Log = print, stop_after: float | None = None):
+    def __init__(
+        self,
+        exp: Experiment,
+        out_dir: str | os.PathLike,
+        *,
+        command: list[str] | None = None,
+        log: Log = print,
+        stop_after: float | None = None,
+    ):
         """``stop_after``: seconds after which :meth:`run` starts no new entry (a job's time limit);
         the entries it skips are kept in :attr:`skipped` (counted by :attr:`left`), and a later run
         resumes them."""
@@ -268,66 +294,123 @@ class Runner:
         """The random init's Gaussian count: the net's at ``k`` (the quad-tree's without weights)."""
         src = "net" if self.model is not None else "quadtree"
         for e in self.store.entries:
-            if e["image"] == name and e["init"].split("+")[0] == src and e["impl"] == "jax" and (
-                    src == "quadtree" or e["k"] == k):
+            if (
+                e["image"] == name
+                and e["init"].split("+")[0] == src
+                and e["impl"] == "jax"
+                and (src == "quadtree" or e["k"] == k)
+            ):
                 return e["gaussians"], src
         spec = inits_lib.InitSpec(src, False)
-        out = inits_lib.init_once(spec, image, k=k or 3, model=self.model, num_gaussians=None,
-                              seed=self.exp.seed, backend=self.exp.backend)
+        out = inits_lib.init_once(
+            spec,
+            image,
+            k=k or 3,
+            model=self.model,
+            num_gaussians=None,
+            seed=self.exp.seed,
+            backend=self.exp.backend,
+        )
         return out.gaussians.num_live(), src
 
-    def _entry(self, name: str, image: np.ndarray, spec: inits_lib.InitSpec, k: int | None,
-               impls: list[str], keep: bool) -> None:
+    def _entry(
+        self,
+        name: str,
+        image: np.ndarray,
+        spec: inits_lib.InitSpec,
+        k: int | None,
+        impls: list[str],
+        keep: bool,
+    ) -> None:
         t_start = time.perf_counter()
-        count, source = (self._count(name, image, k) if spec.base.startswith("random") else (None, None))
-        init = inits_lib.run_init(spec, image, k=k or 3, model=self.model, num_gaussians=count,
-                                  seed=self.exp.seed, backend=self.exp.backend)
+        count, source = self._count(name, image, k) if spec.base.startswith("random") else (None, None)
+        init = inits_lib.run_init(
+            spec,
+            image,
+            k=k or 3,
+            model=self.model,
+            num_gaussians=count,
+            seed=self.exp.seed,
+            backend=self.exp.backend,
+        )
         n = init.gaussians.num_live()
         prior = self.store.get((name, spec.name, k, "jax"))
         if prior is not None:  # rows added later (the baseline) share the JAX row's init and clock
             if prior["gaussians"] != n:
-                raise RuntimeError(f"{name} {spec.name}: the init gave {n} Gaussians, the stored "
-                                   f"JAX entry {prior['gaussians']}; the init is not deterministic")
+                raise RuntimeError(
+                    f"{name} {spec.name}: the init gave {n} Gaussians, the stored "
+                    f"JAX entry {prior['gaussians']}; the init is not deterministic"
+                )
             init = dataclasses.replace(init, seconds=prior["init_seconds"], info=prior["init_info"])
         init_wall = time.perf_counter() - t_start  # both init runs, and the count
-        base = {"image": name, "init": spec.name, "k": k, "height": image.shape[0],
-                "width": image.shape[1], "gaussians": n, "params": PARAMS_PER_GAUSSIAN * n,
-                "init_seconds": init.seconds, "init_info": init.info, "count_source": source}
+        base = {
+            "image": name,
+            "init": spec.name,
+            "k": k,
+            "height": image.shape[0],
+            "width": image.shape[1],
+            "gaussians": n,
+            "params": PARAMS_PER_GAUSSIAN * n,
+            "init_seconds": init.seconds,
+            "init_info": init.info,
+            "count_source": source,
+        }
         for impl in impls:
             t0 = time.perf_counter()
             if impl == "jax":
                 records, extra = fit_budgets(init.gaussians, image, init.seconds, self.exp)
                 fps = render_fps(extra["final"], self.exp.fps_repeats, self.exp.backend)
-                final_render = np.asarray(render_api.render_gaussians(extra["final"],
-                                                                      backend=self.exp.backend))
+                final_render = np.asarray(
+                    render_api.render_gaussians(extra["final"], backend=self.exp.backend)
+                )
             else:
                 from igi_jax.experiments import baseline
 
-                records, extra, fps, final_render = baseline.run(init.gaussians, image, init.seconds,
-                                                                 self.exp)
-            entry = {**base, "impl": impl, "budgets": records, "fps": fps,
-                     "compile_seconds": extra["compile_seconds"], "history": extra["history"],
-                     "history_seconds": extra["history_seconds"],
-                     # the init ran once, for every impl: count it in the first entry only
-                     "wall_seconds": (init_wall if impl == impls[0] else 0.0) + time.perf_counter() - t0,
-                     "loadavg": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-                     **({"torch_threads": extra["torch_threads"]} if "torch_threads" in extra else {})}
+                records, extra, fps, final_render = baseline.run(
+                    init.gaussians, image, init.seconds, self.exp
+                )
+            entry = {
+                **base,
+                "impl": impl,
+                "budgets": records,
+                "fps": fps,
+                "compile_seconds": extra["compile_seconds"],
+                "history": extra["history"],
+                "history_seconds": extra["history_seconds"],
+                # the init ran once, for every impl: count it in the first entry only
+                "wall_seconds": (init_wall if impl == impls[0] else 0.0) + time.perf_counter() - t0,
+                "loadavg": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+                **({"torch_threads": extra["torch_threads"]} if "torch_threads" in extra else {}),
+            }
             if keep and impl == "jax":
                 self._artifact(name, spec.name, k, impl, image, init, final_render)
             self.store.add(entry)
             self.fitted += 1
             last = records[-1]
-            self.log(f"{name} {spec.name} k={k} [{impl}]: {n:,} G, init {init.seconds:.2f} s, "
-                     f"{_budget_label(last['budget'])}: {last['psnr']:.2f} dB at {last['seconds']:.1f} s, "
-                     f"{fps:.1f} FPS")
+            self.log(
+                f"{name} {spec.name} k={k} [{impl}]: {n:,} G, init {init.seconds:.2f} s, "
+                f"{_budget_label(last['budget'])}: {last['psnr']:.2f} dB at {last['seconds']:.1f} s, "
+                f"{fps:.1f} FPS"
+            )
 
-    def _artifact(self, name: str, init: str, k: int | None, impl: str, image: np.ndarray,
-                  outcome: inits_lib.InitOutcome, final_render: np.ndarray) -> None:
+    def _artifact(
+        self,
+        name: str,
+        init: str,
+        k: int | None,
+        impl: str,
+        image: np.ndarray,
+        outcome: inits_lib.InitOutcome,
+        final_render: np.ndarray,
+    ) -> None:
         """Save what the grid plot needs (uint8 images, the PPM, the points) for this entry."""
         d = self.out / "artifacts"
         d.mkdir(exist_ok=True)
-        arrays = {"image": _u8(image), "init_render": _u8(render_api.render_gaussians(
-            outcome.gaussians, backend=self.exp.backend)), "final_render": _u8(final_render)}
+        arrays = {
+            "image": _u8(image),
+            "init_render": _u8(render_api.render_gaussians(outcome.gaussians, backend=self.exp.backend)),
+            "final_render": _u8(final_render),
+        }
         if outcome.ppm is not None:
             arrays.update(ppm=_u8(outcome.ppm), points=np.asarray(outcome.points, np.float32))
         io.atomic_write(d / artifact_name(name, init, k, impl), lambda f: np.savez_compressed(f, **arrays))

@@ -39,9 +39,15 @@ def machine() -> dict[str, Any]:
     import jax
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "jax": jax.__version__, "backend": jax.default_backend(),
-            "devices": [d.device_kind for d in jax.devices()], "loadavg": list(load)}
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "devices": [d.device_kind for d in jax.devices()],
+        "loadavg": list(load),
+    }
 
 
 def code_version(exclude: str | os.PathLike | None = None) -> str | None:
@@ -55,10 +61,20 @@ def code_version(exclude: str | os.PathLike | None = None) -> str | None:
     if exclude is not None and Path(exclude).resolve().is_relative_to(root):
         spec.append(f":(exclude){Path(exclude).resolve()}")
     try:
-        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no",
-                                *spec], capture_output=True, text=True, timeout=10, check=True).stdout
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", *spec],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{rev}-dirty" if dirty.strip() else rev or None
@@ -78,16 +94,27 @@ class ResultStore:
             if data.get("format") != FORMAT:
                 raise io.InputError(f"{self.path}: format {data.get('format')!r}, expected {FORMAT!r}")
             if data.get("settings") != settings:
-                diff = sorted(k for k in set(settings) | set(data.get("settings", {}))
-                              if settings.get(k) != data.get("settings", {}).get(k))
-                raise io.InputError(f"{self.path} was made with other settings ({', '.join(diff)}); "
-                                    "resume with the same ones or choose another --out")
+                diff = sorted(
+                    k
+                    for k in set(settings) | set(data.get("settings", {}))
+                    if settings.get(k) != data.get("settings", {}).get(k)
+                )
+                raise io.InputError(
+                    f"{self.path} was made with other settings ({', '.join(diff)}); "
+                    "resume with the same ones or choose another --out"
+                )
         else:
             data = {"format": FORMAT, "settings": settings, "runs": [], "entries": []}
         self.data = data
-        self.data["runs"].append({"command": command, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                  "finished": None, "machine": machine(),
-                                  "code": code_version(exclude=self.path.parent)})
+        self.data["runs"].append(
+            {
+                "command": command,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "finished": None,
+                "machine": machine(),
+                "code": code_version(exclude=self.path.parent),
+            }
+        )
         self._keys = {entry_key(e) for e in data["entries"]}
 
     @property

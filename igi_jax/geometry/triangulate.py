@@ -61,13 +61,15 @@ def triangulate(points: np.ndarray) -> Triangulation:
             tri = Delaunay(points)
         except QhullError as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            raise ValueError(f"cannot triangulate {len(points)} points: they are collinear or "
-                             f"coincident (Qhull: {first})") from err
+            raise ValueError(
+                f"cannot triangulate {len(points)} points: they are collinear or coincident (Qhull: {first})"
+            ) from err
     simplices = np.asarray(tri.simplices, np.int32)
     nbrs = np.asarray(tri.neighbors, np.int32)
     if len(simplices) == 0:
-        raise ValueError(f"cannot triangulate {len(points)} points: Qhull returned no triangle "
-                         "(collinear points?)")
+        raise ValueError(
+            f"cannot triangulate {len(points)} points: Qhull returned no triangle (collinear points?)"
+        )
     own = np.broadcast_to(np.arange(len(nbrs), dtype=np.int32)[:, None], nbrs.shape)
     nbrs = np.where(nbrs < 0, own, nbrs)
     return Triangulation(vertices=points, triangles=simplices, neighbors=nbrs)
@@ -77,8 +79,9 @@ def mean_nn_distance(points: np.ndarray) -> float:
     """Mean distance from each point to its nearest other point (distinct points), pixels."""
     points = np.unique(_check_points(points), axis=0)
     if len(points) < 2:
-        raise ValueError(f"need at least 2 distinct points for a nearest-neighbour distance, "
-                         f"got {len(points)}")
+        raise ValueError(
+            f"need at least 2 distinct points for a nearest-neighbour distance, got {len(points)}"
+        )
     dist, _ = cKDTree(points).query(points, k=2)
     return float(dist[:, 1].mean())
 

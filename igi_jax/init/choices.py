@@ -171,9 +171,12 @@ def initialize(
         t1 = time.perf_counter()
         g, solve = color_solve.solve_colors_with_info(g, image, iters=iters, backend=backend)
         jax.block_until_ready(g)
-        info.update(t_solve=time.perf_counter() - t1 - solve["compile_seconds"],
-                    compile_seconds=solve["compile_seconds"], mse_before_solve=solve["mse_before"],
-                    mse_after_solve=solve["mse_after"])
+        info.update(
+            t_solve=time.perf_counter() - t1 - solve["compile_seconds"],
+            compile_seconds=solve["compile_seconds"],
+            mse_before_solve=solve["mse_before"],
+            mse_after_solve=solve["mse_after"],
+        )
     info["compile_seconds"] += net_compile
     return InitResult(gaussians=g, seconds=time.perf_counter() - t0 - info["compile_seconds"], info=info)
 

@@ -80,8 +80,9 @@ def _cgls(
 
     The operator is ``P A`` with ``P`` the projection onto the image's pixels of the canvas.
     """
-    render, At = render_api.color_operator(means, cov, mask, height, width, capacity=capacity,
-                                           backend=backend, max_chunks=max_chunks)
+    render, At = render_api.color_operator(
+        means, cov, mask, height, width, capacity=capacity, backend=backend, max_chunks=max_chunks
+    )
 
     def A(c):
         return render(c) * valid
@@ -131,13 +132,23 @@ def _cgls(
 def _compile(n: int, canvas: tuple[int, int], *, max_chunks: int, **static: Any) -> Any:
     """AOT-compile :func:`_cgls` for ``n`` Gaussians on an ``Hc × Wc`` canvas."""
     f32, height, width = jnp.float32, *canvas
-    args = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in (
-        ((n, 2), f32), ((n, 3), f32), ((n,), jnp.bool_), ((n, 3), f32), ((height, width, 3), f32),
-        ((height, width, 1), f32), ((), jnp.int32), ((), f32))]
-    cgls = jax.jit(_cgls, static_argnames=("height", "width", "capacity", "backend", "precondition",
-                                           "max_chunks"))
-    return cgls.lower(*args, height=height, width=width, max_chunks=max_chunks or None,
-                      **static).compile()
+    args = [
+        jax.ShapeDtypeStruct(shape, dtype)
+        for shape, dtype in (
+            ((n, 2), f32),
+            ((n, 3), f32),
+            ((n,), jnp.bool_),
+            ((n, 3), f32),
+            ((height, width, 3), f32),
+            ((height, width, 1), f32),
+            ((), jnp.int32),
+            ((), f32),
+        )
+    ]
+    cgls = jax.jit(
+        _cgls, static_argnames=("height", "width", "capacity", "backend", "precondition", "max_chunks")
+    )
+    return cgls.lower(*args, height=height, width=width, max_chunks=max_chunks or None, **static).compile()
 
 
 def _canvas_target(image: jax.Array, canvas: tuple[int, int]) -> tuple[jax.Array, jax.Array]:
@@ -166,8 +177,7 @@ def solve_colors_with_info(
     """
     image = np.asarray(image, np.float32)
     if image.shape != (g.height, g.width, 3):
-        raise ValueError(f"image shape {image.shape} does not match Gaussians sized "
-                         f"{(g.height, g.width, 3)}")
+        raise ValueError(f"image shape {image.shape} does not match Gaussians sized {(g.height, g.width, 3)}")
     if iters < 0:
         raise ValueError(f"iters must be ≥ 0, got {iters=}")
     if ridge < 0:
@@ -179,26 +189,43 @@ def solve_colors_with_info(
         capacity = render_api.required_capacity(means, cov, g.mask, *canvas, backend=backend)
     # The reference backend caches every chunk's weights: size that store from the data (a cheap
     # count) rather than the binning's worst case, several times larger.
-    max_chunks = (render_api.required_chunks(means, cov, g.mask, *canvas)
-                  if backend == "reference" else 0)
+    max_chunks = render_api.required_chunks(means, cov, g.mask, *canvas) if backend == "reference" else 0
     family = ("solve", canvas, backend, precondition)
     n, capacity, max_chunks = compile_cache.choose(family, (g.capacity, capacity, max_chunks))
     program, compile_seconds = compile_cache.compiled(
-        "solve", family, (n, capacity, max_chunks),
-        lambda: _compile(n, canvas, capacity=capacity, backend=backend, precondition=precondition,
-                         max_chunks=max_chunks))
+        "solve",
+        family,
+        (n, capacity, max_chunks),
+        lambda: _compile(
+            n, canvas, capacity=capacity, backend=backend, precondition=precondition, max_chunks=max_chunks
+        ),
+    )
     padded = gaussians_lib.pad(g, n)
     colors, before, after, overflowed = program(
-        padded.means(), padded.covariances(), padded.mask, padded.colors, *_canvas_target(image, canvas),
-        jnp.int32(iters), jnp.float32(ridge))
-    colors = colors[:g.capacity]
+        padded.means(),
+        padded.covariances(),
+        padded.mask,
+        padded.colors,
+        *_canvas_target(image, canvas),
+        jnp.int32(iters),
+        jnp.float32(ridge),
+    )
+    colors = colors[: g.capacity]
     if bool(overflowed):
-        raise ValueError(f"colour solve failed: the render needs more than {capacity=} "
-                         "list entries (or the geometry is not finite)")
+        raise ValueError(
+            f"colour solve failed: the render needs more than {capacity=} "
+            "list entries (or the geometry is not finite)"
+        )
     size = float(image.size)
-    info = {"objective_before": float(before), "objective_after": float(after),
-            "mse_before": float(before) / size, "mse_after": float(after) / size,
-            "iters": iters, "capacity": capacity, "compile_seconds": compile_seconds}
+    info = {
+        "objective_before": float(before),
+        "objective_after": float(after),
+        "mse_before": float(before) / size,
+        "mse_after": float(after) / size,
+        "iters": iters,
+        "capacity": capacity,
+        "compile_seconds": compile_seconds,
+    }
     log.info("colour solve (%d iters): MSE %.3g → %.3g", iters, info["mse_before"], info["mse_after"])
     return dataclasses.replace(g, colors=colors), info
 
@@ -231,5 +258,6 @@ def solve_colors(
     Raises:
       ValueError: shape mismatch, or the render overflowed ``capacity``.
     """
-    return solve_colors_with_info(g, image, iters=iters, ridge=ridge, capacity=capacity,
-                                  backend=backend, precondition=precondition)[0]
+    return solve_colors_with_info(
+        g, image, iters=iters, ridge=ridge, capacity=capacity, backend=backend, precondition=precondition
+    )[0]

@@ -130,8 +130,10 @@ def split_square(img: np.ndarray, *, min_size: int = MIN_SIZE) -> np.ndarray:
         x, y, xs, ys = nodes[~leaf].T
         xh, yh = xs // 2, ys // 2
         halves = {  # left, right, top, bottom
-            "l": (x, y, xh, ys), "r": (x + xh, y, xs - xh, ys),
-            "t": (x, y, xs, yh), "b": (x, y + yh, xs, ys - yh),
+            "l": (x, y, xh, ys),
+            "r": (x + xh, y, xs - xh, ys),
+            "t": (x, y, xs, yh),
+            "b": (x, y + yh, xs, ys - yh),
         }
         u_l, u_r = stats.uniform(*halves["l"]), stats.uniform(*halves["r"])
         neither = ~u_l & ~u_r  # the original tries top/bottom only when no vertical half was taken
@@ -140,8 +142,10 @@ def split_square(img: np.ndarray, *, min_size: int = MIN_SIZE) -> np.ndarray:
         for key, ok in (("l", u_l), ("r", u_r), ("t", u_t), ("b", u_b)):
             leaves.append(np.stack(halves[key], axis=1)[ok])
         quads = [
-            ((x, y, xh, yh), u_l | u_t), ((x + xh, y, xs - xh, yh), u_r | u_t),
-            ((x, y + yh, xh, ys - yh), u_l | u_b), ((x + xh, y + yh, xs - xh, ys - yh), u_r | u_b),
+            ((x, y, xh, yh), u_l | u_t),
+            ((x + xh, y, xs - xh, yh), u_r | u_t),
+            ((x, y + yh, xh, ys - yh), u_l | u_b),
+            ((x + xh, y + yh, xs - xh, ys - yh), u_r | u_b),
         ]
         nodes = np.concatenate([np.stack(q, axis=1)[~covered] for q, covered in quads], axis=0)
     out = np.concatenate(leaves, axis=0)
@@ -162,8 +166,9 @@ def quadtree_leaves(
       ``[L, 4]`` int64 ``(x0, y0, x1, y1)`` in pixels of the padded ``max(H, W)`` square; they tile
       it exactly. Leaves lying in the padding are included.
     """
-    return split_square(prepare_image(image, blur_sigma=blur_sigma, quantize=quantize, pad_mode=pad_mode),
-                        min_size=min_size)
+    return split_square(
+        prepare_image(image, blur_sigma=blur_sigma, quantize=quantize, pad_mode=pad_mode), min_size=min_size
+    )
 
 
 def leaf_points(leaves: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -178,8 +183,13 @@ def sample_bilinear(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
     Pixel (i, j) has its value at (j + 0.5, i + 0.5); outside the centres the border is replicated.
     """
     coords = np.stack([xy[:, 1] - 0.5, xy[:, 0] - 0.5])
-    return np.stack([ndimage.map_coordinates(image[..., c], coords, order=1, mode="nearest")
-                     for c in range(image.shape[-1])], axis=-1)
+    return np.stack(
+        [
+            ndimage.map_coordinates(image[..., c], coords, order=1, mode="nearest")
+            for c in range(image.shape[-1])
+        ],
+        axis=-1,
+    )
 
 
 def quadtree_geometry(
@@ -230,16 +240,17 @@ def quadtree_geometry(
     inside = ellipse_filter(centre, semi, height, width, max_ratio=np.inf)
     keep = inside & ellipse_filter(centre, semi, height, width, max_ratio=max_ratio)
     if not keep.any():
-        raise ValueError(f"quad-tree init kept no ellipse for a {height}x{width} image "
-                         f"({len(tri.triangles)} triangles, all thinner than {max_ratio=}); "
-                         "the image is too thin for this init")
+        raise ValueError(
+            f"quad-tree init kept no ellipse for a {height}x{width} image "
+            f"({len(tri.triangles)} triangles, all thinner than {max_ratio=}); "
+            "the image is too thin for this init"
+        )
     means, semis, angles = centre[keep], semi[keep], angle[keep]
     n_circles = 0
     if extra_circles:
         # Areas up to the factor π, which cancels in the ratios below.
         area = np.where(keep, semi[:, 0] * semi[:, 1], 0.0)
-        vertex_area = np.bincount(tri.triangles.ravel(), weights=np.repeat(area, 3),
-                                  minlength=len(vertices))
+        vertex_area = np.bincount(tri.triangles.ravel(), weights=np.repeat(area, 3), minlength=len(vertices))
         mean_vertex = vertex_area.mean()
         add = vertex_area > 2.0 * mean_vertex
         n_circles = int(add.sum())
@@ -253,10 +264,18 @@ def quadtree_geometry(
     colors = sample_bilinear(image, means)
     t5 = time.perf_counter()
     info = {
-        "leaves": len(leaves), "points": len(points), "triangles": len(tri.triangles),
-        "dropped_outside": int((~inside).sum()), "dropped_ratio": int((inside & ~keep).sum()),
-        "ellipses": int(keep.sum()), "circles": n_circles, "gaussians": len(means),
-        "t_prepare": t1 - t0, "t_split": t2 - t1, "t_triangulate": t3 - t2, "t_ellipse": t4 - t3,
+        "leaves": len(leaves),
+        "points": len(points),
+        "triangles": len(tri.triangles),
+        "dropped_outside": int((~inside).sum()),
+        "dropped_ratio": int((inside & ~keep).sum()),
+        "ellipses": int(keep.sum()),
+        "circles": n_circles,
+        "gaussians": len(means),
+        "t_prepare": t1 - t0,
+        "t_split": t2 - t1,
+        "t_triangulate": t3 - t2,
+        "t_ellipse": t4 - t3,
         "t_color": t5 - t4,
     }
     return means, cov, colors, info

@@ -65,8 +65,9 @@ class NetConfig:
 
     def __post_init__(self) -> None:
         if len(self.dims) != len(self.depths) or not self.dims:
-            raise ValueError(f"dims and depths must be non-empty and equally long, got "
-                             f"{self.dims=} {self.depths=}")
+            raise ValueError(
+                f"dims and depths must be non-empty and equally long, got {self.dims=} {self.depths=}"
+            )
         if any(d < 1 for d in self.dims) or any(d < 0 for d in self.depths):
             raise ValueError(f"bad widths/depths: {self.dims=} {self.depths=}")
         if self.in_width is not None and self.in_width < 1:
@@ -110,8 +111,14 @@ class NetConfig:
     @classmethod
     def tiny(cls) -> NetConfig:
         """A toy network for tests."""
-        return cls(dims=(8, 16, 24, 32), depths=(1, 1, 1, 1), position_hidden=(16,),
-                   reduction_hidden=(64,), field_hidden=32, field_layers=1)
+        return cls(
+            dims=(8, 16, 24, 32),
+            depths=(1, 1, 1, 1),
+            position_hidden=(16,),
+            reduction_hidden=(64,),
+            field_hidden=32,
+            field_layers=1,
+        )
 
     @classmethod
     def preset(cls, name: str) -> NetConfig:

@@ -79,7 +79,7 @@ class Geometry:
 
     def image(self, b: int) -> Geometry:
         """The ``b``-th image's geometry, keeping a batch axis of 1."""
-        return jax.tree.map(lambda x: x[b:b + 1], self)
+        return jax.tree.map(lambda x: x[b : b + 1], self)
 
     def num_triangles(self) -> np.ndarray:
         """``[B]`` real triangle counts (host)."""
@@ -168,10 +168,16 @@ def pad_batch(tris: list[_Tri], capacity: int | None, render_capacity: int, back
         verts[i, :m], nbrs[i, :m], centre[i, :m] = t.vertices, t.neighbors, t.centre
         semi[i, :m], angle[i, :m], mask[i, :m] = t.semi_axes, t.angle, True
     f32 = np.float32
-    return Geometry(vertices=jnp.asarray(verts, f32), neighbors=jnp.asarray(nbrs, jnp.int32),
-                    centre=jnp.asarray(centre, f32), semi_axes=jnp.asarray(semi, f32),
-                    angle=jnp.asarray(angle, f32), mask=jnp.asarray(mask),
-                    render_capacity=render_capacity, backend=backend)
+    return Geometry(
+        vertices=jnp.asarray(verts, f32),
+        neighbors=jnp.asarray(nbrs, jnp.int32),
+        centre=jnp.asarray(centre, f32),
+        semi_axes=jnp.asarray(semi, f32),
+        angle=jnp.asarray(angle, f32),
+        mask=jnp.asarray(mask),
+        render_capacity=render_capacity,
+        backend=backend,
+    )
 
 
 def host_geometry_with_info(
@@ -210,12 +216,16 @@ def host_geometry_with_info(
         tris = [triangles_from_points(p, height, width) for p in points]
     t2 = time.perf_counter()
     cell = _cell(backend)
-    need = max(render_capacity_bound(t.vertices, t.semi_axes[:, 0], height, width, cell=cell)
-               for t in tris)
+    need = max(render_capacity_bound(t.vertices, t.semi_axes[:, 0], height, width, cell=cell) for t in tris)
     geom = pad_batch(tris, capacity, max(bucket(need, minimum=1024), int(min_render_capacity)), backend)
     t3 = time.perf_counter()
-    info = {"t_dither": t1 - t0, "t_delaunay": t2 - t1, "t_pad": t3 - t2,
-            "points": [t.num_points for t in tris], "triangles": [len(t.vertices) for t in tris]}
+    info = {
+        "t_dither": t1 - t0,
+        "t_delaunay": t2 - t1,
+        "t_pad": t3 - t2,
+        "points": [t.num_points for t in tris],
+        "triangles": [len(t.vertices) for t in tris],
+    }
     return geom, info
 
 
@@ -243,5 +253,6 @@ def host_geometry(
     Returns:
       A :class:`Geometry` with leading axis ``B``.
     """
-    return host_geometry_with_info(ppm, k, capacity=capacity, backend=backend, threads=threads,
-                                   min_render_capacity=min_render_capacity)[0]
+    return host_geometry_with_info(
+        ppm, k, capacity=capacity, backend=backend, threads=threads, min_render_capacity=min_render_capacity
+    )[0]

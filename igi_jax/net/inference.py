@@ -44,8 +44,9 @@ def predict_stage(graphdef, state, images):
 @functools.partial(jax.jit, static_argnums=0)
 def fields_stage(graphdef, state, image, features, vertices, neighbors, centre, semi_axes, angle):
     """Jitted fields on one image's triangles → raw RS ``(xy [T, 2], shape [T, 3], colors [T, 3])``."""
-    g = triangle_gaussians(nnx.merge(graphdef, state), image, features, vertices, neighbors, centre,
-                           semi_axes, angle)
+    g = triangle_gaussians(
+        nnx.merge(graphdef, state), image, features, vertices, neighbors, centre, semi_axes, angle
+    )
     return _raw(g, image.shape[0], image.shape[1])
 
 
@@ -108,15 +109,21 @@ def gaussians_for_image(
     t0 = time.perf_counter()
     (features, ppm), c_net = _run(predict_stage, image.shape, graphdef, state, image[None])
     t1 = time.perf_counter()
-    geom, ginfo = host_geometry_with_info(np.asarray(ppm), k, capacity=capacity, backend=backend,
-                                          threads=1)
+    geom, ginfo = host_geometry_with_info(np.asarray(ppm), k, capacity=capacity, backend=backend, threads=1)
     t2 = time.perf_counter()
-    args = (state, image, features[0], geom.vertices[0], geom.neighbors[0], geom.centre[0],
-            geom.semi_axes[0], geom.angle[0])
+    args = (
+        state,
+        image,
+        features[0],
+        geom.vertices[0],
+        geom.neighbors[0],
+        geom.centre[0],
+        geom.semi_axes[0],
+        geom.angle[0],
+    )
     (xy, shape, colors), c_fields = _run(fields_stage, (image.shape, geom.capacity), graphdef, *args)
     t3 = time.perf_counter()
-    g = Gaussians(xy=xy, shape=shape, colors=colors, mask=geom.mask[0], kind="rs", height=height,
-                  width=width)
+    g = Gaussians(xy=xy, shape=shape, colors=colors, mask=geom.mask[0], kind="rs", height=height, width=width)
     info = {
         "t_network": t1 - t0 - c_net,
         "t_dither": ginfo["t_dither"],

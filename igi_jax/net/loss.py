@@ -42,16 +42,21 @@ def _image_terms(image, weight, g, mask, render_capacity, backend):
     """Per-image loss terms for one image (no batch axis)."""
     height, width = image.shape[:2]
     cov = covariance.cov_from_rs(g.scales, g.theta)
-    out = render(g.means, cov, g.colors, mask, height, width, capacity=render_capacity,
-                 backend=backend)
+    out = render(g.means, cov, g.colors, mask, height, width, capacity=render_capacity, backend=backend)
     l2 = losses.l2_loss(out, image, weight=weight)
     dssim = losses.dssim_loss(out, image, weight=weight)
     floor = jnp.where(mask[:, None], jax.nn.relu(SCALE_FLOOR - g.scales), 0.0)
     scale_floor = SCALE_FLOOR_WEIGHT * floor.sum() / jnp.maximum(2.0 * mask.sum(), 1.0)
     mse = jnp.mean((jnp.clip(out, 0.0, 1.0) - image) ** 2)
     psnr = -10.0 * jnp.log10(jnp.maximum(mse, 1e-12))
-    return {"l2": l2, "dssim": dssim, "scale_floor": scale_floor, "mse": mse, "psnr": psnr,
-            "gaussians": mask.sum().astype(jnp.float32)}
+    return {
+        "l2": l2,
+        "dssim": dssim,
+        "scale_floor": scale_floor,
+        "mse": mse,
+        "psnr": psnr,
+        "gaussians": mask.sum().astype(jnp.float32),
+    }
 
 
 def per_image_losses(
@@ -75,8 +80,17 @@ def per_image_losses(
         g = triangle_gaussians(model, image, feats, vertices, neighbors, centre, semi_axes, angle)
         return _image_terms(image, w, g, mask, geom.render_capacity, geom.backend)
 
-    terms = jax.vmap(one)(images, features, weight, geom.vertices, geom.neighbors, geom.centre,
-                          geom.semi_axes, geom.angle, geom.mask)
+    terms = jax.vmap(one)(
+        images,
+        features,
+        weight,
+        geom.vertices,
+        geom.neighbors,
+        geom.centre,
+        geom.semi_axes,
+        geom.angle,
+        geom.mask,
+    )
     terms["focal"] = focal
     terms["recon"] = RECON_LAMBDA * terms["l2"] + (1.0 - RECON_LAMBDA) * terms["dssim"]
     terms["loss"] = terms["recon"] + focal + terms["scale_floor"]

@@ -32,8 +32,12 @@ class MLP(nnx.Module):
 
     def __init__(self, widths: tuple[int, ...], cfg: NetConfig, *, rngs: nnx.Rngs):
         init = weight_init(cfg.init_std)
-        self.layers = nnx.List([nnx.Linear(a, b, kernel_init=init, rngs=rngs)
-                                for a, b in zip(widths[:-1], widths[1:], strict=True)])
+        self.layers = nnx.List(
+            [
+                nnx.Linear(a, b, kernel_init=init, rngs=rngs)
+                for a, b in zip(widths[:-1], widths[1:], strict=True)
+            ]
+        )
 
     def __call__(self, x: jax.Array) -> jax.Array:
         for i, layer in enumerate(self.layers):

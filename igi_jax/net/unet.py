@@ -60,8 +60,9 @@ class ConvNormReLU(nnx.Module):
     """3×3 conv (no bias) → per-pixel LayerNorm over channels → ReLU: ``[B, H, W, Cin]`` → ``[..., Cout]``."""
 
     def __init__(self, cin: int, cout: int, cfg: NetConfig, *, rngs: nnx.Rngs):
-        self.conv = nnx.Conv(cin, cout, (3, 3), padding="SAME", use_bias=False,
-                             kernel_init=_init(cfg), rngs=rngs)
+        self.conv = nnx.Conv(
+            cin, cout, (3, 3), padding="SAME", use_bias=False, kernel_init=_init(cfg), rngs=rngs
+        )
         self.norm = nnx.LayerNorm(cout, epsilon=_LN_EPS, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -73,8 +74,9 @@ class ConvNeXtBlock(nnx.Module):
 
     def __init__(self, dim: int, cfg: NetConfig, *, rngs: nnx.Rngs):
         init = _init(cfg)
-        self.dwconv = nnx.Conv(dim, dim, (7, 7), padding="SAME", feature_group_count=dim,
-                               kernel_init=init, rngs=rngs)
+        self.dwconv = nnx.Conv(
+            dim, dim, (7, 7), padding="SAME", feature_group_count=dim, kernel_init=init, rngs=rngs
+        )
         self.norm = nnx.LayerNorm(dim, epsilon=_LN_EPS, rngs=rngs)
         self.pw1 = nnx.Linear(dim, 4 * dim, kernel_init=init, rngs=rngs)
         self.pw2 = nnx.Linear(4 * dim, dim, kernel_init=init, rngs=rngs)
@@ -92,8 +94,9 @@ class Stage(nnx.Module):
         self.stem = stem
         # The stem normalises after its conv, the later downsamplings before theirs (ConvNeXt).
         self.norm = nnx.LayerNorm(cout if stem else cin, epsilon=_LN_EPS, rngs=rngs)
-        self.down = nnx.Conv(cin, cout, (2, 2), strides=(2, 2), padding="VALID",
-                             kernel_init=_init(cfg), rngs=rngs)
+        self.down = nnx.Conv(
+            cin, cout, (2, 2), strides=(2, 2), padding="VALID", kernel_init=_init(cfg), rngs=rngs
+        )
         self.blocks = nnx.List([ConvNeXtBlock(cout, cfg, rngs=rngs) for _ in range(depth)])
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -107,8 +110,9 @@ class Up(nnx.Module):
     """2×2 stride-2 transposed conv to the skip's width, concat with the skip, two ConvNormReLU."""
 
     def __init__(self, cin: int, cskip: int, cfg: NetConfig, *, rngs: nnx.Rngs):
-        self.up = nnx.ConvTranspose(cin, cskip, (2, 2), strides=(2, 2), padding="VALID",
-                                    kernel_init=_init(cfg), rngs=rngs)
+        self.up = nnx.ConvTranspose(
+            cin, cskip, (2, 2), strides=(2, 2), padding="VALID", kernel_init=_init(cfg), rngs=rngs
+        )
         self.conv1 = ConvNormReLU(2 * cskip, cskip, cfg, rngs=rngs)
         self.conv2 = ConvNormReLU(cskip, cskip, cfg, rngs=rngs)
 
@@ -124,15 +128,17 @@ class ConvNeXtUNet(nnx.Module):
         self.cfg = cfg
         widths = (cfg.stem_width, *cfg.dims)
         self.in_conv = ConvNormReLU(3, cfg.stem_width, cfg, rngs=rngs)
-        self.stages = nnx.List([
-            Stage(widths[i], widths[i + 1], cfg.depths[i], cfg, stem=i == 0, rngs=rngs)
-            for i in range(len(cfg.dims))
-        ])
+        self.stages = nnx.List(
+            [
+                Stage(widths[i], widths[i + 1], cfg.depths[i], cfg, stem=i == 0, rngs=rngs)
+                for i in range(len(cfg.dims))
+            ]
+        )
         # Decoder level i goes from widths[i + 1] up to the skip widths[i], deepest first.
-        self.ups = nnx.List([Up(widths[i + 1], widths[i], cfg, rngs=rngs)
-                             for i in reversed(range(len(cfg.dims)))])
-        self.out_conv = nnx.Conv(cfg.stem_width, cfg.feature_dim, (1, 1), kernel_init=_init(cfg),
-                                 rngs=rngs)
+        self.ups = nnx.List(
+            [Up(widths[i + 1], widths[i], cfg, rngs=rngs) for i in reversed(range(len(cfg.dims)))]
+        )
+        self.out_conv = nnx.Conv(cfg.stem_width, cfg.feature_dim, (1, 1), kernel_init=_init(cfg), rngs=rngs)
 
     def __call__(self, images: jax.Array) -> jax.Array:
         if images.ndim != 4 or images.shape[-1] != 3:

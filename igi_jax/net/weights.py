@@ -57,9 +57,11 @@ def _fill(cfg: NetConfig, arrays: dict[str, np.ndarray], source: str) -> Instant
     missing = sorted(set(want) - set(arrays))
     extra = sorted(set(arrays) - set(want))
     if missing or extra:
-        raise ValueError(f"{source}: weights do not match the network config: missing {missing[:5]}"
-                         f"{'…' if len(missing) > 5 else ''}, unexpected {extra[:5]}"
-                         f"{'…' if len(extra) > 5 else ''}")
+        raise ValueError(
+            f"{source}: weights do not match the network config: missing {missing[:5]}"
+            f"{'…' if len(missing) > 5 else ''}, unexpected {extra[:5]}"
+            f"{'…' if len(extra) > 5 else ''}"
+        )
     for name, spec in want.items():
         a = arrays[name]
         if tuple(a.shape) != tuple(spec.shape):
@@ -70,7 +72,8 @@ def _fill(cfg: NetConfig, arrays: dict[str, np.ndarray], source: str) -> Instant
     leaves, treedef = jax.tree_util.tree_flatten(pure)
     names = list(_flat(abstract))
     pure = jax.tree_util.tree_unflatten(
-        treedef, [np.asarray(arrays[n], dtype=spec.dtype) for n, spec in zip(names, leaves, strict=True)])
+        treedef, [np.asarray(arrays[n], dtype=spec.dtype) for n, spec in zip(names, leaves, strict=True)]
+    )
     nnx.replace_by_pure_dict(abstract, pure)
     return nnx.merge(graphdef, abstract)
 
@@ -79,8 +82,13 @@ def _header(cfg: NetConfig, meta: dict[str, Any] | None) -> dict[str, Any]:
     return {"format_version": FORMAT_VERSION, "config": cfg.to_dict(), "meta": meta or {}}
 
 
-def save_weights(path: str | os.PathLike, model: InstantGINet, cfg: NetConfig | None = None, *,
-                 meta: dict[str, Any] | None = None) -> Path:
+def save_weights(
+    path: str | os.PathLike,
+    model: InstantGINet,
+    cfg: NetConfig | None = None,
+    *,
+    meta: dict[str, Any] | None = None,
+) -> Path:
     """Write ``model``'s variables and ``cfg`` to one ``.npz`` file (atomically).
 
     Args:
@@ -201,8 +209,10 @@ def resolve_weights(weights: str | os.PathLike | None) -> Path:
     if weights is None:
         if DEFAULT_WEIGHTS.exists():
             return DEFAULT_WEIGHTS
-        raise ValueError("the 'net' init needs trained weights: pass weights=FILE (igi fit --weights "
-                         f"FILE); no default weights are installed ({DEFAULT_WEIGHTS} is missing)")
+        raise ValueError(
+            "the 'net' init needs trained weights: pass weights=FILE (igi fit --weights "
+            f"FILE); no default weights are installed ({DEFAULT_WEIGHTS} is missing)"
+        )
     path = Path(weights)
     if not path.exists():
         raise FileNotFoundError(f"weights not found: {path}")

@@ -26,8 +26,13 @@ def resolve_backend(backend: str) -> str:
 
 
 def required_capacity(
-    means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int,
-    *, backend: str = "auto",
+    means: jax.Array,
+    cov: jax.Array,
+    mask: jax.Array,
+    height: int,
+    width: int,
+    *,
+    backend: str = "auto",
 ) -> int:
     """List length (``capacity``) these Gaussians need on ``backend``, bucketed (host call).
 
@@ -46,8 +51,13 @@ _count = jax.jit(binning_lib.count_entries, static_argnums=(3, 4, 5))
 
 
 def required_chunks(
-    means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int,
-    *, chunk: int = rasterize_lib.DEFAULT_CHUNK,
+    means: jax.Array,
+    cov: jax.Array,
+    mask: jax.Array,
+    height: int,
+    width: int,
+    *,
+    chunk: int = rasterize_lib.DEFAULT_CHUNK,
 ) -> int:
     """Weight-store size (chunks) of :func:`color_operator`'s reference backend, bucketed (host call).
 
@@ -56,8 +66,10 @@ def required_chunks(
     return bucket(int(_chunks_needed(means, cov, mask, height, width, chunk)), minimum=256)
 
 
-_chunks_needed = jax.jit(lambda m, c, k, h, w, chunk: rasterize_lib.chunks_needed(
-    m, c, k, h, w, chunk=chunk), static_argnums=(3, 4, 5))
+_chunks_needed = jax.jit(
+    lambda m, c, k, h, w, chunk: rasterize_lib.chunks_needed(m, c, k, h, w, chunk=chunk),
+    static_argnums=(3, 4, 5),
+)
 
 
 def _is_traced(*xs) -> bool:
@@ -103,8 +115,9 @@ def render(
       backend: one of :data:`BACKENDS`.
       chunk: Gaussians per dense block in the XLA backend.
     """
-    return render_with_count(means, cov, colors, mask, height, width, capacity=capacity,
-                             backend=backend, chunk=chunk)[0]
+    return render_with_count(
+        means, cov, colors, mask, height, width, capacity=capacity, backend=backend, chunk=chunk
+    )[0]
 
 
 def render_with_count(
@@ -129,8 +142,10 @@ def render_with_count(
         return _render_dense(means, cov, colors, mask, height, width)
     if capacity is None:
         if _is_traced(means, cov, mask):
-            raise ValueError("render() under jit/vmap needs a static capacity=; "
-                             "compute it outside with required_capacity()")
+            raise ValueError(
+                "render() under jit/vmap needs a static capacity=; "
+                "compute it outside with required_capacity()"
+            )
         capacity = required_capacity(means, cov, mask, height, width, backend=backend)
     return _render_binned(means, cov, colors, mask, height, width, capacity, backend, chunk)
 
@@ -141,15 +156,17 @@ def render_with_count(
 def _render_binned(means, cov, colors, mask, height, width, capacity, backend, chunk):
     conics = covariance.conic_from_cov(cov)
     if backend == "reference":
-        b = binning_lib.bin_gaussians(means, cov, mask, height, width, capacity,
-                                      cell=rasterize_lib.DEFAULT_CELL)
+        b = binning_lib.bin_gaussians(
+            means, cov, mask, height, width, capacity, cell=rasterize_lib.DEFAULT_CELL
+        )
         image = rasterize_lib.rasterize(means, conics, colors, b, height, width, chunk=chunk)
     else:
         from pallas_kernels import splat  # deferred: Pallas imports are heavy and GPU-oriented
 
         b = binning_lib.bin_gaussians(means, cov, mask, height, width, capacity)
-        image = splat.rasterize(means, conics, colors, b, height, width, chunk=chunk,
-                                interpret=backend == "pallas-interpret")
+        image = splat.rasterize(
+            means, conics, colors, b, height, width, chunk=chunk, interpret=backend == "pallas-interpret"
+        )
     return image, b.num_entries
 
 
@@ -184,8 +201,9 @@ def color_operator(
     max_chunks = kwargs.pop("max_chunks", None)
     concrete = not _is_traced(means, cov, mask)
     if kwargs.get("capacity") is None and concrete:
-        kwargs["capacity"] = required_capacity(means, cov, mask, height, width,
-                                               backend=kwargs.get("backend", "auto"))
+        kwargs["capacity"] = required_capacity(
+            means, cov, mask, height, width, backend=kwargs.get("backend", "auto")
+        )
     means, cov = jax.lax.stop_gradient(means), jax.lax.stop_gradient(cov)
     if resolve_backend(kwargs.get("backend", "auto")) == "reference" and kwargs.get("capacity"):
         chunk = kwargs.get("chunk", rasterize_lib.DEFAULT_CHUNK)
@@ -193,10 +211,12 @@ def color_operator(
             max_chunks = required_chunks(means, cov, mask, height, width, chunk=chunk)
         # Fixed geometry: evaluate the weights once; A and Aᵀ become gathers + small contractions.
         _check_inputs(means, cov, jnp.zeros((means.shape[0], 3)), mask, height, width)
-        b = binning_lib.bin_gaussians(means, cov, mask, height, width, kwargs["capacity"],
-                                      cell=rasterize_lib.DEFAULT_CELL)
-        basis = rasterize_lib.color_basis(means, covariance.conic_from_cov(cov), b, height, width,
-                                          chunk=chunk, max_chunks=max_chunks)
+        b = binning_lib.bin_gaussians(
+            means, cov, mask, height, width, kwargs["capacity"], cell=rasterize_lib.DEFAULT_CELL
+        )
+        basis = rasterize_lib.color_basis(
+            means, covariance.conic_from_cov(cov), b, height, width, chunk=chunk, max_chunks=max_chunks
+        )
         poison = jnp.where(b.overflowed() | basis.overflowed(), jnp.nan, 0.0)
 
         def forward(colors: jax.Array) -> jax.Array:

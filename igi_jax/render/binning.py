@@ -122,8 +122,12 @@ def cell_boxes(
     cx1 = jnp.minimum(jnp.minimum(f * x1 + f - 1, cx_n - 1), hi_x.astype(jnp.int32))
     cy1 = jnp.minimum(jnp.minimum(f * y1 + f - 1, cy_n - 1), hi_y.astype(jnp.int32))
     empty = ~live | (cx1 < cx0) | (cy1 < cy0)
-    return (jnp.where(empty, 0, cx0), jnp.where(empty, 0, cy0),
-            jnp.where(empty, -1, cx1), jnp.where(empty, -1, cy1))
+    return (
+        jnp.where(empty, 0, cx0),
+        jnp.where(empty, 0, cy0),
+        jnp.where(empty, -1, cx1),
+        jnp.where(empty, -1, cy1),
+    )
 
 
 def _box_counts(x0, y0, x1, y1):

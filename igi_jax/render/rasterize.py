@@ -72,8 +72,14 @@ def make_chunks(
 
 
 def chunks_needed(
-    means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int, *,
-    chunk: int = DEFAULT_CHUNK, cell: int = DEFAULT_CELL,
+    means: jax.Array,
+    cov: jax.Array,
+    mask: jax.Array,
+    height: int,
+    width: int,
+    *,
+    chunk: int = DEFAULT_CHUNK,
+    cell: int = DEFAULT_CELL,
 ) -> jax.Array:
     """Chunks :func:`make_chunks` will use for these Gaussians (int32 scalar), without sorting.
 
@@ -110,8 +116,12 @@ def _chunk_weights(tile, ids, means, conics, cells_x, cell, num_gaussians):
     the backward's moment sums stay well-conditioned in float32. ``tile`` may hold the padding
     index ``C`` (its ids are ``N``).
     """
-    centre = jnp.stack([(tile % cells_x).astype(jnp.float32) + 0.5,
-                        (tile // cells_x).astype(jnp.float32) + 0.5], -1) * cell
+    centre = (
+        jnp.stack(
+            [(tile % cells_x).astype(jnp.float32) + 0.5, (tile // cells_x).astype(jnp.float32) + 0.5], -1
+        )
+        * cell
+    )
     mu = means[ids] - centre[:, None, :]  # [B, chunk, 2]
     lx, ly = _local_pixels(cell)
     dx = lx - mu[..., 0, None]
@@ -134,8 +144,10 @@ def _padded(chunks: Chunks, batch: int, num_cells: int, n: int) -> tuple[jax.Arr
     """Chunk table padded to whole batches (padding: cell ``C``, ids ``N``)."""
     k_max = chunks.tile.shape[0]
     pad = _whole_batches(k_max, batch) - k_max
-    return (jnp.pad(chunks.tile, (0, pad), constant_values=num_cells),
-            jnp.pad(chunks.gauss_ids, ((0, pad), (0, 0)), constant_values=n))
+    return (
+        jnp.pad(chunks.tile, (0, pad), constant_values=num_cells),
+        jnp.pad(chunks.gauss_ids, ((0, pad), (0, 0)), constant_values=n),
+    )
 
 
 def _loop_chunks(body, init, chunks: Chunks, batch: int, num_cells: int, n: int):
@@ -230,8 +242,7 @@ def _rasterize_bwd(height, width, cell, res, v_image):
         a, b, c = con[..., 0], con[..., 1], con[..., 2]
         v_mx = -(a * s_x + b * s_y)
         v_my = -(b * s_x + c * s_y)
-        per_slot = jnp.concatenate(
-            [jnp.stack([v_mx, v_my, 0.5 * s_xx, s_xy, 0.5 * s_yy], -1), v_col], -1)
+        per_slot = jnp.concatenate([jnp.stack([v_mx, v_my, 0.5 * s_xx, s_xy, 0.5 * s_yy], -1), v_col], -1)
         return grads.at[ids.reshape(-1)].add(per_slot.reshape(-1, 8), mode="promise_in_bounds")
 
     chunks = Chunks(tile, gauss_ids, count)
@@ -268,8 +279,9 @@ def rasterize(
       ``[H, W, 3]`` float32 image, NaN everywhere if the binning overflowed.
     """
     chunks = make_chunks(b, means.shape[0], chunk)
-    image = _rasterize(means, conics, colors, chunks.tile, chunks.gauss_ids, chunks.count,
-                       height, width, b.cell)
+    image = _rasterize(
+        means, conics, colors, chunks.tile, chunks.gauss_ids, chunks.count, height, width, b.cell
+    )
     return jnp.where(b.overflowed(), jnp.nan, image)
 
 
@@ -292,8 +304,14 @@ class ColorBasis(NamedTuple):
 
 
 def color_basis(
-    means: jax.Array, conics: jax.Array, b: binning_lib.Binning, height: int, width: int,
-    *, chunk: int = DEFAULT_CHUNK, max_chunks: int | None = None,
+    means: jax.Array,
+    conics: jax.Array,
+    b: binning_lib.Binning,
+    height: int,
+    width: int,
+    *,
+    chunk: int = DEFAULT_CHUNK,
+    max_chunks: int | None = None,
 ) -> ColorBasis:
     """Evaluate and keep the weights of every chunk (memory ``4·K·cell²·chunk`` bytes).
 
@@ -335,7 +353,7 @@ def basis_render(basis: ColorBasis, colors: jax.Array, height: int, width: int) 
     def body(cells, w, tile, ids):
         return _splat(cells, w, colors_s, tile, ids)
 
-    cells = jnp.zeros((cy_n * cx_n + 1, 3, basis.cell ** 2), jnp.result_type(basis.weights, colors))
+    cells = jnp.zeros((cy_n * cx_n + 1, 3, basis.cell**2), jnp.result_type(basis.weights, colors))
     cells = _basis_loop(basis, body, cells, cy_n * cx_n, colors.shape[0])
     return _cells_to_image(cells, height, width, basis.cell)
 

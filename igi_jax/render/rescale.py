@@ -39,8 +39,9 @@ def render_at_scale(g: Gaussians, scale: float, *, backend: str = "auto") -> jax
     cov = g.covariances() * jnp.asarray([sx * sx, sx * sy, sy * sy], jnp.float32)
     # Jitted count + render: op-by-op dispatch of the tiled renderer is ~5× slower to start.
     capacity = render_api.required_capacity(means, cov, g.mask, height, width, backend=backend)
-    return _render_jit(means, cov, g.colors, g.mask, height=height, width=width,
-                       capacity=capacity, backend=backend)
+    return _render_jit(
+        means, cov, g.colors, g.mask, height=height, width=width, capacity=capacity, backend=backend
+    )
 
 
 _render_jit = jax.jit(render_api.render, static_argnames=("height", "width", "capacity", "backend"))

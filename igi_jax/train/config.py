@@ -90,8 +90,9 @@ class TrainConfig:
         if self.kernel_size not in (3, 4, 5):
             raise ValueError(f"kernel_size must be 3, 4 or 5, got {self.kernel_size}")
         if self.data.batch_size < 1 or self.data.crop < 16:
-            raise ValueError(f"batch_size must be ≥ 1 and crop ≥ 16, got "
-                             f"{self.data.batch_size=} {self.data.crop=}")
+            raise ValueError(
+                f"batch_size must be ≥ 1 and crop ≥ 16, got {self.data.batch_size=} {self.data.crop=}"
+            )
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

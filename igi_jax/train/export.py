@@ -30,14 +30,21 @@ def export(workdir: str | Path, out: str | Path, *, best: bool = True) -> dict:
     meta = mgr.restore(step, args=ocp_args.Composite(meta=ocp_args.JsonRestore()))["meta"]
     cfg = TrainConfig.from_dict(meta["config"])
     stepper = Stepper(cfg)
-    abstract = {"train": stepper.abstract_state,
-                "pending_ppm": jax.ShapeDtypeStruct((cfg.data.batch_size, cfg.data.crop, cfg.data.crop),
-                                                    "float32", sharding=stepper.sharded)}
+    abstract = {
+        "train": stepper.abstract_state,
+        "pending_ppm": jax.ShapeDtypeStruct(
+            (cfg.data.batch_size, cfg.data.crop, cfg.data.crop), "float32", sharding=stepper.sharded
+        ),
+    }
     restored, _, _ = checkpoint.restore(mgr, step, abstract)
     mgr.close()
     record = meta.get("record", {})
-    info = {"step": step, "val_psnr": record.get("val_psnr"), "val_gaussians": record.get("val_gaussians"),
-            "train_config": cfg.to_dict()}
+    info = {
+        "step": step,
+        "val_psnr": record.get("val_psnr"),
+        "val_gaussians": record.get("val_gaussians"),
+        "train_config": cfg.to_dict(),
+    }
     save_weights(out, stepper.model(restored["train"]), net_config(cfg.net), meta=info)
     return info
 

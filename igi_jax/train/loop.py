@@ -54,8 +54,14 @@ def _truncate_jsonl(path: Path, after_step: int) -> None:
     path.write_text("".join(ln + "\n" for ln in keep))
 
 
-def train_and_evaluate(cfg: TrainConfig, workdir: str | Path, *, stop_after: int | None = None,
-                       log: Callable[[str], None] | None = None, progress: bool = True) -> dict[str, Any]:
+def train_and_evaluate(
+    cfg: TrainConfig,
+    workdir: str | Path,
+    *,
+    stop_after: int | None = None,
+    log: Callable[[str], None] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Train ``cfg`` in ``workdir``, resuming from its latest checkpoint if there is one.
 
     Args:
@@ -79,8 +85,9 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path, *, stop_after: int
     if cfg.data.batch_size % n_dev:
         raise ValueError(f"batch_size {cfg.data.batch_size} is not divisible by {n_dev} devices")
     capacity = triangle_capacity(cfg.data.crop, cfg.kernel_size)
-    it = pipeline.make_dataset(cfg.data, seed=cfg.seed, process_index=jax.process_index(),
-                               process_count=n_proc)
+    it = pipeline.make_dataset(
+        cfg.data, seed=cfg.seed, process_index=jax.process_index(), process_count=n_proc
+    )
     it = iter(it)
     val_images = pipeline.validation_images(cfg.data, cfg.val_limit)
     mgr = checkpoint.manager(workdir / "checkpoints")
@@ -94,18 +101,22 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path, *, stop_after: int
         pending_ppm = stepper.predict(state, batch["image"])
         _truncate_jsonl(jsonl, -1)
     else:
-        abstract = {"train": stepper.abstract_state,
-                    "pending_ppm": jax.ShapeDtypeStruct(
-                        (cfg.data.batch_size, cfg.data.crop, cfg.data.crop), np.float32,
-                        sharding=stepper.sharded)}
+        abstract = {
+            "train": stepper.abstract_state,
+            "pending_ppm": jax.ShapeDtypeStruct(
+                (cfg.data.batch_size, cfg.data.crop, cfg.data.crop), np.float32, sharding=stepper.sharded
+            ),
+        }
         restored, it_state, _ = checkpoint.restore(mgr, latest, abstract)
         step, state, pending_ppm = latest, restored["train"], restored["pending_ppm"]
         it.set_state(it_state)
         batch = stepper.to_global(next(it))
         _truncate_jsonl(jsonl, step)
         log(f"train: resumed from step {step} in {workdir}")
-    log(f"train: {cfg.net} net, {n_dev} device(s) on {n_proc} host(s), batch {cfg.data.batch_size} × "
-        f"{cfg.data.crop}² crops, k={cfg.kernel_size}, steps {step} → {end}")
+    log(
+        f"train: {cfg.net} net, {n_dev} device(s) on {n_proc} host(s), batch {cfg.data.batch_size} × "
+        f"{cfg.data.crop}² crops, k={cfg.kernel_size}, steps {step} → {end}"
+    )
     geom = stepper.geometry(pending_ppm, capacity)
 
     bar = Progress(total=end, start=step, enabled=progress)
@@ -130,10 +141,13 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path, *, stop_after: int
         record: dict[str, Any] = {}
         if step % cfg.log_every == 0 or step == end:
             now = time.perf_counter()
-            record = {"step": step, **mean_metrics(window),
-                      "images_per_s": len(window) * cfg.data.batch_size / (now - t_log),
-                      "host_s_per_step": host_seconds / len(window),
-                      "predict_wait_s_per_step": wait_seconds / len(window)}
+            record = {
+                "step": step,
+                **mean_metrics(window),
+                "images_per_s": len(window) * cfg.data.batch_size / (now - t_log),
+                "host_s_per_step": host_seconds / len(window),
+                "predict_wait_s_per_step": wait_seconds / len(window),
+            }
             window, host_seconds, wait_seconds, t_log = [], 0.0, 0.0, now
         if step % cfg.val_every == 0 or step == end:
             t_val = time.perf_counter()
@@ -148,8 +162,14 @@ def train_and_evaluate(cfg: TrainConfig, workdir: str | Path, *, stop_after: int
             bar.update(step)
         if step % cfg.ckpt_every == 0 or step == end or "val_psnr" in record:
             metrics = {"val_psnr": record["val_psnr"]} if "val_psnr" in record else None
-            checkpoint.save(mgr, step, {"train": state, "pending_ppm": pending_ppm}, it_state,
-                            {"config": cfg.to_dict(), "record": record}, metrics)
+            checkpoint.save(
+                mgr,
+                step,
+                {"train": state, "pending_ppm": pending_ppm},
+                it_state,
+                {"config": cfg.to_dict(), "record": record},
+                metrics,
+            )
     mgr.wait_until_finished()
     mgr.close()
     bar.close()

@@ -25,7 +25,8 @@ class Progress:
     def update(self, step: int, metrics: dict[str, Any] | None = None) -> None:
         if metrics:
             self.shown = {k: metrics[k] for k in ("loss", "psnr", "val_psnr") if k in metrics} | {
-                k: v for k, v in self.shown.items() if k == "val_psnr" and "val_psnr" not in metrics}
+                k: v for k, v in self.shown.items() if k == "val_psnr" and "val_psnr" not in metrics
+            }
         now = time.perf_counter()
         if not self.enabled or (now - self._last_draw < 0.25 and step < self.total):
             return
@@ -36,8 +37,10 @@ class Progress:
         width = 24
         fill = int(width * step / max(self.total, 1))
         extras = "  ".join(f"{k} {v:.4g}" for k, v in self.shown.items())
-        line = (f"\r[{'#' * fill}{'.' * (width - fill)}] {step}/{self.total}  {rate:.2f} step/s  "
-                f"ETA {_hms(eta) if rate else '?'}  {extras}")
+        line = (
+            f"\r[{'#' * fill}{'.' * (width - fill)}] {step}/{self.total}  {rate:.2f} step/s  "
+            f"ETA {_hms(eta) if rate else '?'}  {extras}"
+        )
         self.stream.write(line.ljust(100))
         self.stream.flush()
 

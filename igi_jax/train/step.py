@@ -40,14 +40,21 @@ def make_mesh() -> jax.sharding.Mesh:
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
     """Adam with warm-up + cosine decay ``lr → lr_end`` over ``steps``, global-norm clipping."""
     sched = optax.warmup_cosine_decay_schedule(
-        init_value=0.0, peak_value=cfg.lr, warmup_steps=min(cfg.warmup, cfg.steps - 1),
-        decay_steps=cfg.steps, end_value=cfg.lr_end)
+        init_value=0.0,
+        peak_value=cfg.lr,
+        warmup_steps=min(cfg.warmup, cfg.steps - 1),
+        decay_steps=cfg.steps,
+        end_value=cfg.lr_end,
+    )
     return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), optax.adam(sched))
 
 
 def net_config(name: str) -> net_lib.NetConfig:
-    presets = {"tiny": net_lib.NetConfig.tiny, "small": net_lib.NetConfig.small,
-               "paper": net_lib.NetConfig.paper}
+    presets = {
+        "tiny": net_lib.NetConfig.tiny,
+        "small": net_lib.NetConfig.small,
+        "paper": net_lib.NetConfig.paper,
+    }
     if name not in presets:
         raise ValueError(f"unknown net preset {name!r}; expected one of {sorted(presets)}")
     return presets[name]()
@@ -66,11 +73,13 @@ def _predict(graphdef: nnx.GraphDef, state: Any, images: jax.Array) -> jax.Array
 
 
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
-def _update(graphdef: nnx.GraphDef, state: Any, images: jax.Array, target_ppm: jax.Array,
-            geom: net_lib.Geometry) -> tuple[Any, dict[str, jax.Array]]:
+def _update(
+    graphdef: nnx.GraphDef, state: Any, images: jax.Array, target_ppm: jax.Array, geom: net_lib.Geometry
+) -> tuple[Any, dict[str, jax.Array]]:
     model, opt = nnx.merge(graphdef, state)
     (loss, aux), grads = nnx.value_and_grad(
-        lambda m: net_lib.batch_loss(m, images, target_ppm, geom), has_aux=True)(model)
+        lambda m: net_lib.batch_loss(m, images, target_ppm, geom), has_aux=True
+    )(model)
     grad_norm = optax.tree.norm(grads)
     opt.update(model, grads)
     return nnx.state((model, opt)), {"loss": loss, "grad_norm": grad_norm, **aux}
@@ -92,7 +101,8 @@ class Stepper:
         model, opt = create(cfg)
         self.graphdef, state = nnx.split((model, opt))
         self.abstract_state = jax.tree.map(
-            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.replicated), state)
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.replicated), state
+        )
         self._init_state = state
         self._render_capacity = 0
 
@@ -107,8 +117,9 @@ class Stepper:
         """``[B, H, W]`` PPMs (no gradient), sharded like ``images``."""
         return _predict(self.graphdef, state, images)
 
-    def update(self, state: Any, images: jax.Array, target_ppm: jax.Array,
-               geom: net_lib.Geometry) -> tuple[Any, dict[str, jax.Array]]:
+    def update(
+        self, state: Any, images: jax.Array, target_ppm: jax.Array, geom: net_lib.Geometry
+    ) -> tuple[Any, dict[str, jax.Array]]:
         """One optimiser step; ``state`` is donated."""
         return _update(self.graphdef, state, images, target_ppm, geom)
 
@@ -116,8 +127,9 @@ class Stepper:
 
     def to_global(self, local: Any) -> Any:
         """This host's rows ``[B_host, ...]`` (numpy pytree) → global arrays sharded on ``data``."""
-        return jax.tree.map(lambda x: jax.make_array_from_process_local_data(self.sharded, np.asarray(x)),
-                            local)
+        return jax.tree.map(
+            lambda x: jax.make_array_from_process_local_data(self.sharded, np.asarray(x)), local
+        )
 
     @staticmethod
     def to_local(x: jax.Array) -> np.ndarray:
@@ -131,8 +143,12 @@ class Stepper:
         """Host stage on this host's rows, back as global sharded arrays."""
         # The render capacity is static in the update: never let it shrink, so that it settles
         # on a few compiled values instead of following every batch's bucket.
-        local = net_lib.host_geometry(self.to_local(ppm), self.cfg.kernel_size, capacity=capacity,
-                                      min_render_capacity=self._render_capacity)
+        local = net_lib.host_geometry(
+            self.to_local(ppm),
+            self.cfg.kernel_size,
+            capacity=capacity,
+            min_render_capacity=self._render_capacity,
+        )
         if jax.process_count() > 1:  # the render capacity is static: every host must agree
             from jax.experimental import multihost_utils
 

@@ -52,8 +52,14 @@ def _grad_sequence(steps, n, seed):
 @pytest.mark.parametrize("name", ["adan", "adam"])
 def test_optimizer_with_groups_and_step_decay_matches_igi_jax(name, warmup):
     """Same gradients → same parameters: torch Adan/Adam + LambdaLR vs igi_jax's optax chain."""
-    cfg = FitConfig(optimizer=name, lr=1e-2, decay_every=10, decay_rate=0.5, warmup_steps=warmup,
-                    lr_groups=(("xy", 0.5), ("colors", 3.0)))
+    cfg = FitConfig(
+        optimizer=name,
+        lr=1e-2,
+        decay_every=10,
+        decay_rate=0.5,
+        warmup_steps=warmup,
+        lr_groups=(("xy", 0.5), ("colors", 3.0)),
+    )
     n, steps = 7, 50
     grads = {k: _grad_sequence(steps, n, seed) for seed, k in enumerate(("xy", "shape", "colors"))}
     p0 = {k: np.linspace(-1, 1, n, dtype=np.float32) for k in grads}

@@ -98,8 +98,15 @@ def test_float64_image_and_gradients_match_jax_on_degenerate_shapes(kind):
     v = _cotangent()
     t = _torch_grads(tg, v)
     with jax.enable_x64(True):
-        g = G.Gaussians(xy=jnp.asarray(xy), shape=jnp.asarray(shape), colors=jnp.asarray(colors),
-                        mask=jnp.ones((N,), bool), kind=kind, height=H, width=W)
+        g = G.Gaussians(
+            xy=jnp.asarray(xy),
+            shape=jnp.asarray(shape),
+            colors=jnp.asarray(colors),
+            mask=jnp.ones((N,), bool),
+            kind=kind,
+            height=H,
+            width=W,
+        )
         for backend in ("reference", "dense"):
             ref, j = _jax_render_and_grads(g, v, backend)
             assert ref.dtype == np.float64
@@ -136,6 +143,7 @@ def test_support_and_cuts():
     assert np.exp(-sigma_15) > 1 / 255 and img[7, 15, 1] == 0.0
     assert img[7, 16, 1] == pytest.approx(np.exp(-0.5 * (11.6**2 + 0.5**2) / 15))
     # Degenerate covariance (det ≤ 0) renders nothing.
-    bad = torch_rasterize.render(means[:1], torch.tensor([[1.0, 1.0, 1.0]], dtype=torch.float64),
-                                 colors[:1], 32, 48)
+    bad = torch_rasterize.render(
+        means[:1], torch.tensor([[1.0, 1.0, 1.0]], dtype=torch.float64), colors[:1], 32, 48
+    )
     assert float(bad.abs().max()) == 0.0

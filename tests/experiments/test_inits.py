@@ -28,24 +28,29 @@ def net(model, image):
 
 
 def _once(name, image, model, k=3):
-    return inits.init_once(inits.parse_spec(name), image, k=k, model=model, num_gaussians=None, seed=0,
-                           backend="auto")
+    return inits.init_once(
+        inits.parse_spec(name), image, k=k, model=model, num_gaussians=None, seed=0, backend="auto"
+    )
 
 
 def test_net_init_is_gaussians_for_image(model, image, net):
     out = net
     ref, info = gaussians_for_image(model, image, 3)
     for name in ("xy", "shape", "colors", "mask"):
-        np.testing.assert_array_equal(np.asarray(getattr(out.gaussians, name)),
-                                      np.asarray(getattr(ref, name)))
+        np.testing.assert_array_equal(
+            np.asarray(getattr(out.gaussians, name)), np.asarray(getattr(ref, name))
+        )
     assert out.info["gaussians"] == info["gaussians"] == out.gaussians.num_live()
     assert out.ppm.shape == image.shape[:2] and 0 < out.seconds < 60
     assert out.points.shape[1] == 2 and len(out.points) == info["points"]
 
 
 def test_ablations(model, image, net):
-    grad, ell, k4 = _once("grad-dither", image, model), _once("ellipse", image, model), _once("net", image,
-                                                                                             model, k=4)
+    grad, ell, k4 = (
+        _once("grad-dither", image, model),
+        _once("ellipse", image, model),
+        _once("net", image, model, k=4),
+    )
     # Gradient map: scaled to dither to the net's point count, at other points (on a 48×64 image
     # the count moves in steps of a few points; on kodim01 it lands within 4 of 24,577).
     assert not np.array_equal(grad.points, net.points)
@@ -92,9 +97,11 @@ def test_match_count_hits_the_count():
 def test_random_needs_a_count(image):
     with pytest.raises(ValueError, match="num_gaussians"):
         inits.run_init(inits.parse_spec("random"), image)
-    out = inits.init_once(inits.parse_spec("random"), image, k=3, model=None, num_gaussians=123, seed=1,
-                          backend="auto")
+    out = inits.init_once(
+        inits.parse_spec("random"), image, k=3, model=None, num_gaussians=123, seed=1, backend="auto"
+    )
     assert out.gaussians.num_live() == 123
-    again = inits.init_once(inits.parse_spec("random"), image, k=3, model=None, num_gaussians=123, seed=1,
-                            backend="auto")
+    again = inits.init_once(
+        inits.parse_spec("random"), image, k=3, model=None, num_gaussians=123, seed=1, backend="auto"
+    )
     assert jax.numpy.array_equal(out.gaussians.xy, again.gaussians.xy)

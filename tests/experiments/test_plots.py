@@ -8,16 +8,28 @@ from igi_jax.experiments import plots
 
 def _entry(image, init, log, log_seconds=None):
     """``log``: ``[(step, seconds, psnr)]`` of the step-budget fit; ``log_seconds`` of the wall-clock one."""
+
     def as_dicts(rows):
         return [{"step": s, "seconds": t, "psnr": p} for s, t, p in rows]
-    return {"image": image, "init": init, "k": 3, "impl": "jax", "history": as_dicts(log),
-            "history_seconds": as_dicts(log_seconds) if log_seconds else None}
+
+    return {
+        "image": image,
+        "init": init,
+        "k": 3,
+        "impl": "jax",
+        "history": as_dicts(log),
+        "history_seconds": as_dicts(log_seconds) if log_seconds else None,
+    }
 
 
 def test_mean_curves_by_step_and_in_time():
     # Image b is twice as slow: by step its log stops at step 10 (when a's reaches 20).
-    a = _entry("a", "net", [(0, 1.0, 20.0), (10, 2.0, 22.0), (20, 3.0, 24.0)],
-               [(0, 1.0, 20.0), (10, 2.0, 22.0), (20, 3.0, 24.0), (30, 4.0, 26.0)])
+    a = _entry(
+        "a",
+        "net",
+        [(0, 1.0, 20.0), (10, 2.0, 22.0), (20, 3.0, 24.0)],
+        [(0, 1.0, 20.0), (10, 2.0, 22.0), (20, 3.0, 24.0), (30, 4.0, 26.0)],
+    )
     b = _entry("b", "net", [(0, 2.0, 10.0), (10, 4.0, 12.0)], [(0, 2.0, 10.0), (10, 4.0, 12.0)])
     x, y = plots.mean_curves([a, b])["net k=3"]
     np.testing.assert_allclose(x, [1.5, 3.0])  # steps 0 and 10, the ones both logged
@@ -28,8 +40,9 @@ def test_mean_curves_by_step_and_in_time():
     a_at, b_at = np.array([22, 23, 24, 25, 26]), np.array([10, 10.5, 11, 11.5, 12])
     np.testing.assert_allclose(y, (a_at + b_at) / 2)
     # Entries without a wall-clock log fall back to the step-budget one.
-    assert set(plots.mean_curves_in_time([_entry("a", "random", [(0, 0.0, 5.0), (10, 1.0, 6.0)])], 2.0)) \
-        == {"random k=3"}
+    assert set(plots.mean_curves_in_time([_entry("a", "random", [(0, 0.0, 5.0), (10, 1.0, 6.0)])], 2.0)) == {
+        "random k=3"
+    }
 
 
 @pytest.mark.parametrize("seconds, limit", [([2.0, 10.0, 20.0], 25.0), ([], 25.0), ([4.0], 5.0)])

@@ -13,31 +13,85 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _entry(image, init, k, psnr0, psnr1, ms1, secs, gaussians, impl="jax"):
-    budgets = [{"budget": {"steps": 0}, "steps": 0, "seconds": secs[0], "psnr": psnr0, "ssim": None,
-                "ms_ssim": None},
-               {"budget": {"steps": 100}, "steps": 100, "seconds": secs[1], "psnr": psnr1, "ssim": None,
-                "ms_ssim": ms1},
-               {"budget": {"seconds": 2.0}, "steps": 40, "seconds": 2.1, "psnr": psnr1 - 1, "ssim": None,
-                "ms_ssim": None}]
-    return {"image": image, "init": init, "k": k, "impl": impl, "gaussians": gaussians,
-            "params": 8 * gaussians, "init_seconds": secs[0], "fps": 100.0, "budgets": budgets,
-            "history": [{"step": 0, "seconds": secs[0], "psnr": psnr0}, {"step": 100, "seconds": secs[1],
-                                                                      "psnr": psnr1}]}
+    budgets = [
+        {
+            "budget": {"steps": 0},
+            "steps": 0,
+            "seconds": secs[0],
+            "psnr": psnr0,
+            "ssim": None,
+            "ms_ssim": None,
+        },
+        {
+            "budget": {"steps": 100},
+            "steps": 100,
+            "seconds": secs[1],
+            "psnr": psnr1,
+            "ssim": None,
+            "ms_ssim": ms1,
+        },
+        {
+            "budget": {"seconds": 2.0},
+            "steps": 40,
+            "seconds": 2.1,
+            "psnr": psnr1 - 1,
+            "ssim": None,
+            "ms_ssim": None,
+        },
+    ]
+    return {
+        "image": image,
+        "init": init,
+        "k": k,
+        "impl": impl,
+        "gaussians": gaussians,
+        "params": 8 * gaussians,
+        "init_seconds": secs[0],
+        "fps": 100.0,
+        "budgets": budgets,
+        "history": [
+            {"step": 0, "seconds": secs[0], "psnr": psnr0},
+            {"step": 100, "seconds": secs[1], "psnr": psnr1},
+        ],
+    }
 
 
 @pytest.fixture
 def data():
-    return {"format": store.FORMAT,
-            "settings": {"dataset": "/data/kodak", "downscale": 2, "steps": [0, 100], "seconds": [2.0],
-                         "fit": {"optimizer": "adan", "lr": 1e-3, "lr_groups": [["xy", 3.0]], "loss": "l2"},
-                         "weights_sha256": "ab", "seed": 0, "backend": "reference", "solve_iters": 8},
-            "runs": [{"command": ["evaluate.py", "--dataset", "kodak"], "machine": {
-                "processor": "x86_64", "cpu_count": 2, "jax": "0.10.2", "backend": "cpu",
-                "devices": ["cpu"], "loadavg": [9.5, 9, 9]}, "code": "abc1234"}],
-            "entries": [_entry("a", "net", 3, 20.0, 25.0, 0.9, (0.5, 4.5), 1000),
-                        _entry("b", "net", 3, 22.0, 28.0, None, (0.7, 5.5), 3000),
-                        _entry("a", "quadtree+solve", None, 24.0, 26.0, 0.95, (1.0, 6.0), 2000),
-                        _entry("b", "quadtree+solve", None, 25.0, 29.0, 0.97, (1.2, 6.4), 4000)]}
+    return {
+        "format": store.FORMAT,
+        "settings": {
+            "dataset": "/data/kodak",
+            "downscale": 2,
+            "steps": [0, 100],
+            "seconds": [2.0],
+            "fit": {"optimizer": "adan", "lr": 1e-3, "lr_groups": [["xy", 3.0]], "loss": "l2"},
+            "weights_sha256": "ab",
+            "seed": 0,
+            "backend": "reference",
+            "solve_iters": 8,
+        },
+        "runs": [
+            {
+                "command": ["evaluate.py", "--dataset", "kodak"],
+                "machine": {
+                    "processor": "x86_64",
+                    "cpu_count": 2,
+                    "jax": "0.10.2",
+                    "backend": "cpu",
+                    "devices": ["cpu"],
+                    "loadavg": [9.5, 9, 9],
+                },
+                "code": "abc1234",
+            }
+        ],
+        "entries": [
+            _entry("a", "net", 3, 20.0, 25.0, 0.9, (0.5, 4.5), 1000),
+            _entry("b", "net", 3, 22.0, 28.0, None, (0.7, 5.5), 3000),
+            _entry("a", "quadtree+solve", None, 24.0, 26.0, 0.95, (1.0, 6.0), 2000),
+            _entry("b", "quadtree+solve", None, 25.0, 29.0, 0.97, (1.2, 6.4), 4000),
+        ],
+    }
 
 
 def test_means(data):
@@ -49,8 +103,10 @@ def test_means(data):
     assert b["psnr"] == pytest.approx(26.5) and b["seconds"] == pytest.approx(5.0)
     assert b["ms_ssim"] == pytest.approx(0.9) and b["ms_ssim_images"] == 1  # None is not averaged
     table = report.means_table(data)
-    assert ("| jax | net | 3 | 2 | 2,000 | 16,000 | 0.600 | 21.00 (0.6 s) "
-            "| 26.50 / 0.9000 [1 of 2 images] (5.0 s) |") in table
+    assert (
+        "| jax | net | 3 | 2 | 2,000 | 16,000 | 0.600 | 21.00 (0.6 s) "
+        "| 26.50 / 0.9000 [1 of 2 images] (5.0 s) |"
+    ) in table
     assert "| 27.50 / 0.9600 (6.2 s) |" in table  # both quad-tree rows have MS-SSIM: no count
     assert "| 25.50 (2.1 s, 40 st) | 100.0 |" in table
     assert "| jax | quadtree+solve | – | 2 | 3,000 | 24,000 | 1.100 | 24.50 (1.1 s) |" in table
@@ -72,14 +128,17 @@ def test_means_leave_out_incomplete_images(data):
     for e, w in zip(data["entries"], (600.0, 1200.0, 1800.0), strict=True):
         e["wall_seconds"] = w
     assert report.wall_line(data).startswith(  # per image: a's two rows only
-        "Wall time: 1.00 h for 3 entries on 2 image(s), 40.0 min per image with every row (1), ")
+        "Wall time: 1.00 h for 3 entries on 2 image(s), 40.0 min per image with every row (1), "
+    )
 
 
 def test_paired_differences(data):
     """Image by image against the quad-tree row; a PyTorch row against JAX's same init (parity)."""
     qt = "quadtree+solve"
-    data["entries"] += [_entry("a", qt, None, 24.0, 26.0 + 3e-4, 0.95, (1.0, 9.0), 2000, "torch"),
-                        _entry("b", qt, None, 25.0, 29.0 - 1e-4, 0.97, (1.2, 9.4), 4000, "torch")]
+    data["entries"] += [
+        _entry("a", qt, None, 24.0, 26.0 + 3e-4, 0.95, (1.0, 9.0), 2000, "torch"),
+        _entry("b", qt, None, 25.0, 29.0 - 1e-4, 0.97, (1.2, 9.4), 4000, "torch"),
+    ]
     assert report.reference_group(data) == ("jax", "quadtree+solve", None)
     pairs = {p["row"]: p for p in report.paired(data)}
     assert set(pairs) == {("jax", "net", 3), ("torch", "quadtree+solve", None)}
@@ -91,8 +150,9 @@ def test_paired_differences(data):
     assert torch["versus"] == ("jax", "quadtree+solve", None)
     assert torch["budgets"]["100 steps"] == {"delta": pytest.approx(1e-4), "ahead": 1, "images": 2}
     table = report.paired_table(data)
-    assert "| jax net k = 3 − jax quadtree+solve | -3.50 (0 of 2) | -1.00 (0 of 2) | -1.00 (0 of 2) |" \
-        in table
+    assert (
+        "| jax net k = 3 − jax quadtree+solve | -3.50 (0 of 2) | -1.00 (0 of 2) | -1.00 (0 of 2) |" in table
+    )
     assert "| torch quadtree+solve − jax quadtree+solve | +0.00 (0 of 2) | +1.0e-04 (1 of 2) |" in table
     assert "## Paired" in report.markdown(data)
     data["entries"] = [e for e in data["entries"] if e["init"] == "net"]  # nothing to compare with
@@ -117,8 +177,9 @@ def test_markdown_and_published(data):
     assert "; code abc1234." in text
     assert "| a | jax | net | 3 | 1,000 | 0.500 | 20.00 | 25.00 | 24.00 |" in text
     for p in published.PUBLISHED:  # a Kodak folder: Kodak's published numbers, not DIV2K's
-        assert (f"| {p['dataset']} | {p['hardware']} | {p['gaussians']:,} | {p['psnr']:.2f} |" in text) \
-            == (p["on"] == "kodak")
+        assert (f"| {p['dataset']} | {p['hardware']} | {p['gaussians']:,} | {p['psnr']:.2f} |" in text) == (
+            p["on"] == "kodak"
+        )
     data["settings"]["dataset"] = "/data/photos"  # any other photos: beside DIV2K ×2's
     assert "| DIV2K validation, ×2 downscaled | NVIDIA A100 | 76,985 | 29.67 | – |" in report.markdown(data)
     assert "Kodak, 24 images" not in report.markdown(data)
@@ -132,8 +193,9 @@ def test_readme_block_round_trip(tmp_path, data):
     saved["entries"] = data["entries"]
     results.write_text(json.dumps(saved))
     readme = tmp_path / "README.md"
-    readme.write_text('# x\n\nbefore\n\n<!-- results:begin label="**Sample**" -->\nold\n'
-                      '<!-- results:end -->\n\nafter\n')
+    readme.write_text(
+        '# x\n\nbefore\n\n<!-- results:begin label="**Sample**" -->\nold\n<!-- results:end -->\n\nafter\n'
+    )
     assert report.update_readme(readme, results)
     text = readme.read_text()
     assert text.startswith("# x\n\nbefore\n\n") and text.endswith("<!-- results:end -->\n\nafter\n")
@@ -180,5 +242,5 @@ def test_readme_results_match_the_committed_json():
         path = ROOT / source
         assert source and path.exists(), f"README results block from {source!r}, not in this checkout"
         assert body == report.readme_block(store.load(path), source, label), (
-            f"README results block is stale: "
-            f"python -m igi_jax.experiments.report {source} --readme README.md")
+            f"README results block is stale: python -m igi_jax.experiments.report {source} --readme README.md"
+        )

@@ -18,8 +18,24 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, dataset, tiny_weights):
     out = tmp_path_factory.mktemp("exp")
-    argv = ["--dataset", str(dataset), "--limit", "1", "--inits", "net,quadtree,random", "--steps", "0,10,20",
-            "--seconds", "0.2", "--weights", str(tiny_weights), "--fps-repeats", "2", "--out", str(out)]
+    argv = [
+        "--dataset",
+        str(dataset),
+        "--limit",
+        "1",
+        "--inits",
+        "net,quadtree,random",
+        "--steps",
+        "0,10,20",
+        "--seconds",
+        "0.2",
+        "--weights",
+        str(tiny_weights),
+        "--fps-repeats",
+        "2",
+        "--out",
+        str(out),
+    ]
     assert cli.main(argv) == 0
     return out, argv
 
@@ -31,8 +47,11 @@ def _entries(out):
 def test_one_entry_per_image_init_and_k(run_dir):
     entries = _entries(run_dir[0])
     keys = sorted(store.entry_key(e) for e in entries)
-    assert keys == sorted((img, init, k, "jax") for img in ("img0",)
-                          for init, k in (("net", 3), ("quadtree", None), ("random", 3)))
+    assert keys == sorted(
+        (img, init, k, "jax")
+        for img in ("img0",)
+        for init, k in (("net", 3), ("quadtree", None), ("random", 3))
+    )
     for e in entries:
         assert e["params"] == 8 * e["gaussians"] > 0
         assert e["init_seconds"] > 0 and e["fps"] > 0
@@ -94,7 +113,7 @@ def test_second_run_fits_nothing(run_dir, capsys):
 def test_other_settings_refuse_to_resume(run_dir, capsys):
     out, argv = run_dir
     i = argv.index("--steps")
-    assert cli.main([*argv[:i], "--steps", "0,30", *argv[i + 2:]]) == 2
+    assert cli.main([*argv[:i], "--steps", "0,30", *argv[i + 2 :]]) == 2
     assert "other settings (steps)" in capsys.readouterr().err
 
 
@@ -162,8 +181,20 @@ def test_only_selects_images_by_name(dataset, tiny_weights, tmp_path):
     from igi_jax.experiments.runner import Runner
 
     def make(only, out):
-        args = cli.parser().parse_args(["--dataset", str(dataset), "--only", only, "--inits", "quadtree",
-                                        "--steps", "0", "--weights", str(tiny_weights)])
+        args = cli.parser().parse_args(
+            [
+                "--dataset",
+                str(dataset),
+                "--only",
+                only,
+                "--inits",
+                "quadtree",
+                "--steps",
+                "0",
+                "--weights",
+                str(tiny_weights),
+            ]
+        )
         return Runner(cli.experiment_from_args(args), tmp_path / out, log=lambda *_: None)
 
     assert [p.stem for p in make("img1", "a").images()] == ["img1"]
@@ -197,7 +228,7 @@ def test_remeasure_seconds_brings_old_results_up_to_date(run_dir, tmp_path):
     old.mkdir()
     (old / "results.json").write_text(json.dumps(data))
     i = argv.index("--out")
-    resume = [*argv[:i], "--out", str(old), *argv[i + 2:]]
+    resume = [*argv[:i], "--out", str(old), *argv[i + 2 :]]
     assert cli.main(resume) == 2  # other settings (seconds_blocks)
 
     spec = importlib.util.spec_from_file_location("remeasure", ROOT / "bench" / "remeasure_seconds.py")
@@ -216,8 +247,22 @@ def test_remeasure_seconds_brings_old_results_up_to_date(run_dir, tmp_path):
 
 def test_stop_after_ends_between_entries_and_resumes(dataset, tiny_weights, tmp_path, capsys):
     out = tmp_path / "exp"
-    argv = ["--dataset", str(dataset), "--inits", "quadtree,random", "--steps", "0",
-            "--weights", str(tiny_weights), "--fps-repeats", "1", "--grid-images", "0", "--out", str(out)]
+    argv = [
+        "--dataset",
+        str(dataset),
+        "--inits",
+        "quadtree,random",
+        "--steps",
+        "0",
+        "--weights",
+        str(tiny_weights),
+        "--fps-repeats",
+        "1",
+        "--grid-images",
+        "0",
+        "--out",
+        str(out),
+    ]
     assert cli.main([*argv, "--stop", "0"]) == 3  # 4 entries (2 images × 2 inits), none started
     assert "with 4 entries left; run the same command again to resume" in capsys.readouterr().err
     assert _entries(out) == [] and not list(out.glob("*.png"))  # no plots of nothing

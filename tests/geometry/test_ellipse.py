@@ -67,11 +67,16 @@ def test_vertices_at_mahalanobis_radius():
     cov = ellipse_cov(semi, angle)
     det = cov[:, 0] * cov[:, 2] - cov[:, 1] ** 2
     conic = np.stack([cov[:, 2], -cov[:, 1], cov[:, 0]], -1) / det[:, None]  # float64 inverse
-    for pts, expected in ((tris, np.sqrt(20 / 17)),
-                          (0.5 * (tris + np.roll(tris, -1, axis=1)), 0.5 * np.sqrt(20 / 17))):
+    for pts, expected in (
+        (tris, np.sqrt(20 / 17)),
+        (0.5 * (tris + np.roll(tris, -1, axis=1)), 0.5 * np.sqrt(20 / 17)),
+    ):
         d = pts - centre[:, None]
-        r2 = (conic[:, None, 0] * d[..., 0] ** 2 + 2 * conic[:, None, 1] * d[..., 0] * d[..., 1]
-              + conic[:, None, 2] * d[..., 1] ** 2)
+        r2 = (
+            conic[:, None, 0] * d[..., 0] ** 2
+            + 2 * conic[:, None, 1] * d[..., 0] * d[..., 1]
+            + conic[:, None, 2] * d[..., 1] ** 2
+        )
         np.testing.assert_allclose(np.sqrt(r2), expected, rtol=1e-9)
 
 

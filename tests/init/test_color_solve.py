@@ -72,8 +72,9 @@ def test_never_raises_objective(kind, precondition):
         before = float(_objective(g, target, ridge))
         previous = before
         for iters in (0, 1, 2, 5, 12):
-            solved, info = solve_colors_with_info(g, target, iters=iters, ridge=ridge,
-                                                  precondition=precondition)
+            solved, info = solve_colors_with_info(
+                g, target, iters=iters, ridge=ridge, precondition=precondition
+            )
             value = float(_objective(solved, target, ridge))
             # CG on an SPD system from the warm start is monotone; slack for float32 sums only.
             assert value <= previous * (1 + 1e-5) + 1e-6, (seed, iters, value, previous)

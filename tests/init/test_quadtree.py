@@ -51,8 +51,12 @@ def _reference_leaves(img: np.ndarray) -> set[tuple[int, int, int, int]]:
             leaves.append((x, y, xs, ys))
             continue
         xh, yh = xs // 2, ys // 2
-        quads = [(x, y, xh, yh), (x + xh, y, xs - xh, yh), (x, y + yh, xh, ys - yh),
-                 (x + xh, y + yh, xs - xh, ys - yh)]
+        quads = [
+            (x, y, xh, yh),
+            (x + xh, y, xs - xh, yh),
+            (x, y + yh, xh, ys - yh),
+            (x + xh, y + yh, xs - xh, ys - yh),
+        ]
         covered = [False] * 4
         for half, idx in (((x, y, xh, ys), (0, 2)), ((x + xh, y, xs - xh, ys), (1, 3))):
             if _uniform(img, *half):

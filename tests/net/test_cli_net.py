@@ -30,12 +30,24 @@ def test_net_without_weights_is_a_usage_error(png, tmp_path, capsys, monkeypatch
 
 
 def test_bad_weights_and_flags(png, tmp_path, capsys):
-    rc, err = _run(capsys, "fit", png, "--init", "net", "--weights", tmp_path / "nope.npz",
-                   "--out", tmp_path / "o")
+    rc, err = _run(
+        capsys, "fit", png, "--init", "net", "--weights", tmp_path / "nope.npz", "--out", tmp_path / "o"
+    )
     assert rc == 2 and "weights not found" in err
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    rc, err = _run(capsys, "fit", png, "--init", "net", "--weights", tmp_path / "bad.npz",
-                   "--steps", "1", "--out", tmp_path / "o")
+    rc, err = _run(
+        capsys,
+        "fit",
+        png,
+        "--init",
+        "net",
+        "--weights",
+        tmp_path / "bad.npz",
+        "--steps",
+        "1",
+        "--out",
+        tmp_path / "o",
+    )
     assert rc == 2 and "not a readable .npz" in err
     rc, err = _run(capsys, "fit", png, "--weights", tmp_path / "bad.npz", "--out", tmp_path / "o")
     assert rc == 2 and "--init net only" in err
@@ -59,13 +71,39 @@ def test_net_fit_narrows_when_it_fine_tunes(png, tmp_path, capsys):
     weights = save_weights(tmp_path / "tiny.npz", InstantGINet(NetConfig.tiny(), rngs=nnx.Rngs(0)))
     for steps, want in (("2", 0.8), ("0", 1.0)):
         out = tmp_path / f"o{steps}"
-        rc, err = _run(capsys, "fit", png, "--init", "net", "--weights", weights, "--steps", steps,
-                       "--out", out, "--quiet")
+        rc, err = _run(
+            capsys,
+            "fit",
+            png,
+            "--init",
+            "net",
+            "--weights",
+            weights,
+            "--steps",
+            steps,
+            "--out",
+            out,
+            "--quiet",
+        )
         assert rc == 0, err
         m = json.loads((out / "metrics.json").read_text())
         assert m["options"]["net_shrink"] == want
         assert m["init_info"].get("shrink", 1.0) == want and m["init_info"]["solve_iters"] == 8
-    rc, err = _run(capsys, "fit", png, "--init", "net", "--weights", weights, "--steps", "2",
-                   "--net-shrink", "1", "--out", tmp_path / "own", "--quiet")
+    rc, err = _run(
+        capsys,
+        "fit",
+        png,
+        "--init",
+        "net",
+        "--weights",
+        weights,
+        "--steps",
+        "2",
+        "--net-shrink",
+        "1",
+        "--out",
+        tmp_path / "own",
+        "--quiet",
+    )
     assert rc == 0
     assert json.loads((tmp_path / "own" / "metrics.json").read_text())["options"]["net_shrink"] == 1.0

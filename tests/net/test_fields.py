@@ -36,8 +36,9 @@ def test_scale_activation_range_and_hand_values():
     want = -0.5 * math.log1p(math.exp(-2 * (0.25 * xp - 2.5))) + 3.0
     assert float(fields.scale_activation(jnp.float32(10.0))) == pytest.approx(want, rel=1e-6)
     xp = 50 * math.tanh(0.02 * -3.0)
-    assert float(fields.scale_activation(jnp.float32(-3.0))) == pytest.approx(0.5 * math.exp(0.5 * xp),
-                                                                              rel=1e-6)
+    assert float(fields.scale_activation(jnp.float32(-3.0))) == pytest.approx(
+        0.5 * math.exp(0.5 * xp), rel=1e-6
+    )
 
 
 def test_rotation_bias_is_identity_at_zero_output():
@@ -56,11 +57,12 @@ def test_bilinear_matches_explicit_formula():
     np.testing.assert_array_equal(bilinear(grid, jnp.asarray([[3.5, 2.5]])), g[2, 3][None])
     # Off-centre: x = 2.3, y = 1.8 → index space (1.8, 1.3): x0 = 1, y0 = 1, wx = 0.8, wy = 0.3.
     wx, wy = 0.8, 0.3
-    want = ((1 - wy) * ((1 - wx) * g[1, 1] + wx * g[1, 2]) + wy * ((1 - wx) * g[2, 1] + wx * g[2, 2]))
+    want = (1 - wy) * ((1 - wx) * g[1, 1] + wx * g[1, 2]) + wy * ((1 - wx) * g[2, 1] + wx * g[2, 2])
     np.testing.assert_allclose(bilinear(grid, jnp.asarray([[2.3, 1.8]]))[0], want, rtol=1e-6)
     # Outside the outermost centres the border is repeated (x = 0, y = 0 → pixel (0, 0)).
-    np.testing.assert_allclose(bilinear(grid, jnp.asarray([[0.0, 0.0], [5.0, 4.0]])),
-                               np.stack([g[0, 0], g[3, 4]]), rtol=1e-6)
+    np.testing.assert_allclose(
+        bilinear(grid, jnp.asarray([[0.0, 0.0], [5.0, 4.0]])), np.stack([g[0, 0], g[3, 4]]), rtol=1e-6
+    )
 
 
 def test_sampler_and_renderer_share_the_pixel_centre():
@@ -68,14 +70,12 @@ def test_sampler_and_renderer_share_the_pixel_centre():
     h, w = 12, 16
     means = jnp.asarray([[5.5, 3.5]], jnp.float32)  # centre of pixel (row 3, col 5)
     cov = jnp.asarray([[0.8, 0.0, 0.8]], jnp.float32)
-    img = render(means, cov, jnp.ones((1, 3), jnp.float32), jnp.ones((1,), bool), h, w,
-                 backend="reference")
+    img = render(means, cov, jnp.ones((1, 3), jnp.float32), jnp.ones((1,), bool), h, w, backend="reference")
     assert np.unravel_index(np.argmax(np.asarray(img[..., 0])), (h, w)) == (3, 5)
     np.testing.assert_allclose(bilinear(img, means)[0], [1.0, 1.0, 1.0], rtol=1e-6)
     # Half-way between two pixel centres the render is symmetric and sampling averages it.
     mid = jnp.asarray([[5.0, 3.5]], jnp.float32)
-    img2 = render(mid, cov, jnp.ones((1, 3), jnp.float32), jnp.ones((1,), bool), h, w,
-                  backend="reference")
+    img2 = render(mid, cov, jnp.ones((1, 3), jnp.float32), jnp.ones((1,), bool), h, w, backend="reference")
     np.testing.assert_allclose(img2[3, 4], img2[3, 5], rtol=1e-6)
     np.testing.assert_allclose(bilinear(img2, mid)[0], img2[3, 5], rtol=1e-6)
 
@@ -87,8 +87,7 @@ def test_organise_dimensions_and_triangle_normalisation():
     feats = jnp.zeros((h, w, cfg.feature_dim), jnp.float32)
     verts = jnp.asarray([[[2.0, 2.0], [12.0, 2.0], [2.0, 8.0]]], jnp.float32)
     centre = verts.mean(1)
-    geo, sampled = fields.organise(image, feats, verts, centre, jnp.asarray([[4.0, 2.0]]),
-                                   jnp.asarray([0.5]))
+    geo, sampled = fields.organise(image, feats, verts, centre, jnp.asarray([[4.0, 2.0]]), jnp.asarray([0.5]))
     assert geo.shape == (1, 22) and sampled.shape == (1, 4 * cfg.feature_dim)
     assert geo.shape[1] + cfg.feature_dim == cfg.bc_in == 86
     tri = np.asarray(geo[0, 4:10]).reshape(3, 2)

@@ -100,8 +100,9 @@ def test_render_capacity_bounds_the_largest_gaussians(backend, cell):
         means = np.einsum("tk,tkd->td", bc, v)
         scales = MAX_SCALE_FACTOR * semi[:, :1] * np.ones((1, 2))  # round: the widest reach
         cov = cov_from_rs(jnp.asarray(scales, jnp.float32), jnp.zeros(len(v)))
-        n = int(binning.count_entries(jnp.asarray(means, jnp.float32), cov, jnp.ones(len(v), bool),
-                                      H, W, cell))
+        n = int(
+            binning.count_entries(jnp.asarray(means, jnp.float32), cov, jnp.ones(len(v), bool), H, W, cell)
+        )
         worst = max(worst, n)
     assert worst <= geom.render_capacity
 
@@ -113,5 +114,6 @@ def test_fixed_capacities_for_a_training_loop():
     assert fixed.capacity == 4096 and fixed.render_capacity == 4 * free.render_capacity
     # A floor below the bound changes nothing.
     assert host_geometry(ppm, 3, min_render_capacity=1).render_capacity == free.render_capacity
-    np.testing.assert_array_equal(np.asarray(fixed.vertices[0, : free.capacity]),
-                                  np.asarray(free.vertices[0]))
+    np.testing.assert_array_equal(
+        np.asarray(fixed.vertices[0, : free.capacity]), np.asarray(free.vertices[0])
+    )

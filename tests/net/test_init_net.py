@@ -66,8 +66,9 @@ def test_shrink_narrows_every_gaussian_by_the_factor(image, weights_file):
     np.testing.assert_array_equal(g.colors, own.colors)
     live = np.asarray(own.mask)
     # Covariance × 0.8² exactly (both std devs scale, the angle is kept).
-    np.testing.assert_allclose(np.asarray(g.covariances())[live],
-                               0.64 * np.asarray(own.covariances())[live], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(g.covariances())[live], 0.64 * np.asarray(own.covariances())[live], rtol=1e-5, atol=1e-6
+    )
     for bad in (0.0, -1.0, float("nan"), float("inf"), 5.0):
         with pytest.raises(ValueError, match="shrink must be"):
             initialize("net", image, weights=weights_file, shrink=bad)
@@ -77,5 +78,6 @@ def test_cholesky_kind_renders_like_rs(image, weights_file):
     rs = initialize("net", image, weights=weights_file).gaussians
     ch = initialize("net", image, weights=weights_file, kind="cholesky").gaussians
     assert ch.kind == "cholesky" and ch.num_live() == rs.num_live()
-    np.testing.assert_allclose(render_gaussians(ch, backend="reference"),
-                               render_gaussians(rs, backend="reference"), atol=1e-4)
+    np.testing.assert_allclose(
+        render_gaussians(ch, backend="reference"), render_gaussians(rs, backend="reference"), atol=1e-4
+    )

@@ -20,8 +20,9 @@ def setup():
     model = InstantGINet(NetConfig.tiny(), rngs=nnx.Rngs(0))
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:H, 0:W] / np.asarray([H, W])[:, None, None]
-    images = np.stack([np.stack([x, y, 0.5 + 0.4 * np.sin(7 * x * y)], -1),
-                       rng.uniform(size=(H, W, 3))]).astype(np.float32)
+    images = np.stack(
+        [np.stack([x, y, 0.5 + 0.4 * np.sin(7 * x * y)], -1), rng.uniform(size=(H, W, 3))]
+    ).astype(np.float32)
     target = np.stack([0.2 + 0.6 * x, 0.7 - 0.5 * y]).astype(np.float32)
     # Two PPMs of different mass, so the two images get different Gaussian counts (the untrained
     # net's own PPM is ≈ 0.5 everywhere); the loss holds for any triangulation.
@@ -55,8 +56,10 @@ def grads(setup):
 
 
 def _paths(tree):
-    return {"/".join(str(getattr(k, "key", k)) for k in p): np.asarray(v)
-            for p, v in jax.tree_util.tree_flatten_with_path(nnx.to_pure_dict(tree))[0]}
+    return {
+        "/".join(str(getattr(k, "key", k)) for k in p): np.asarray(v)
+        for p, v in jax.tree_util.tree_flatten_with_path(nnx.to_pure_dict(tree))[0]
+    }
 
 
 def test_gradients_reach_every_parameter_and_the_ppm_only_through_focal(setup, grads):
@@ -84,7 +87,7 @@ def test_batch_loss_is_the_mean_of_single_image_losses(setup, grads):
     model, images, target, geom = setup
     _, _, aux, _ = grads
     single = jax.jit(per_image_losses)
-    alone = [single(model, images[b:b + 1], target[b:b + 1], geom.image(b)) for b in range(2)]
+    alone = [single(model, images[b : b + 1], target[b : b + 1], geom.image(b)) for b in range(2)]
     for key in ("loss", "l2", "dssim", "focal", "scale_floor", "psnr"):
         each = np.asarray([float(a[key][0]) for a in alone])
         # Float32 sums in another order (vmap vs single): relative 1e-5.

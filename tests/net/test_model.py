@@ -78,8 +78,9 @@ def test_every_backend_renders_the_net_gaussians_alike(init):
     ref = np.asarray(render_gaussians(g, backend="reference"))
     assert ref.shape == (H, W, 3) and ref.max() > 0.1
     for backend in ("dense", "pallas-interpret"):
-        np.testing.assert_allclose(render_gaussians(g, backend=backend), ref, atol=1e-5, rtol=1e-5,
-                                   err_msg=backend)
+        np.testing.assert_allclose(
+            render_gaussians(g, backend=backend), ref, atol=1e-5, rtol=1e-5, err_msg=backend
+        )
 
 
 def test_kernel_size_changes_the_count(model, image):

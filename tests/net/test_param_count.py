@@ -76,8 +76,10 @@ def test_paper_config_matches_the_official_parameter_count():
     assert ours["opacity_field"] == official["opacity"]
     total = sum(ours.values())
     assert total == sum(official.values())
-    print(f"paper config: {total:,} parameters (encoder {official['encoder']:,}, decoder "
-          f"{official['decoder']:,}) = the official InitNet")
+    print(
+        f"paper config: {total:,} parameters (encoder {official['encoder']:,}, decoder "
+        f"{official['decoder']:,}) = the official InitNet"
+    )
 
 
 def test_small_and_tiny_are_small():

@@ -70,10 +70,8 @@ def _kernel(means, conics, colors, b, *, height, width, interpret, chunk=splat.D
 
 
 @functools.partial(jax.jit, static_argnames=_STATIC)
-def _kernel_vjp(means, conics, colors, b, v_image, *, height, width, interpret,
-                chunk=splat.DEFAULT_CHUNK):
-    fn = functools.partial(splat.rasterize, b=b, height=height, width=width, interpret=interpret,
-                           chunk=chunk)
+def _kernel_vjp(means, conics, colors, b, v_image, *, height, width, interpret, chunk=splat.DEFAULT_CHUNK):
+    fn = functools.partial(splat.rasterize, b=b, height=height, width=width, interpret=interpret, chunk=chunk)
     return jax.vjp(fn, means, conics, colors)[1](v_image)
 
 
@@ -102,14 +100,17 @@ class SplatSuite:
     INTERPRET = False
 
     def _rasterize(self, means, conics, colors, b, height, width, **kwargs):
-        return _kernel(means, conics, colors, b, height=height, width=width,
-                       interpret=self.INTERPRET, **kwargs)
+        return _kernel(
+            means, conics, colors, b, height=height, width=width, interpret=self.INTERPRET, **kwargs
+        )
 
     def _vjp_pair(self, means, conics, colors, b, height, width, v_image):
         """VJPs of kernel and XLA reference w.r.t. (means, conics, colors)."""
         size = dict(height=height, width=width)
-        return (_kernel_vjp(means, conics, colors, b, v_image, interpret=self.INTERPRET, **size),
-                _reference_vjp(means, conics, colors, b, v_image, **size))
+        return (
+            _kernel_vjp(means, conics, colors, b, v_image, interpret=self.INTERPRET, **size),
+            _reference_vjp(means, conics, colors, b, v_image, **size),
+        )
 
     def test_forward_matches_references(self):
         means, conics, colors, b, g = _scene(jax.random.key(0))
@@ -141,8 +142,7 @@ class SplatSuite:
                     image = splat_dense(means, cov, gp.colors, gp.mask, H, W)
                 else:
                     conics = covariance.conic_from_cov(cov)
-                    image = splat.rasterize(means, conics, gp.colors, b, H, W,
-                                            interpret=self.INTERPRET)
+                    image = splat.rasterize(means, conics, gp.colors, b, H, W, interpret=self.INTERPRET)
                 return jnp.sum(image * v_image)
 
             return jax.grad(loss)(params)
@@ -160,8 +160,7 @@ class SplatSuite:
         assert int(b.tile_end[0] - b.tile_start[0]) == NP
         conics = covariance.conic_from_cov(cov)
         image = self._rasterize(means, conics, colors, b, H, W)
-        np.testing.assert_allclose(image, _dense(means, cov, colors, mask, H, W),
-                                   rtol=0, atol=FWD_ATOL)
+        np.testing.assert_allclose(image, _dense(means, cov, colors, mask, H, W), rtol=0, atol=FWD_ATOL)
         v_image = jax.random.normal(k_v, (H, W, 3), jnp.float32)
         got, want = self._vjp_pair(means, conics, colors, b, H, W, v_image)
         _assert_vjps_close(got, want)
@@ -169,8 +168,7 @@ class SplatSuite:
     def test_chunk_size_does_not_change_result(self):
         means, conics, colors, b, _ = _scene(jax.random.key(6))
         a = self._rasterize(means, conics, colors, b, H, W, chunk=64)
-        np.testing.assert_allclose(a, self._rasterize(means, conics, colors, b, H, W),
-                                   rtol=0, atol=FWD_ATOL)
+        np.testing.assert_allclose(a, self._rasterize(means, conics, colors, b, H, W), rtol=0, atol=FWD_ATOL)
 
     def test_padded_set_renders_like_unpadded(self):
         means, conics, colors, b, g = _scene(jax.random.key(7), kind="cholesky")
@@ -184,8 +182,7 @@ class SplatSuite:
         # Same per-tile lists in the same order: identical sums, bit for bit.
         np.testing.assert_array_equal(image, image_live)
         grads = self._vjp_pair(means, conics, colors, b, H, W, v_image)[0]
-        grads_live = self._vjp_pair(means[live], conics[live], colors[live], b_live, H, W,
-                                    v_image)[0]
+        grads_live = self._vjp_pair(means[live], conics[live], colors[live], b_live, H, W, v_image)[0]
         for v, v_live in zip(grads, grads_live, strict=True):
             np.testing.assert_array_equal(v[live], v_live)
             np.testing.assert_array_equal(v[~live], 0.0)
@@ -254,8 +251,9 @@ class TestSplatLowering:
 
     def test_forward_lowers_to_triton(self, scene):
         means, conics, colors, b, _ = scene
-        text = self._cuda_module_text(lambda m, c, k, b: splat.rasterize(m, c, k, b, H, W),
-                                      means, conics, colors, b)
+        text = self._cuda_module_text(
+            lambda m, c, k, b: splat.rasterize(m, c, k, b, H, W), means, conics, colors, b
+        )
         assert text.count(TRITON_CUSTOM_CALL) == 1
         assert 'name = "splat_forward"' in text
 

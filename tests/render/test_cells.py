@@ -14,8 +14,9 @@ from igi_jax.render.dense import render_dense
 def _gaussians(n=160, h=45, w=61, seed=0):
     """A mix the cell boxes must get right: tiny, large, needle-thin rotated, and off-edge ones."""
     k = jax.random.split(jax.random.key(seed), 5)
-    means = jax.random.uniform(k[0], (n, 2), minval=-6.0, maxval=1.0) + jnp.array([w + 5.0, h + 5.0]) \
-        * jax.random.uniform(k[1], (n, 2))
+    means = jax.random.uniform(k[0], (n, 2), minval=-6.0, maxval=1.0) + jnp.array(
+        [w + 5.0, h + 5.0]
+    ) * jax.random.uniform(k[1], (n, 2))
     scales = jnp.exp(jax.random.uniform(k[2], (n, 2), minval=np.log(0.3), maxval=np.log(9.0)))
     scales = scales.at[: n // 4, 1].set(0.15)  # needles
     theta = jax.random.uniform(k[3], (n,), maxval=np.pi)
@@ -27,7 +28,7 @@ def _gaussians(n=160, h=45, w=61, seed=0):
 
 def _lists(b: binning.Binning, num_cells: int) -> list[set[int]]:
     ids, s, e = map(np.asarray, (b.gauss_ids, b.tile_start, b.tile_end))
-    return [set(ids[s[c]:e[c]].tolist()) for c in range(num_cells)]
+    return [set(ids[s[c] : e[c]].tolist()) for c in range(num_cells)]
 
 
 @pytest.mark.parametrize("cell", [8, 4])
@@ -43,8 +44,9 @@ def test_cell_lists_hold_every_nonzero_weight_and_stay_inside_the_tiles(cell):
     # Dense per-pixel weights, restricted to the tile support as every renderer does.
     conics = covariance.conic_from_cov(cov)
     ys, xs = np.mgrid[0:h, 0:w]
-    sigma = covariance.mahalanobis(conics, xs.reshape(-1, 1) + 0.5 - means[:, 0],
-                                   ys.reshape(-1, 1) + 0.5 - means[:, 1])
+    sigma = covariance.mahalanobis(
+        conics, xs.reshape(-1, 1) + 0.5 - means[:, 0], ys.reshape(-1, 1) + 0.5 - means[:, 1]
+    )
     weight = np.asarray(covariance.splat_weight(sigma))  # [P, N]
     tile_of = (ys // 16 * tx_n + xs // 16).reshape(-1)
     cell_of = (ys // cell * cx_n + xs // cell).reshape(-1)
@@ -109,8 +111,10 @@ def test_color_basis_matches_the_render_for_every_cell_size():
         basis = rasterize_lib.color_basis(means, conics, b, h, w)
         _, vjp = jax.vjp(lambda c: rasterize_lib.rasterize(means, conics, c, b, h, w), colors)
         image = rasterize_lib.rasterize(means, conics, colors, b, h, w)
-        return ((rasterize_lib.basis_render(basis, colors, h, w), image),
-                (rasterize_lib.basis_adjoint(basis, v, means.shape[0]), vjp(v)[0]))
+        return (
+            (rasterize_lib.basis_render(basis, colors, h, w), image),
+            (rasterize_lib.basis_adjoint(basis, v, means.shape[0]), vjp(v)[0]),
+        )
 
     for cell in (16, 8):
         with jax.enable_x64(True):
@@ -158,8 +162,10 @@ def test_capacity_counts_cell_entries_exactly_and_one_short_poisons():
     assert exact.capacity == entries and not bool(exact.overflowed())
     np.testing.assert_array_equal(exact.gauss_ids, ample.gauss_ids[:entries])
     assert np.all(np.asarray(ample.gauss_ids[entries:]) == means.shape[0])
-    np.testing.assert_array_equal(rasterize_lib.rasterize(means, conics, colors, exact, h, w),
-                                  rasterize_lib.rasterize(means, conics, colors, ample, h, w))
+    np.testing.assert_array_equal(
+        rasterize_lib.rasterize(means, conics, colors, exact, h, w),
+        rasterize_lib.rasterize(means, conics, colors, ample, h, w),
+    )
     short = binning.bin_gaussians(means, cov, mask, h, w, entries - 1, cell=8)
     assert bool(short.overflowed())
     assert bool(jnp.all(jnp.isnan(rasterize_lib.rasterize(means, conics, colors, short, h, w))))

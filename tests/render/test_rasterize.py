@@ -143,8 +143,7 @@ def test_padded_set_renders_like_unpadded():
     g = G.random_init(jax.random.key(9), 100, h, w, capacity=100)
     padded = G.pad(g, 256)
     # Garbage in the padded slots must not matter.
-    junk = dataclasses.replace(padded, colors=padded.colors.at[100:].set(7.0),
-                               xy=padded.xy.at[100:].set(0.1))
+    junk = dataclasses.replace(padded, colors=padded.colors.at[100:].set(7.0), xy=padded.xy.at[100:].set(0.1))
     np.testing.assert_array_equal(_render(junk, "reference"), _render(g, "reference"))
     # Gradients in float64: the two sets compile to different shapes, whose float32 roundings may
     # differ by an ulp; in float64 any leak from the padding would stand far above rounding.
@@ -165,8 +164,10 @@ def test_padded_set_renders_like_unpadded():
 def _crowd(n, h=48, w=48, centre=(24.0, 24.0), spread=3.0, seed=0):
     rng = np.random.default_rng(seed)
     means = jnp.asarray(centre + rng.uniform(-spread, spread, (n, 2)), jnp.float32)
-    cov = covariance.cov_from_rs(jnp.asarray(rng.uniform(0.6, 2.5, (n, 2)), jnp.float32),
-                                 jnp.asarray(rng.uniform(0, np.pi, n), jnp.float32))
+    cov = covariance.cov_from_rs(
+        jnp.asarray(rng.uniform(0.6, 2.5, (n, 2)), jnp.float32),
+        jnp.asarray(rng.uniform(0, np.pi, n), jnp.float32),
+    )
     colors = jnp.asarray(rng.uniform(-0.2, 0.3, (n, 3)), jnp.float32)
     return means, cov, colors, jnp.ones(n, bool)
 
@@ -194,8 +195,7 @@ def test_overflow_poisons_instead_of_dropping():
     means, cov, colors, mask = _crowd(300)
     # The reference backend lists (Gaussian, 8×8 cell) entries; capacity is that list's length.
     need = int(binning.count_entries(means, cov, mask, h, w, 8))
-    img, count = render_with_count(means, cov, colors, mask, h, w, capacity=need - 1,
-                                   backend="reference")
+    img, count = render_with_count(means, cov, colors, mask, h, w, capacity=need - 1, backend="reference")
     assert int(count) == need
     assert bool(jnp.all(jnp.isnan(img)))
     ok, _ = render_with_count(means, cov, colors, mask, h, w, capacity=need, backend="reference")

@@ -35,9 +35,15 @@ def tiny_setup(tmp_path_factory):
         img = (synthetic_image(rng, 64, 80) * 255).astype(np.uint8)
         Image.fromarray(img).save(root / "photos" / f"{n}.png")
     cfg = get_config()
-    data = dataclasses.replace(cfg.data, dataset_root=str(root), sources=(("photos", (1,)),),
-                               exclude=("v01",), val=("photos", ("v01",), 1),
-                               cache_dir=str(root / "cache"), limit=None)
+    data = dataclasses.replace(
+        cfg.data,
+        dataset_root=str(root),
+        sources=(("photos", (1,)),),
+        exclude=("v01",),
+        val=("photos", ("v01",), 1),
+        cache_dir=str(root / "cache"),
+        limit=None,
+    )
     cfg = cfg.replace(data=data)
     # Labels: a deterministic stand-in for fitted pseudo-PPMs (tests of prepare() itself fit).
     (root / "cache" / "ppm").mkdir(parents=True)
@@ -48,8 +54,16 @@ def tiny_setup(tmp_path_factory):
         grad = np.abs(np.diff(lum, axis=0, append=0)) + np.abs(np.diff(lum, axis=1, append=0))
         ppm = np.clip(grad / grad.max() * 2, 0, 1)
         encode_ppm(ppm, data.ppm_downsample).save(root / "cache" / "ppm" / f"photos_{n}_x1.png")
-        samples[f"photos_{n}_x1"] = {"source": f"photos/{n}.png", "scale": 1, "height": 64, "width": 80,
-                                     "gaussians": 0, "steps": 0, "psnr_init": 0.0, "psnr_fit": 0.0,
-                                     "seconds": 0.0}
+        samples[f"photos_{n}_x1"] = {
+            "source": f"photos/{n}.png",
+            "scale": 1,
+            "height": 64,
+            "width": 80,
+            "gaussians": 0,
+            "steps": 0,
+            "psnr_init": 0.0,
+            "psnr_fit": 0.0,
+            "seconds": 0.0,
+        }
     (root / "cache" / "manifest.json").write_text(json.dumps({"format": FORMAT, "samples": samples}))
     return cfg, root

@@ -88,8 +88,12 @@ def test_crop_and_flip_keeps_image_and_label_aligned():
     for seed in range(8):
         out = pipeline.crop_and_flip(el, np.random.default_rng(seed), size=16)
         np.testing.assert_array_equal(out["image"][..., 0], out["ppm"])
-        found = [(y, x) for y in range(15) for x in range(25)
-                 if np.array_equal(img[y:y + 16, x:x + 16], out["image"])]
+        found = [
+            (y, x)
+            for y in range(15)
+            for x in range(25)
+            if np.array_equal(img[y : y + 16, x : x + 16], out["image"])
+        ]
         flips += not found
     assert 0 < flips < 8  # both flipped and unflipped crops occur
     with pytest.raises(ValueError, match="smaller than the 64-px crop"):
@@ -110,7 +114,7 @@ def test_prepare_fits_writes_and_resumes(tiny_setup, tmp_path):
     cfg = cfg.replace(data=data)
     logs: list[str] = []
     manifest = prepare.prepare(cfg, log=logs.append)
-    (name, rec), = manifest["samples"].items()
+    ((name, rec),) = manifest["samples"].items()
     assert name == "photos_a01_x1" and rec["steps"] == 5 and rec["gaussians"] > 10
     assert rec["psnr_fit"] > rec["psnr_init"]
     label = prepare.decode_ppm(prepare.ppm_path(data.cache_dir, name), 64, 80)

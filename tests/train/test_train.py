@@ -95,11 +95,19 @@ def test_two_devices_match_one_device(tiny_setup, tmp_path):
     args = json.dumps(cfg.to_dict())
     results = {}
     for n in (1, 2):
-        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}",
-               "JAX_PLATFORMS": "cpu"}
-        proc = subprocess.run([sys.executable, "-c", _SCRIPT, args, str(tmp_path / f"w{n}"),
-                               str(tmp_path / f"p{n}.npz")], env=env, cwd=REPO, capture_output=True,
-                              text=True, timeout=900)
+        env = {
+            **os.environ,
+            "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}",
+            "JAX_PLATFORMS": "cpu",
+        }
+        proc = subprocess.run(
+            [sys.executable, "-c", _SCRIPT, args, str(tmp_path / f"w{n}"), str(tmp_path / f"p{n}.npz")],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         devices, metrics = proc.stdout.strip().splitlines()[-1].split(" ", 1)
         assert int(devices) == n
