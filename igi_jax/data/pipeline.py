@@ -105,6 +105,6 @@ def validation_images(data: DataConfig, limit: int | None = None) -> list[tuple[
         matches = sorted((root / folder).glob(f"{stem}.*"))
         if not matches:
             raise ValueError(f"validation image {stem!r} not found in {root / folder}")
-        sample = Sample(name=f"{folder}_{stem}_x{scale}", source=str(matches[0]), scale=scale)
+        sample = Sample(name=f"{folder}_{stem}_x{scale:g}", source=str(matches[0]), scale=scale)
         out.append((sample.name, sample.load()))
     return out

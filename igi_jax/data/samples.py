@@ -1,7 +1,8 @@
 """Training samples: which images, at which scales, and how each is made from its source.
 
-A sample is a source image downscaled by an integer factor with PIL's bicubic filter (the
-paper's DIV2K ×2/×3/×4 protocol), size ``round(W/s) × round(H/s)``. Samples are rebuilt from the
+A sample is a source image downscaled by a factor s ≥ 1 with PIL's bicubic filter (the
+paper's DIV2K ×2/×3/×4 protocol; fractional factors such as 1.5 too), size
+``round(W/s) × round(H/s)``. Samples are rebuilt from the
 source on demand (cheap and deterministic), so the cache only has to hold the pseudo-PPMs.
 
 The photos split: :data:`VAL_PHOTOS` are held out of training (validation during pretraining and
@@ -27,7 +28,7 @@ class Sample:
 
     name: str
     source: str
-    scale: int
+    scale: float
 
     def load(self, root: str | Path | None = None) -> np.ndarray:
         """``[H, W, 3]`` float32 in [0, 1]; ``root`` resolves a relative ``source``."""
@@ -35,10 +36,10 @@ class Sample:
         return downscale(path, self.scale)
 
 
-def downscale(path: str | Path, scale: int) -> np.ndarray:
+def downscale(path: str | Path, scale: float) -> np.ndarray:
     """Read an image and downscale it ×``scale`` (bicubic), as ``[H, W, 3]`` float32 in [0, 1]."""
     if scale < 1:
-        raise ValueError(f"scale must be an integer ≥ 1, got {scale}")
+        raise ValueError(f"scale must be a number ≥ 1, got {scale}")
     with Image.open(path) as im:
         im = im.convert("RGB")
         if scale > 1:
@@ -57,7 +58,7 @@ def list_images(folder: str | Path) -> list[Path]:
 
 def make_samples(
     folder: str | Path,
-    scales: tuple[int, ...],
+    scales: tuple[float, ...],
     *,
     root: str | Path,
     exclude: tuple[str, ...] = (),
@@ -74,9 +75,9 @@ def make_samples(
     paths = [p for p in list_images(folder) if p.stem not in exclude and (not only or p.stem in only)]
     if limit is not None:
         paths = paths[:limit]
-    tag = folder.name
+    tag = str(folder.resolve().relative_to(root.resolve())).replace("/", "-")
     return [
-        Sample(name=f"{tag}_{p.stem}_x{s}", source=str(p.resolve().relative_to(root.resolve())), scale=s)
+        Sample(name=f"{tag}_{p.stem}_x{s:g}", source=str(p.resolve().relative_to(root.resolve())), scale=s)
         for s in scales
         for p in paths
     ]

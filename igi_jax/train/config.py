@@ -23,7 +23,7 @@ class DataConfig:
     Attributes:
       dataset_root: folder holding the dataset folders named in ``sources``.
       sources: ``(folder, scales)`` pairs: every image of ``dataset_root/folder`` at each
-        integer downscale (1 = as is).
+        downscale factor ≥ 1 (1 = as is; 1.5 allowed).
       exclude: image stems never trained on (the held-out photos).
       val: ``(folder, stems, scale)`` of the validation images (whole images).
       cache_dir: pseudo-PPM cache (PNG labels + ``manifest.json``).

@@ -1,0 +1,31 @@
+"""``small_v2``: the ``small`` network trained on ten times the data, for fine-tuning (issue 31).
+
+Data: the 34 training photos at ×4/×3/×2 (as ``small``), the 80 Sun–Hays scene photos at
+×2/×1.5/×1 (1024 px on the long side, so these span DIV2K's ×4…×2 sizes) and the 300 BSDS500
+images at ×1 (481×321): 102 + 240 + 300 = 642 samples. Kodak and the 5 held-out photos are never
+trained on; validation is the net init of the held-out photos ×4, as for ``small``.
+
+    python -m igi_jax.data.prepare --config configs/net_small_v2.py      # labels, resumable
+    python train.py --config configs/net_small_v2.py --workdir runs/small_v2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from configs.net_small import get_config as small
+from igi_jax.train.config import TrainConfig
+
+SOURCES = (
+    ("bsds500/train", (1,)),
+    ("bsds500/val", (1,)),
+    ("sunhays80", (2, 1.5, 1)),
+    ("photos", (4, 3, 2)),
+)
+
+
+def get_config() -> TrainConfig:
+    base = small()
+    return base.replace(
+        data=dataclasses.replace(base.data, sources=SOURCES), steps=40_000, val_every=1000, ckpt_every=200
+    )
