@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from igi_jax import compile_cache, io, pipeline
+from igi_jax.errors import FitDivergedError, InputError
 from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS
 from igi_jax.outdir import OutputDir
@@ -36,7 +37,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (raised, so :func:`main` formats it like the rest)."""
 
     def error(self, message: str):
-        raise io.InputError(f"{message} (see '{self.prog} --help')")
+        raise InputError(f"{message} (see '{self.prog} --help')")
 
 
 def _count(text: str) -> int:
@@ -182,12 +183,12 @@ def _fit_options(args: argparse.Namespace) -> pipeline.FitOptions:
 def _check_out_dir(out: Path) -> None:
     """Fail before a long fit, not after, if ``out`` cannot become an output directory."""
     if out.exists() and not out.is_dir():
-        raise io.InputError(f"--out {out} exists and is not a directory")
+        raise InputError(f"--out {out} exists and is not a directory")
     parent = out
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise io.InputError(f"--out {out}: cannot create or write in {parent}")
+        raise InputError(f"--out {out}: cannot create or write in {parent}")
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -235,7 +236,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     height, width = rescale.rescaled_size(g.height, g.width, args.scale)  # validate before rendering
     out = args.out if args.out is not None else args.gaussians.parent / f"render_x{args.scale:g}.png"
     if out.is_dir():
-        raise io.InputError(f"--out {out} is a directory; give a .png file name")
+        raise InputError(f"--out {out} is a directory; give a .png file name")
     image = rescale.render_at_scale(g, args.scale, backend=args.backend)
     io.write_outputs(out.parent, {out.name: io.png_writer(np.asarray(image))})
     print(f"wrote {out} ({width}×{height} px, scale {args.scale:g} of {g.width}×{g.height})")
@@ -281,8 +282,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 def guarded(prog: str, fn: Callable[[], int]) -> int:
     """Run ``fn`` with user errors turned into one line on stderr and an exit code.
 
-    0 ok, 1 operating-system I/O failure, 2 usage/input error, 130 Ctrl-C. ``IGI_DEBUG=1``
-    re-raises instead (for a traceback).
+    0 ok, 1 operating-system I/O failure, 2 usage/input error or a diverged fit, 130 Ctrl-C.
+    ``IGI_DEBUG=1`` re-raises instead (for a traceback). Only :class:`~igi_jax.errors.InputError`,
+    :class:`~igi_jax.errors.FitDivergedError` and ``OSError`` are user errors; any other exception
+    (a plain ``ValueError`` included) is a bug and propagates with its traceback.
     """
     try:
         return fn()
@@ -291,7 +294,7 @@ def guarded(prog: str, fn: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; nothing was written", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as e:  # InputError is a ValueError
+    except (InputError, FitDivergedError, OSError) as e:  # any other exception is a bug: traceback
         if os.environ.get("IGI_DEBUG"):
             raise
         message = " ".join(str(e).split("\n")) or type(e).__name__

@@ -32,6 +32,7 @@ import optax
 from igi_jax import compile_cache, optim
 from igi_jax import gaussians as gaussians_lib
 from igi_jax.buckets import bucket
+from igi_jax.errors import FitDivergedError
 from igi_jax.gaussians import Gaussians
 from igi_jax.render import api as render_api
 
@@ -120,10 +121,6 @@ def _check_real(name: str, value: Any, low: float, high: float = math.inf, *, st
         lo = "(" if strict else "["
         hi = "∞)" if high == math.inf else f"{high:g}]"
         raise ValueError(f"{name} must be in {lo}{low:g}, {hi}, got {value!r}")
-
-
-class FitDivergedError(ValueError):
-    """The loss became NaN or infinite (the fit is stopped; nothing of it should be used)."""
 
 
 @dataclasses.dataclass

@@ -50,6 +50,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from igi_jax.errors import InputError
 from igi_jax.gaussians import KINDS, Gaussians, compact
 
 FORMAT_VERSION = "igi-gaussians/1"
@@ -58,10 +59,6 @@ _ARRAYS = {"xy": 2, "shape": 3, "colors": 3, "means": 2, "cov": 3}  # key → co
 _KEYS = ("format_version", "kind", "height", "width", "meta", *_ARRAYS)
 
 Writer = Callable[[IO[bytes]], None]
-
-
-class InputError(ValueError):
-    """A user-facing problem with an input file or argument; the message is one clear line."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -152,6 +152,28 @@ def test_help_exits_zero():
     assert rc == 0 and "--solve-colors" in out
 
 
+def test_an_internal_value_error_is_not_swallowed(fitted, monkeypatch):
+    """A plain ValueError is a bug, not bad input: it must reach the caller with its traceback."""
+
+    def broken(*args, **kwargs):
+        raise ValueError("internal invariant broken")
+
+    monkeypatch.setattr(cli.io, "read_gaussians", broken)
+    with pytest.raises(ValueError, match="internal invariant broken"):
+        run(["info", fitted[0] / "gaussians.npz"])
+
+
+@pytest.mark.parametrize("error, code", [(io.InputError("bad flag"), 2), (FileNotFoundError("gone"), 1)])
+def test_user_errors_are_one_line(error, code):
+    def fail() -> int:
+        raise error
+
+    err = std_io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert cli.guarded("igi", fail) == code
+    assert err.getvalue() == f"igi: error: {error}\n"
+
+
 def _bad_npz(tmp_path: Path, kind: str) -> Path:
     path = tmp_path / "g.npz"
     if kind == "truncated":

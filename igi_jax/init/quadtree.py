@@ -38,6 +38,7 @@ import jax
 import numpy as np
 from scipy import ndimage
 
+from igi_jax.errors import InputError
 from igi_jax.gaussians import Gaussians, Kind, from_pixels
 from igi_jax.geometry.ellipse import MAX_AXIS_RATIO, ellipse_cov, ellipse_filter, triangle_ellipses
 from igi_jax.geometry.triangulate import triangulate
@@ -220,7 +221,8 @@ def quadtree_geometry(
       ``t_triangulate``, ``t_ellipse``, ``t_color``).
 
     Raises:
-      ValueError: bad image, or no ellipse survives (e.g. a 1-pixel-thin image).
+      ValueError: bad image array.
+      InputError: no ellipse survives (e.g. a 1-pixel-thin image): the image does not suit the init.
     """
     t0 = time.perf_counter()
     image = _check_image(image)
@@ -240,7 +242,7 @@ def quadtree_geometry(
     inside = ellipse_filter(centre, semi, height, width, max_ratio=np.inf)
     keep = inside & ellipse_filter(centre, semi, height, width, max_ratio=max_ratio)
     if not keep.any():
-        raise ValueError(
+        raise InputError(
             f"quad-tree init kept no ellipse for a {height}x{width} image "
             f"({len(tri.triangles)} triangles, all thinner than {max_ratio=}); "
             "the image is too thin for this init"

@@ -8,8 +8,9 @@
   ``/`` (e.g. ``unet/stages/0/blocks/0/dwconv/kernel``).
 
 The loader checks the version, the config, that every variable is present with the right shape
-and nothing extra, and that the values are finite; every failure is one ``ValueError`` that says
-what is wrong (truncated or non-zip file, wrong version, missing or mis-shaped variables).
+and nothing extra, and that the values are finite; every failure is one
+:class:`~igi_jax.errors.InputError` (a ``ValueError``) that says what is wrong (truncated or
+non-zip file, wrong version, missing or mis-shaped variables).
 
 An orbax directory holds ``net_config.json`` (the same header, without ``params``) next to a
 ``StandardCheckpointer`` checkpoint of the pure state dict in ``state/``.
@@ -28,12 +29,13 @@ import jax
 import numpy as np
 from flax import nnx
 
+from igi_jax.errors import InputError
 from igi_jax.net.config import NetConfig
 from igi_jax.net.model import InstantGINet
 
 FORMAT_VERSION = "igi-net/1"
 _HEADER = "__header__"
-# Shipped weights of the ``small`` config (added by the pretraining issue; absent until then).
+# The shipped weights of the ``small`` config: the one name for them (tests monkeypatch it).
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "small.npz"
 
 
@@ -57,7 +59,7 @@ def _fill(cfg: NetConfig, arrays: dict[str, np.ndarray], source: str) -> Instant
     missing = sorted(set(want) - set(arrays))
     extra = sorted(set(arrays) - set(want))
     if missing or extra:
-        raise ValueError(
+        raise InputError(
             f"{source}: weights do not match the network config: missing {missing[:5]}"
             f"{'…' if len(missing) > 5 else ''}, unexpected {extra[:5]}"
             f"{'…' if len(extra) > 5 else ''}"
@@ -65,9 +67,9 @@ def _fill(cfg: NetConfig, arrays: dict[str, np.ndarray], source: str) -> Instant
     for name, spec in want.items():
         a = arrays[name]
         if tuple(a.shape) != tuple(spec.shape):
-            raise ValueError(f"{source}: {name} has shape {tuple(a.shape)}, expected {tuple(spec.shape)}")
+            raise InputError(f"{source}: {name} has shape {tuple(a.shape)}, expected {tuple(spec.shape)}")
         if not np.isfinite(a).all():
-            raise ValueError(f"{source}: {name} contains NaN or inf")
+            raise InputError(f"{source}: {name} contains NaN or inf")
     pure = nnx.to_pure_dict(abstract)
     leaves, treedef = jax.tree_util.tree_flatten(pure)
     names = list(_flat(abstract))
@@ -118,12 +120,12 @@ def _parse_header(text: str, source: str) -> dict[str, Any]:
     try:
         header = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{source}: header is not JSON ({err})") from err
+        raise InputError(f"{source}: header is not JSON ({err})") from err
     version = header.get("format_version") if isinstance(header, dict) else None
     if version != FORMAT_VERSION:
-        raise ValueError(f"{source}: format_version {version!r}, expected {FORMAT_VERSION!r}")
+        raise InputError(f"{source}: format_version {version!r}, expected {FORMAT_VERSION!r}")
     if not isinstance(header.get("config"), dict):
-        raise ValueError(f"{source}: header has no network config")
+        raise InputError(f"{source}: header has no network config")
     return header
 
 
@@ -142,9 +144,9 @@ def _open_npz(path: Path):
     try:
         z = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable .npz weights file ({type(err).__name__}: {err})") from err
+        raise InputError(f"{path}: not a readable .npz weights file ({type(err).__name__}: {err})") from err
     if not hasattr(z, "files") or _HEADER not in z.files:
-        raise ValueError(f"{path}: not an igi network weights file (no {_HEADER})")
+        raise InputError(f"{path}: not an igi network weights file (no {_HEADER})")
     return z
 
 
@@ -153,7 +155,7 @@ def load_weights(path: str | os.PathLike) -> InstantGINet:
 
     Raises:
       FileNotFoundError: no such file.
-      ValueError: truncated/corrupt file, another format version, or weights that do not match
+      InputError: truncated/corrupt file, another format version, or weights that do not match
         the stored config.
     """
     path = Path(path)
@@ -164,7 +166,7 @@ def load_weights(path: str | os.PathLike) -> InstantGINet:
         try:
             arrays = {k: z[k] for k in z.files if k != _HEADER}
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
-            raise ValueError(f"{path}: truncated or corrupt ({type(err).__name__}: {err})") from err
+            raise InputError(f"{path}: truncated or corrupt ({type(err).__name__}: {err})") from err
     cfg = NetConfig.from_dict(header["config"])
     return _fill(cfg, arrays, str(path))
 
@@ -186,7 +188,7 @@ def _load_orbax(path: Path) -> InstantGINet:
     import orbax.checkpoint as ocp
 
     if not (path / "net_config.json").exists():
-        raise ValueError(f"{path}: a directory of network weights needs net_config.json")
+        raise InputError(f"{path}: a directory of network weights needs net_config.json")
     header = read_header(path)
     cfg = NetConfig.from_dict(header["config"])
     _, abstract = _abstract(cfg)
@@ -195,7 +197,7 @@ def _load_orbax(path: Path) -> InstantGINet:
         with ocp.StandardCheckpointer() as ckpt:
             pure = ckpt.restore(path.absolute() / "state", target)
     except Exception as err:  # orbax raises many types for a bad directory
-        raise ValueError(f"{path}: cannot restore the orbax state ({type(err).__name__}: {err})") from err
+        raise InputError(f"{path}: cannot restore the orbax state ({type(err).__name__}: {err})") from err
     return _fill(cfg, {k: np.asarray(v) for k, v in _flat(pure).items()}, str(path))
 
 
@@ -203,13 +205,13 @@ def resolve_weights(weights: str | os.PathLike | None) -> Path:
     """The weights to use: ``weights`` if given, else :data:`DEFAULT_WEIGHTS` if installed.
 
     Raises:
-      ValueError: no weights given and none shipped (never falls back to random weights).
+      InputError: no weights given and none shipped (never falls back to random weights).
       FileNotFoundError: ``weights`` does not exist.
     """
     if weights is None:
         if DEFAULT_WEIGHTS.exists():
             return DEFAULT_WEIGHTS
-        raise ValueError(
+        raise InputError(
             "the 'net' init needs trained weights: pass weights=FILE (igi fit --weights "
             f"FILE); no default weights are installed ({DEFAULT_WEIGHTS} is missing)"
         )
