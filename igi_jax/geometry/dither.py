@@ -1,7 +1,8 @@
 """PPM → points: k×k max-pool and Floyd–Steinberg dithering, on the backend that suits.
 
-Dispatches to the Pallas wavefront kernel on GPU and to the pure-JAX skewed-scan reference on
-CPU (both in :mod:`pallas_kernels`, bit-exact with the sequential algorithm). Points are cell
+``"auto"`` dispatches to the pure-JAX skewed-scan reference, and to the Pallas wavefront kernel
+only where :data:`igi_jax.backend.VERIFIED_PALLAS` lists it (both in :mod:`pallas_kernels`,
+bit-exact with the sequential algorithm). Points are cell
 centres ``(c·k + k/2, r·k + k/2)`` in pixels (x, y), row-major, padded with ``-1`` rows.
 """
 
@@ -24,7 +25,7 @@ def dither(ppm: jax.Array, k: int, *, backend: str = "auto") -> tuple[jax.Array,
       ``mask [Hc, Wc]`` bool (activated cells), ``points [Hc·Wc, 2]`` float32 pixels (−1 padded)
       and ``count`` int32 (points inside the image).
     """
-    backend = resolve_backend(backend)
+    backend = resolve_backend(backend, kernel="dither")
     if backend == "reference":
         from pallas_kernels.dither_reference import dither_reference
 

@@ -6,7 +6,8 @@ list from the data when it can (concrete inputs) and dispatches to a backend:
 * ``"reference"``: the tiled XLA rasterizer with a hand-written backward (fast on CPU);
 * ``"pallas"`` / ``"pallas-interpret"``: the Pallas kernels (GPU / interpreted on CPU);
 * ``"dense"``: all pixels × all Gaussians with autodiff (tests and tiny images only);
-* ``"auto"``: Pallas on GPU, the XLA reference elsewhere.
+* ``"auto"``: the XLA reference, until the splat kernel is listed as verified on this platform in
+  :data:`igi_jax.backend.VERIFIED_PALLAS` (then Pallas there).
 """
 
 from igi_jax.render.api import (

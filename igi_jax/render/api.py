@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from igi_jax import backend as backend_lib
 from igi_jax import covariance
@@ -21,8 +20,12 @@ BACKENDS = (*backend_lib.KERNEL_BACKENDS, "dense")
 
 
 def resolve_backend(backend: str) -> str:
-    """Map ``"auto"`` to ``"pallas"`` on GPU and ``"reference"`` elsewhere; validate the name."""
-    return backend_lib.resolve_backend(backend, extra=("dense",))
+    """Validate a render backend name and resolve ``"auto"`` for the splat kernel.
+
+    ``"auto"`` is ``"pallas"`` only where :data:`igi_jax.backend.VERIFIED_PALLAS` lists the splat
+    kernel for this platform, else ``"reference"``; see :func:`igi_jax.backend.resolve_backend`.
+    """
+    return backend_lib.resolve_backend(backend, extra=("dense",), kernel="splat")
 
 
 def required_capacity(
@@ -237,8 +240,3 @@ def color_operator(
         return vjp(image)[0]
 
     return forward, adjoint
-
-
-def to_uint8(image: jax.Array) -> np.ndarray:
-    """Clamp to [0, 1] and quantise: ``[H, W, 3]`` float → uint8 (for PNG output)."""
-    return np.asarray(jnp.round(jnp.clip(image, 0.0, 1.0) * 255.0)).astype(np.uint8)
