@@ -21,8 +21,10 @@ count they are given. Calibration (peak RSS, ``/usr/bin/time -v``, reference bac
 with the content and the init's scale.
 
 The model is an estimate meant to refuse hopeless runs with a clear remedy, not an allocator:
-it is compared with :func:`available_bytes` (``IGI_MEMORY_LIMIT``, else the cgroup limit and
-``MemAvailable``), and a run is refused only when its estimate exceeds that.
+it is compared with :func:`available_bytes` (``IGI_MEMORY_LIMIT``; else, on an accelerator, the
+device's own memory (``memory_stats()["bytes_limit"]``); else host RAM: the cgroup limit and
+``MemAvailable``), and a run is refused only when its estimate exceeds that. The calibration is
+host RSS on CPU; on a GPU the same estimate is compared with device memory, unmeasured there.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+
+import jax
+
+from igi_jax.errors import InputError
 
 GB = 1e9
 BASE = 0.9 * GB  # Python, JAX, XLA and the compiled programs
@@ -51,16 +57,42 @@ def parse_bytes(text: str) -> int:
     """``"8G"``, ``"512M"``, ``"1.5GB"``, ``"1000000"`` → bytes (decimal units)."""
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]?)[bB]?\s*", text)
     if not m:
-        raise ValueError(f"{ENV_VAR}={text!r}: expected a size such as 8G, 512M or a number of bytes")
+        raise InputError(f"{ENV_VAR}={text!r}: expected a size such as 8G, 512M or a number of bytes")
     scale = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}[m.group(2).lower()]
     return int(float(m.group(1)) * scale)
 
 
+def device_bytes() -> float | None:
+    """Memory of the default JAX device when it is an accelerator (``bytes_limit`` of its
+    ``memory_stats()``); ``None`` on CPU or when the runtime does not report it."""
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return None
+    try:
+        stats = device.memory_stats()
+    except NotImplementedError:  # not every PJRT plugin implements it
+        return None
+    limit = (stats or {}).get("bytes_limit")
+    return float(limit) if limit else None
+
+
 def available_bytes() -> float | None:
-    """Memory a fit may use: ``$IGI_MEMORY_LIMIT``, else min(cgroup limit, MemAvailable); ``None``
-    when unknown (not Linux)."""
+    """Memory a fit may use: ``$IGI_MEMORY_LIMIT``, else the accelerator's memory
+    (:func:`device_bytes`), else host RAM, min(cgroup limit, MemAvailable); ``None`` when unknown.
+
+    Raises:
+      InputError: ``$IGI_MEMORY_LIMIT`` is not a size.
+    """
     if os.environ.get(ENV_VAR):
         return float(parse_bytes(os.environ[ENV_VAR]))
+    device = device_bytes()
+    if device is not None:
+        return device
+    return host_bytes()
+
+
+def host_bytes() -> float | None:
+    """Host RAM a process may use: min(cgroup limit, MemAvailable); ``None`` when unknown (not Linux)."""
     found = []
     try:
         meminfo = Path("/proc/meminfo").read_text()
