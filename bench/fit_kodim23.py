@@ -76,7 +76,7 @@ def main(argv=None):
     else:
         from configs import fit_default
 
-        base = fit_default.get_config(height=image.shape[0], width=image.shape[1])
+        base = fit_default.get_config()
         cfg = dataclasses.replace(base, steps=args.steps, log_every=args.log_every)
     t0 = time.perf_counter()
     init = initialize(args.init, image, key=jax.random.key(args.seed), num_gaussians=args.gaussians)

@@ -144,7 +144,7 @@ def run(
         res = initialize("quadtree", image, scale=scale, solve_colors=iters)
         from configs import fit_default
 
-        base = fit_default.get_config(height=image.shape[0], width=image.shape[1]).__dict__
+        base = fit_default.get_config().__dict__
         cfg = FitConfig(**{**base, "steps": steps, "log_every": 50})
     else:
         cfg = FitConfig(steps=steps, log_every=50, lr_groups=tuple(lr_groups))

@@ -51,7 +51,7 @@ def fit_config(name: str, steps: int, height: int, width: int):
         return FitConfig(steps=steps, log_every=100)
     from configs import fit_default
 
-    cfg = fit_default.get_config(height=height, width=width)
+    cfg = fit_default.get_config()
     return FitConfig(**{**cfg.__dict__, "steps": steps, "log_every": 100})
 
 

@@ -49,10 +49,3 @@ def write_psnr_plot(
 ) -> None:
     """Render :func:`psnr_figure` as PNG into the binary file ``f``."""
     psnr_figure(histories, title=title).savefig(f, format="png")
-
-
-def save_psnr_plot(path, histories: Mapping[str, History] | History, *, title: str | None = None):
-    """Write the plot to ``path`` atomically; returns the path."""
-    from igi_jax.io import atomic_write
-
-    return atomic_write(path, lambda f: write_psnr_plot(f, histories, title=title))
