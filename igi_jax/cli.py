@@ -200,7 +200,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     _check_out_dir(out)
     seconds = options.fit.seconds
     progress = Progress(
-        sys.stderr, options.fit.steps, seconds, enabled=not args.quiet, label=f"{options.init} init"
+        options.fit.steps, seconds=seconds, enabled=not args.quiet, label=f"{options.init} init"
     )
     with OutputDir(out, overwrite=args.overwrite) as claim:  # claimed before the work, not after
         try:
@@ -210,7 +210,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 max_side=args.max_side,
                 on_start=progress.on_start,
                 on_init=progress.on_init,
-                callback=progress.update,
+                callback=progress.on_entry,
             )
         finally:
             progress.close()

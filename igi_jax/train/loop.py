@@ -24,10 +24,10 @@ import numpy as np
 from igi_jax import metrics as metrics_lib
 from igi_jax import net as net_lib
 from igi_jax.data import pipeline
+from igi_jax.progress import Progress
 from igi_jax.render import render_gaussians
 from igi_jax.train import checkpoint
 from igi_jax.train.config import TrainConfig
-from igi_jax.train.progress import Progress
 from igi_jax.train.step import Stepper, mean_metrics, triangle_capacity
 
 
