@@ -2,8 +2,9 @@
 
 ConvNeXt-Base UNet (dims 128/256/512/1024, depths 3/3/27/3), DIV2K train 0001–0800 at
 ×2/×3/×4 bicubic (2,400 samples), whole images (here: 512² crops, since a batch needs one static
-shape), batch 1 per device, k = 3, Adam 1e-3 → 1e-5 cosine over 100 epochs (240,000 steps at
-global batch 1), best checkpoint by validation PSNR (DIV2K valid 0801–0900 ×2).
+shape), batch 1 per device (the global batch is the device count), k = 3, Adam 1e-3 → 1e-5 cosine
+over 100 epochs (240,000 steps on one device; on N devices 240,000 / N steps cover the same
+epochs), best checkpoint by validation PSNR (DIV2K valid 0801–0900 ×2).
 
     # DIV2K_train_HR/ and DIV2K_valid_HR/ under $DATA; labels, then training on every GPU:
     python -m igi_jax.data.prepare --config configs/net_paper.py --dataset-root $DATA
@@ -25,7 +26,7 @@ def get_config() -> TrainConfig:
         exclude=(),
         val=val,
         crop=512,
-        batch_size=1,
+        batch_per_device=1,
         workers=4,
         prepare_steps=2000,
         ppm_downsample=2,

@@ -6,7 +6,7 @@ the photos are about DIV2K ×2 scale; built in that order, small first). Pseudo-
 250-step fits from the quad-tree init: on photo 001 ×2 the label moves by a mean of 0.13 between
 0 and 125 steps, 0.018 between 250 and 500 and 0.013 between 500 and 1000
 (``bench/results/pseudo_ppm_steps.md``), so 250 steps halve the cost of 500 for a label within
-2 % of its range of the 1000-step one. 128² random crops, batch 4, k = 3, Adam 1e-3 → 1e-5
+2 % of its range of the 1000-step one. 128² random crops, batch 4 per device, k = 3, Adam 1e-3 → 1e-5
 cosine, gradient clip 1.0; validation: the net init (no fine-tune) of the 5 held-out photos ×4.
 
     python -m igi_jax.data.prepare --config configs/net_small.py      # the label cache, once
@@ -26,7 +26,7 @@ def get_config() -> TrainConfig:
         data=DataConfig(
             sources=(("photos", (4, 3, 2)),),
             crop=128,
-            batch_size=4,
+            batch_per_device=4,
             workers=0,
             prepare_steps=250,
             ppm_downsample=2,

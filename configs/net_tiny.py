@@ -17,7 +17,7 @@ from igi_jax.train.config import TrainConfig
 
 def get_config() -> TrainConfig:
     base = small()
-    data = dataclasses.replace(base.data, crop=48, batch_size=2, limit=2, prepare_steps=20)
+    data = dataclasses.replace(base.data, crop=48, batch_per_device=2, limit=2, prepare_steps=20)
     return base.replace(
         net="tiny", data=data, steps=20, warmup=2, log_every=2, val_every=10, ckpt_every=5, val_limit=1
     )

@@ -19,9 +19,9 @@ from typing import Any
 import grain
 import numpy as np
 
+from igi_jax.data.config import DataConfig
 from igi_jax.data.prepare import decode_ppm, ppm_path, read_manifest
 from igi_jax.data.samples import Sample
-from igi_jax.train.config import DataConfig
 
 
 def records(data: DataConfig) -> list[dict[str, Any]]:
@@ -69,17 +69,28 @@ def crop_and_flip(
 
 
 def make_dataset(
-    data: DataConfig, *, seed: int, process_index: int = 0, process_count: int = 1
+    data: DataConfig,
+    *,
+    seed: int,
+    host_batch: int | None = None,
+    process_index: int = 0,
+    process_count: int = 1,
 ) -> grain.IterDataset:
     """Infinite, shuffled, cropped, batched training stream for one host.
 
+    Element ``i`` of the shuffled stream goes to host ``i % process_count``, so step ``t``'s
+    global batch (the hosts' rows in process order) is elements ``t·G … t·G + G − 1`` with
+    ``G = host_batch × process_count``: the same samples whatever the number of hosts.
+
     Args:
-      data: the data config (``batch_size`` is global; each host gets ``batch_size / process_count``).
+      data: the data config.
       seed: shuffling and crop seed.
+      host_batch: rows per step on this host (default ``data.batch_per_device``, one device).
       process_index, process_count: this host's slice (``jax.process_index()``, ``jax.process_count()``).
     """
-    if data.batch_size % process_count:
-        raise ValueError(f"batch_size {data.batch_size} is not divisible by {process_count} hosts")
+    host_batch = data.batch_per_device if host_batch is None else host_batch
+    if host_batch < 1 or not 0 <= process_index < process_count:
+        raise ValueError(f"bad host slice: {host_batch=}, {process_index=}, {process_count=}")
     ds = (
         grain.MapDataset.source(records(data))
         .seed(seed)
@@ -89,7 +100,7 @@ def make_dataset(
         .random_map(functools.partial(crop_and_flip, size=data.crop))
     )
     ds = ds[process_index::process_count]
-    ds = ds.batch(data.batch_size // process_count, drop_remainder=True)
+    ds = ds.batch(host_batch, drop_remainder=True)
     it = ds.to_iter_dataset()
     if data.workers > 0:
         it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=data.workers))

@@ -30,8 +30,8 @@ from PIL import Image
 
 from igi_jax import io
 from igi_jax.data import pseudo_ppm as ppm_lib
+from igi_jax.data.config import DataConfig
 from igi_jax.data.samples import Sample, make_samples
-from igi_jax.train.config import DataConfig, TrainConfig, load, with_data
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -111,9 +111,8 @@ def fit_sample(image: np.ndarray, steps: int) -> tuple[np.ndarray, dict[str, Any
     return label, record
 
 
-def prepare(cfg: TrainConfig, *, log=print) -> dict[str, Any]:
-    """Fill the cache for ``cfg.data``; returns the manifest."""
-    data = cfg.data
+def prepare(data: DataConfig, *, log=print) -> dict[str, Any]:
+    """Fill the label cache of ``data``; returns the manifest."""
     cache = Path(data.cache_dir)
     (cache / "ppm").mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(cache)
@@ -151,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, help="at most N images per source")
     p.add_argument("--steps", type=int, help="override data.prepare_steps")
     args = p.parse_args(argv)
+    from igi_jax.train.config import load, with_data  # the CLI reads a training config
+
     try:
         cfg = load(args.config)
         changes = {
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = with_data(cfg, **changes)
         if cfg.data.prepare_steps < 0:
             raise ValueError(f"prepare steps must be ≥ 0, got {cfg.data.prepare_steps}")
-        prepare(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
+        prepare(cfg.data, log=lambda m: print(m, file=sys.stderr, flush=True))
     except (ValueError, OSError) as e:
         print(f"prepare: error: {e}", file=sys.stderr)
         return 2

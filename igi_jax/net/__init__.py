@@ -47,7 +47,13 @@ Deviations from the official implementation, and why:
 """
 
 from igi_jax.net.config import NetConfig
-from igi_jax.net.geometry import Geometry, host_geometry, host_geometry_with_info
+from igi_jax.net.geometry import (
+    Geometry,
+    dither_batch,
+    geometry_from_points,
+    host_geometry,
+    host_geometry_with_info,
+)
 from igi_jax.net.inference import gaussians_for_image
 from igi_jax.net.loss import batch_loss, per_image_losses
 from igi_jax.net.model import InstantGINet, TriangleGaussians, predict_ppm, triangle_gaussians
@@ -69,6 +75,8 @@ __all__ = [
     "TriangleGaussians",
     "batch_loss",
     "gaussians_for_image",
+    "dither_batch",
+    "geometry_from_points",
     "host_geometry",
     "host_geometry_with_info",
     "load_weights",

@@ -1,7 +1,7 @@
 """The non-differentiable stage between the network's PPM and its fields: PPM → triangles.
 
-``host_geometry(ppm [B, H, W], k)`` runs, per image: the landed dithering (jitted; Pallas on GPU,
-the skewed scan on CPU) → points + border points → ``scipy.spatial.Delaunay`` on the host → the
+``host_geometry(ppm [B, H, W], k)`` runs, per image: the landed dithering (jitted,
+:func:`dither_batch`) → points + border points → ``scipy.spatial.Delaunay`` on the host → the
 closed-form triangle ellipses → padding to one triangle count ``T`` shared by the batch (a size
 bucket, so a training run compiles a handful of shapes). The result, :class:`Geometry`, is a
 pytree that the jitted loss and the inference path take as input.
@@ -13,6 +13,10 @@ have to be worst-case static bounds (every cell set, every Gaussian at the large
 larger than what a real PPM gives. The price is one extra forward pass of the network per
 training step to obtain the PPM (the loss recomputes it with gradients); see ``bench/net_init.py``
 for the measured host cost.
+
+The train step splits it in two: :func:`dither_batch` runs inside its jitted predict stage and only
+the points come to the host, where :func:`geometry_from_points` triangulates them without a
+device call, so the host work overlaps the update that is running on the devices.
 
 Images of a batch are triangulated in a thread pool: Qhull runs with the GIL released, so the
 Delaunay of several images overlaps.
@@ -142,9 +146,24 @@ def triangles_from_points(points: np.ndarray, height: int, width: int) -> _Tri:
     return _Tri(verts, tri.neighbors, centre, semi, angle, len(everything), time.perf_counter() - t0)
 
 
-def _dither_points(ppm: np.ndarray, k: int, backend: str) -> np.ndarray:
-    _, points, count = dither(jnp.asarray(ppm, jnp.float32), k, backend=backend)
-    return np.asarray(points)[: int(count)]
+def dither_batch(ppm: jax.Array, k: int, *, backend: str = "auto") -> tuple[jax.Array, jax.Array]:
+    """Dither every PPM of a batch on the device (jittable; the train step's predict stage runs it).
+
+    Args:
+      ppm: ``[B, H, W]`` float32 in (0, 1).
+      k: dithering cell size.
+      backend: dithering backend (resolved here, so it is static under ``jit``).
+
+    Returns:
+      ``points [B, P, 2]`` float32 pixels (−1 padded, ``P = ceil(H/k)·ceil(W/k)``) and
+      ``counts [B]`` int32, the real points of each image.
+    """
+    backend = backend_lib.resolve_backend(backend)
+    _, points, counts = jax.vmap(lambda p: dither(p, k, backend=backend))(ppm)
+    return points, counts
+
+
+_dither_batch_jit = jax.jit(dither_batch, static_argnums=1, static_argnames="backend")
 
 
 _DUMMY = np.asarray([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
@@ -180,6 +199,61 @@ def pad_batch(tris: list[_Tri], capacity: int | None, render_capacity: int, back
     )
 
 
+def _check_k(k: int) -> None:
+    if k not in KERNEL_SIZES:
+        raise ValueError(f"kernel size k={k!r} must be one of {KERNEL_SIZES}")
+
+
+def geometry_from_points(
+    points: np.ndarray | jax.Array,
+    counts: np.ndarray | jax.Array,
+    height: int,
+    width: int,
+    *,
+    capacity: int | None = None,
+    backend: str = "auto",
+    threads: int | None = None,
+    min_render_capacity: int = 1024,
+) -> tuple[Geometry, dict[str, Any]]:
+    """The host half of :func:`host_geometry`: dithered points → padded triangles (no device call).
+
+    Args:
+      points: ``[B, P, 2]`` pixels, as :func:`dither_batch` gives (only the first ``counts[b]``
+        rows of image ``b`` are read).
+      counts: ``[B]`` real points per image.
+      height, width: image size in pixels.
+      capacity, backend, threads, min_render_capacity: as :func:`host_geometry`.
+
+    Returns:
+      The geometry and ``{"t_delaunay", "t_pad", "points" [B], "triangles" [B]}`` (seconds).
+    """
+    points, counts = np.asarray(points), np.asarray(counts)
+    if points.ndim != 3 or points.shape[-1] != 2 or counts.shape != points.shape[:1]:
+        raise ValueError(f"points must be [B, P, 2] with counts [B], got {points.shape} and {counts.shape}")
+    backend = backend_lib.resolve_backend(backend)
+    per_image = [p[: int(c)] for p, c in zip(points, counts, strict=True)]
+    b = len(per_image)
+    t1 = time.perf_counter()
+    workers = min(b, os.cpu_count() or 1) if threads is None else max(1, threads)
+    if workers > 1:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            tris = list(pool.map(lambda p: triangles_from_points(p, height, width), per_image))
+    else:
+        tris = [triangles_from_points(p, height, width) for p in per_image]
+    t2 = time.perf_counter()
+    cell = _cell(backend)
+    need = max(render_capacity_bound(t.vertices, t.semi_axes[:, 0], height, width, cell=cell) for t in tris)
+    geom = pad_batch(tris, capacity, max(bucket(need, minimum=1024), int(min_render_capacity)), backend)
+    t3 = time.perf_counter()
+    info = {
+        "t_delaunay": t2 - t1,
+        "t_pad": t3 - t2,
+        "points": [t.num_points for t in tris],
+        "triangles": [len(t.vertices) for t in tris],
+    }
+    return geom, info
+
+
 def host_geometry_with_info(
     ppm: np.ndarray | jax.Array,
     k: int,
@@ -196,37 +270,27 @@ def host_geometry_with_info(
       (seconds; ``t_delaunay`` is the wall time of the whole host triangulation stage, border
       points and ellipses included).
     """
-    if k not in KERNEL_SIZES:
-        raise ValueError(f"kernel size k={k!r} must be one of {KERNEL_SIZES}")
+    _check_k(k)
     ppm = np.asarray(ppm, np.float32)
     if ppm.ndim != 3 or min(ppm.shape) < 1:
         raise ValueError(f"ppm must be [B, H, W], got shape {ppm.shape}")
     if not np.isfinite(ppm).all():
         raise ValueError("ppm contains NaN or inf")
     backend = backend_lib.resolve_backend(backend)
-    b, height, width = ppm.shape
     t0 = time.perf_counter()
-    points = [_dither_points(p, k, backend) for p in ppm]
+    points, counts = jax.device_get(_dither_batch_jit(jnp.asarray(ppm), k, backend=backend))
     t1 = time.perf_counter()
-    workers = min(b, os.cpu_count() or 1) if threads is None else max(1, threads)
-    if workers > 1:
-        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            tris = list(pool.map(lambda p: triangles_from_points(p, height, width), points))
-    else:
-        tris = [triangles_from_points(p, height, width) for p in points]
-    t2 = time.perf_counter()
-    cell = _cell(backend)
-    need = max(render_capacity_bound(t.vertices, t.semi_axes[:, 0], height, width, cell=cell) for t in tris)
-    geom = pad_batch(tris, capacity, max(bucket(need, minimum=1024), int(min_render_capacity)), backend)
-    t3 = time.perf_counter()
-    info = {
-        "t_dither": t1 - t0,
-        "t_delaunay": t2 - t1,
-        "t_pad": t3 - t2,
-        "points": [t.num_points for t in tris],
-        "triangles": [len(t.vertices) for t in tris],
-    }
-    return geom, info
+    geom, info = geometry_from_points(
+        points,
+        counts,
+        ppm.shape[1],
+        ppm.shape[2],
+        capacity=capacity,
+        backend=backend,
+        threads=threads,
+        min_render_capacity=min_render_capacity,
+    )
+    return geom, {"t_dither": t1 - t0, **info}
 
 
 def host_geometry(

@@ -5,7 +5,9 @@ Each checkpoint holds three items:
 * ``state``: the replicated train state (NNX model + optimizer state + step) and the pending
   batch's predicted PPM (the train loop computes batch t+1's geometry from the parameters before
   step t's update, so resuming exactly needs that PPM, not a recomputation);
-* ``data_iter``: the grain iterator state *before* the pending batch (JSON);
+* ``data_iter``: the grain iterator state *before* the pending batch, one file per process
+  (``process_<i>-of-<n>.json``, grain's own checkpoint handler): every host resumes its own slice
+  of the data order, not host 0's;
 * ``meta``: the config and the step's metrics (JSON).
 
 Retention: the latest checkpoint and the best by ``val_psnr`` (``AnyPreservationPolicy``).
@@ -13,13 +15,36 @@ Retention: the latest checkpoint and the best by ``val_psnr`` (``AnyPreservation
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import grain
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
 BEST_METRIC = "val_psnr"
+
+
+class _IteratorState:
+    """A saved grain iterator state, in the shape grain's checkpoint handler reads and writes.
+
+    The loop checkpoints the state from *before* its pending batch, which the live iterator has
+    already passed, so the handler gets this holder (``get_state``/``set_state`` as bytes, the
+    protocol grain's handler uses for a non-``DatasetIterator``) instead of the iterator.
+    """
+
+    def __init__(self, state: dict[str, Any] | None = None):
+        self.state = state
+
+    def get_state(self) -> bytes:
+        return json.dumps(self.state, indent=1).encode()
+
+    def set_state(self, state: bytes) -> None:
+        self.state = json.loads(state)
+
+    def start_prefetch(self) -> None:  # called by the handler after a restore
+        pass
 
 
 def manager(directory: str | Path) -> ocp.CheckpointManager:
@@ -56,7 +81,7 @@ def save(
         step,
         args=ocp.args.Composite(
             state=ocp.args.StandardSave(state),
-            data_iter=ocp.args.JsonSave(data_iter),
+            data_iter=grain.checkpoint.CheckpointSave(_IteratorState(data_iter)),
             meta=ocp.args.JsonSave(meta),
         ),
         metrics=metrics,
@@ -69,8 +94,8 @@ def restore(mgr: ocp.CheckpointManager, step: int, abstract_state: Any) -> tuple
         step,
         args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract_state),
-            data_iter=ocp.args.JsonRestore(),
+            data_iter=grain.checkpoint.CheckpointRestore(_IteratorState()),
             meta=ocp.args.JsonRestore(),
         ),
     )
-    return out["state"], out["data_iter"], out["meta"]
+    return out["state"], out["data_iter"].state, out["meta"]

@@ -13,39 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from igi_jax.data.samples import VAL_PHOTOS
+from igi_jax.data.config import DataConfig
 
-
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """Where the samples come from, how labels are made, how batches are cut.
-
-    Attributes:
-      dataset_root: folder holding the dataset folders named in ``sources``.
-      sources: ``(folder, scales)`` pairs: every image of ``dataset_root/folder`` at each
-        downscale factor ≥ 1 (1 = as is; 1.5 allowed).
-      exclude: image stems never trained on (the held-out photos).
-      val: ``(folder, stems, scale)`` of the validation images (whole images).
-      cache_dir: pseudo-PPM cache (PNG labels + ``manifest.json``).
-      prepare_steps: fit steps from the quad-tree init per pseudo-PPM (measured, see configs).
-      ppm_downsample: labels are stored at 1/this resolution (smooth maps; bilinear on load).
-      limit: use at most this many images per source (``None``: all).
-      crop: side of the square random crops (static shape per config).
-      batch_size: global batch (divisible by the device count).
-      workers: grain worker processes (0: in the main process); part of the iterator state.
-    """
-
-    dataset_root: str = "../shared/datasets"
-    sources: tuple[tuple[str, tuple[int, ...]], ...] = (("photos", (2, 3, 4)),)
-    exclude: tuple[str, ...] = VAL_PHOTOS
-    val: tuple[str, tuple[str, ...], int] = ("photos", VAL_PHOTOS, 4)
-    cache_dir: str = "data/pseudo_ppm"
-    prepare_steps: int = 250
-    ppm_downsample: int = 2
-    limit: int | None = None
-    crop: int = 128
-    batch_size: int = 4
-    workers: int = 0
+__all__ = ["DataConfig", "TrainConfig", "load", "with_data"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,10 +59,6 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a finite number > 0, got {v}")
         if self.kernel_size not in (3, 4, 5):
             raise ValueError(f"kernel_size must be 3, 4 or 5, got {self.kernel_size}")
-        if self.data.batch_size < 1 or self.data.crop < 16:
-            raise ValueError(
-                f"batch_size must be ≥ 1 and crop ≥ 16, got {self.data.batch_size=} {self.data.crop=}"
-            )
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -103,12 +69,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict` (JSON lists become tuples again)."""
-
-        def tuples(x):
-            return tuple(tuples(v) for v in x) if isinstance(x, list) else x
-
-        data = DataConfig(**{k: tuples(v) for k, v in d["data"].items()})
-        return cls(**{**{k: tuples(v) for k, v in d.items()}, "data": data})
+        return cls(**{**d, "data": DataConfig.from_dict(d["data"])})
 
 
 def with_data(cfg: TrainConfig, **changes: Any) -> TrainConfig:

@@ -12,8 +12,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import jax
-
 from igi_jax.net.weights import save_weights
 from igi_jax.train import checkpoint
 from igi_jax.train.config import TrainConfig
@@ -30,12 +28,7 @@ def export(workdir: str | Path, out: str | Path, *, best: bool = True) -> dict:
     meta = mgr.restore(step, args=ocp_args.Composite(meta=ocp_args.JsonRestore()))["meta"]
     cfg = TrainConfig.from_dict(meta["config"])
     stepper = Stepper(cfg)
-    abstract = {
-        "train": stepper.abstract_state,
-        "pending_ppm": jax.ShapeDtypeStruct(
-            (cfg.data.batch_size, cfg.data.crop, cfg.data.crop), "float32", sharding=stepper.sharded
-        ),
-    }
+    abstract = {"train": stepper.abstract_state, "pending": stepper.abstract_prediction()}
     restored, _, _ = checkpoint.restore(mgr, step, abstract)
     mgr.close()
     record = meta.get("record", {})

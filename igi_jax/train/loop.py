@@ -1,9 +1,13 @@
 """The pretraining loop: data → host geometry → sharded update, validation, checkpoints, logs.
 
-Pipelining: batch t+1's PPM is predicted with the parameters *before* step t's update and
-dispatched ahead of step t, so the host triangulates batch t+1 while the devices run step t
-(one step of staleness in the geometry only; the PPM gets no gradient through it). The pending
-PPM goes into every checkpoint, so a resumed run is the uninterrupted run, step for step.
+Pipelining: batch t+1's PPM (and its dithered points) is predicted with the parameters *before*
+step t's update and dispatched ahead of step t, so the host triangulates batch t+1 while the
+devices run step t (one step of staleness in the geometry only; the PPM gets no gradient through
+it). The host stage reads only the points, so it never waits behind the update. The pending
+prediction goes into every checkpoint, so a resumed run is the uninterrupted run, step for step.
+
+Batches: the config gives the batch per device; the global batch is that × the run's devices, and
+each host loads its own rows (``batch_per_device × local devices``).
 
 Outputs in ``workdir``: ``checkpoints/`` (orbax: latest + best by validation PSNR),
 ``metrics.jsonl`` (one JSON line per log/validation point), ``curves.png``, ``config.json``.
@@ -82,11 +86,13 @@ def train_and_evaluate(
     jsonl = workdir / "metrics.jsonl"
     stepper = Stepper(cfg)
     n_dev, n_proc = jax.device_count(), jax.process_count()
-    if cfg.data.batch_size % n_dev:
-        raise ValueError(f"batch_size {cfg.data.batch_size} is not divisible by {n_dev} devices")
     capacity = triangle_capacity(cfg.data.crop, cfg.kernel_size)
     it = pipeline.make_dataset(
-        cfg.data, seed=cfg.seed, process_index=jax.process_index(), process_count=n_proc
+        cfg.data,
+        seed=cfg.seed,
+        host_batch=stepper.host_batch,
+        process_index=jax.process_index(),
+        process_count=n_proc,
     )
     it = iter(it)
     val_images = pipeline.validation_images(cfg.data, cfg.val_limit)
@@ -98,26 +104,22 @@ def train_and_evaluate(
         step, state = 0, stepper.initial_state()
         it_state = it.get_state()
         batch = stepper.to_global(next(it))
-        pending_ppm = stepper.predict(state, batch["image"])
+        pending = stepper.predict(state, batch["image"])
         _truncate_jsonl(jsonl, -1)
     else:
-        abstract = {
-            "train": stepper.abstract_state,
-            "pending_ppm": jax.ShapeDtypeStruct(
-                (cfg.data.batch_size, cfg.data.crop, cfg.data.crop), np.float32, sharding=stepper.sharded
-            ),
-        }
+        abstract = {"train": stepper.abstract_state, "pending": stepper.abstract_prediction()}
         restored, it_state, _ = checkpoint.restore(mgr, latest, abstract)
-        step, state, pending_ppm = latest, restored["train"], restored["pending_ppm"]
+        step, state, pending = latest, restored["train"], restored["pending"]
         it.set_state(it_state)
         batch = stepper.to_global(next(it))
         _truncate_jsonl(jsonl, step)
         log(f"train: resumed from step {step} in {workdir}")
     log(
-        f"train: {cfg.net} net, {n_dev} device(s) on {n_proc} host(s), batch {cfg.data.batch_size} × "
-        f"{cfg.data.crop}² crops, k={cfg.kernel_size}, steps {step} → {end}"
+        f"train: {cfg.net} net, {n_dev} device(s) on {n_proc} host(s), global batch "
+        f"{stepper.global_batch} ({cfg.data.batch_per_device} per device) × {cfg.data.crop}² crops, "
+        f"k={cfg.kernel_size}, steps {step} → {end}"
     )
-    geom = stepper.geometry(pending_ppm, capacity)
+    geom = stepper.geometry(pending, capacity)
 
     bar = Progress(total=end, start=step, enabled=progress)
     window: list[dict[str, Any]] = []
@@ -127,15 +129,15 @@ def train_and_evaluate(
     while step < end:
         next_it_state = it.get_state()
         next_batch = stepper.to_global(next(it))  # on the devices once, used by both stages
-        next_ppm = stepper.predict(state, next_batch["image"])  # before the update
+        next_pred = stepper.predict(state, next_batch["image"])  # before the update
         state, m = stepper.update(state, batch["image"], batch["ppm"], geom)
         t_wait = time.perf_counter()
-        jax.block_until_ready(next_ppm)
+        jax.block_until_ready((next_pred.points, next_pred.counts))
         t_host = time.perf_counter()
-        geom = stepper.geometry(next_ppm, capacity)  # overlaps the update on the devices
+        geom = stepper.geometry(next_pred, capacity)  # host only: overlaps the update
         host_seconds += time.perf_counter() - t_host
         wait_seconds += t_host - t_wait
-        batch, pending_ppm, it_state = next_batch, next_ppm, next_it_state
+        batch, pending, it_state = next_batch, next_pred, next_it_state
         step += 1
         window.append(m)
         record: dict[str, Any] = {}
@@ -144,7 +146,7 @@ def train_and_evaluate(
             record = {
                 "step": step,
                 **mean_metrics(window),
-                "images_per_s": len(window) * cfg.data.batch_size / (now - t_log),
+                "images_per_s": len(window) * stepper.global_batch / (now - t_log),
                 "host_s_per_step": host_seconds / len(window),
                 "predict_wait_s_per_step": wait_seconds / len(window),
             }
@@ -165,7 +167,7 @@ def train_and_evaluate(
             checkpoint.save(
                 mgr,
                 step,
-                {"train": state, "pending_ppm": pending_ppm},
+                {"train": state, "pending": pending},
                 it_state,
                 {"config": cfg.to_dict(), "record": record},
                 metrics,

@@ -3,8 +3,10 @@
 The step is two jitted stages around a host stage, because dithering + Delaunay depend on the
 predicted PPM and are not differentiable:
 
-1. ``predict``: the network's PPM for a batch (``[B, H, W]``), sharded over ``data``;
-2. host: :func:`igi_jax.net.host_geometry` (dither → points → Qhull), per host on its local rows;
+1. ``predict``: the network's PPM for a batch (``[B, H, W]``) and its dithered points, sharded
+   over ``data`` (:class:`Prediction`);
+2. host: :func:`igi_jax.net.geometry_from_points` (border points → Qhull → ellipses) on this
+   host's rows; it reads only the points, so it never queues a device call behind the update;
 3. ``update``: :func:`igi_jax.net.batch_loss`, its gradient, gradient clipping, Adam; the state
    is replicated (``P()``), the batch and geometry are split over devices (``P("data")``), and
    the state is donated.
@@ -66,10 +68,28 @@ def create(cfg: TrainConfig) -> tuple[nnx.Module, nnx.Optimizer]:
     return model, nnx.Optimizer(model, make_optimizer(cfg), wrt=nnx.Param)
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _predict(graphdef: nnx.GraphDef, state: Any, images: jax.Array) -> jax.Array:
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """The predict stage's output for a batch (no gradient), sharded over ``data``.
+
+    Attributes:
+      ppm: ``[B, H, W]`` predicted position probability maps.
+      points: ``[B, P, 2]`` dithered points (pixels, −1 padded).
+      counts: ``[B]`` int32 real points per image.
+    """
+
+    ppm: jax.Array
+    points: jax.Array
+    counts: jax.Array
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _predict(graphdef: nnx.GraphDef, state: Any, images: jax.Array, k: int) -> Prediction:
     model, _ = nnx.merge(graphdef, state)
-    return jax.lax.stop_gradient(net_lib.predict_ppm(model, images)[1])
+    ppm = jax.lax.stop_gradient(net_lib.predict_ppm(model, images)[1])
+    points, counts = net_lib.dither_batch(ppm, k)
+    return Prediction(ppm=ppm, points=points, counts=counts)
 
 
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
@@ -98,6 +118,11 @@ class Stepper:
         self.mesh = make_mesh() if mesh is None else mesh
         self.replicated = NamedSharding(self.mesh, P())
         self.sharded = NamedSharding(self.mesh, P(DATA))
+        # Per-device batch in the config; the global and per-host batches follow the run's devices.
+        self.global_batch = cfg.data.global_batch(self.mesh.devices.size)
+        self.host_batch = cfg.data.batch_per_device * sum(
+            d.process_index == jax.process_index() for d in self.mesh.devices.flat
+        )
         model, opt = create(cfg)
         self.graphdef, state = nnx.split((model, opt))
         self.abstract_state = jax.tree.map(
@@ -113,9 +138,16 @@ class Stepper:
     def model(self, state: Any) -> nnx.Module:
         return nnx.merge(self.graphdef, state)[0]
 
-    def predict(self, state: Any, images: jax.Array) -> jax.Array:
-        """``[B, H, W]`` PPMs (no gradient), sharded like ``images``."""
-        return _predict(self.graphdef, state, images)
+    def predict(self, state: Any, images: jax.Array) -> Prediction:
+        """PPMs and their dithered points (no gradient), sharded like ``images``."""
+        return _predict(self.graphdef, state, images, self.cfg.kernel_size)
+
+    def abstract_prediction(self) -> Prediction:
+        """Shapes and shardings of :meth:`predict`'s output (to restore a checkpoint into)."""
+        c = self.cfg.data.crop
+        images = jax.ShapeDtypeStruct((self.global_batch, c, c, 3), np.float32)
+        shapes = jax.eval_shape(lambda s, x: self.predict(s, x), self.abstract_state, images)
+        return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.sharded), shapes)
 
     def update(
         self, state: Any, images: jax.Array, target_ppm: jax.Array, geom: net_lib.Geometry
@@ -139,13 +171,20 @@ class Stepper:
         shards = sorted(x.addressable_shards, key=lambda s: s.index[0].start or 0)
         return np.concatenate([np.asarray(s.data) for s in shards])
 
-    def geometry(self, ppm: jax.Array, capacity: int) -> Any:
-        """Host stage on this host's rows, back as global sharded arrays."""
+    def geometry(self, pred: Prediction, capacity: int) -> Any:
+        """Host stage on this host's rows, back as global sharded arrays.
+
+        Reads only ``pred.points`` and ``pred.counts`` (which the predict stage, dispatched before
+        the update, has made): no device work is queued here.
+        """
+        c = self.cfg.data.crop
         # The render capacity is static in the update: never let it shrink, so that it settles
         # on a few compiled values instead of following every batch's bucket.
-        local = net_lib.host_geometry(
-            self.to_local(ppm),
-            self.cfg.kernel_size,
+        local, _ = net_lib.geometry_from_points(
+            self.to_local(pred.points),
+            self.to_local(pred.counts),
+            c,
+            c,
             capacity=capacity,
             min_render_capacity=self._render_capacity,
         )

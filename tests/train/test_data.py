@@ -74,8 +74,8 @@ def test_pipeline_is_deterministic_and_resumable(tiny_setup):
     c.set_state(json.loads(json.dumps(state)))  # the state survives JSON (it is checkpointed as JSON)
     for x, y in zip(more, [next(c) for _ in range(2)], strict=True):
         np.testing.assert_array_equal(x["image"], y["image"])
-    assert first[0]["image"].shape == (data.batch_size, data.crop, data.crop, 3)
-    assert first[0]["ppm"].shape == (data.batch_size, data.crop, data.crop)
+    assert first[0]["image"].shape == (data.batch_per_device, data.crop, data.crop, 3)
+    assert first[0]["ppm"].shape == (data.batch_per_device, data.crop, data.crop)
     other = next(iter(pipeline.make_dataset(data, seed=4)))
     assert not np.array_equal(other["image"], first[0]["image"])
 
@@ -113,12 +113,12 @@ def test_prepare_fits_writes_and_resumes(tiny_setup, tmp_path):
     data = dataclasses.replace(cfg.data, cache_dir=str(tmp_path / "cache"), limit=1, prepare_steps=5)
     cfg = cfg.replace(data=data)
     logs: list[str] = []
-    manifest = prepare.prepare(cfg, log=logs.append)
+    manifest = prepare.prepare(cfg.data, log=logs.append)
     ((name, rec),) = manifest["samples"].items()
     assert name == "photos_a01_x1" and rec["steps"] == 5 and rec["gaussians"] > 10
     assert rec["psnr_fit"] > rec["psnr_init"]
     label = prepare.decode_ppm(prepare.ppm_path(data.cache_dir, name), 64, 80)
     assert label.shape == (64, 80) and 0 <= label.min() and label.max() <= 1 and label.std() > 0.05
     logs.clear()
-    prepare.prepare(cfg, log=logs.append)
+    prepare.prepare(cfg.data, log=logs.append)
     assert "1 cached, 0 to fit" in logs[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -89,12 +90,14 @@ print(jax.device_count(), json.dumps(out["last_metrics"]))
 
 @pytest.mark.slow
 def test_two_devices_match_one_device(tiny_setup, tmp_path):
-    """Same global batch on 2 forced CPU devices vs 1: same loss and parameters (float tolerance)."""
+    """Same global batch on 2 forced CPU devices (1 per device) vs 1 (2 per device): same loss and
+    parameters (float tolerance)."""
     cfg, _ = tiny_setup
     cfg = _cfg(cfg)
-    args = json.dumps(cfg.to_dict())
     results = {}
     for n in (1, 2):
+        per_device = dataclasses.replace(cfg.data, batch_per_device=cfg.data.batch_per_device // n)
+        args = json.dumps(cfg.replace(data=per_device).to_dict())
         env = {
             **os.environ,
             "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}",
