@@ -29,10 +29,9 @@ sys.path.insert(0, str(ROOT))
 from configs import fit_default  # noqa: E402
 from igi_jax import io  # noqa: E402
 from igi_jax.data.samples import VAL_PHOTOS  # noqa: E402
-from igi_jax.experiments import inits as inits_lib  # noqa: E402
-from igi_jax.experiments.cli import shipped_weights  # noqa: E402
+from igi_jax.experiments.config import shipped_weights  # noqa: E402
 from igi_jax.fit import fit  # noqa: E402
-from igi_jax.net import load_weights  # noqa: E402
+from igi_jax.init import initialize_warm  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "datasets" / "photos"
 MARKS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
@@ -58,17 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     if held_out:
         raise SystemExit(f"photos {held_out} are held out from training: not for tuning")
     warmups = [int(w) for w in args.warmup.split(",")]
-    model = load_weights(shipped_weights())
+    weights = shipped_weights()
     steps = tuple(sorted({s for s in MARKS if s <= args.steps} | {args.steps}))
     base = dataclasses.replace(fit_default.get_config(), steps=args.steps, log_every=100)
     rows = []
     for name in photos:
         image = load_photo(name, args.width)
         for init_name in args.inits.split(","):
-            spec = inits_lib.parse_spec(init_name)
-            init = inits_lib.run_init(
-                spec, image, k=3, model=model, num_gaussians=None, seed=0, backend="auto"
-            )
+            net = init_name.split("+")[0] == "net"
+            init = initialize_warm(init_name, image, **({"weights": weights, "k": 3} if net else {}))
             for w in warmups:
                 res = fit(
                     init.gaussians,

@@ -18,7 +18,7 @@ import jax
 import numpy as np
 from PIL import Image
 
-KODAK = Path("/work/shared/datasets/kodak")
+KODAK = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kodak"  # beside the checkout
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--iters", default=None, help="comma-separated CG iterations (default: shipped)")
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args(argv)
-    iters_list = [int(i) for i in args.iters.split(",")] if args.iters else [SOLVE_ITERS["quadtree"]]
+    iters_list = [int(i) for i in args.iters.split(",")] if args.iters else [SOLVE_ITERS]
     print(
         f"jax {jax.__version__}, {jax.default_backend()}, {os.cpu_count()} CPUs; quad-tree scale "
         f"{SOLVE_SCALE} with the solve; load average {os.getloadavg()[0]:.2f} at start"

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-PHOTOS = Path("/work/shared/datasets/photos")
+PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "photos"  # beside the checkout
 OUT = Path(__file__).resolve().parent / "results"
 SCALES = (0.54, 0.75, 1.0)
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-KODAK = Path("/work/shared/datasets/kodak")
+KODAK = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kodak"  # beside the checkout
 HERE = Path(__file__).resolve().parent
 INITS = ("random", "random-gi", "quadtree", "quadtree+solve")
 CHECK_STEPS = (0, 200, 1000, 2000)

@@ -67,7 +67,7 @@ def bench_init(args) -> dict:
     from igi_jax.fit import fit
     from igi_jax.init import color_solve
     from igi_jax.net import InstantGINet, NetConfig, gaussians_for_image
-    from igi_jax.pipeline import load_config
+    from igi_jax.one_image import load_config
     from igi_jax.render import render, required_capacity
 
     image = _load(args.image)

@@ -24,7 +24,7 @@ from pathlib import Path
 from igi_jax.data.samples import VAL_PHOTOS, downscale
 from igi_jax.fit import fit
 from igi_jax.init import initialize
-from igi_jax.pipeline import load_config
+from igi_jax.one_image import load_config
 
 
 def report(path: Path) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from igi_jax import compile_cache, io, pipeline
+from igi_jax import compile_cache, io, one_image
 from igi_jax.errors import FitDivergedError, InputError
 from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config", type=Path, help="config file with get_config() (default: configs/fit_default.py)"
     )
-    p.add_argument("--init", choices=INITS, help=f"initialisation (default {pipeline.DEFAULT_INIT})")
+    p.add_argument("--init", choices=INITS, help=f"initialisation (default {one_image.DEFAULT_INIT})")
     p.add_argument(
         "--gaussians",
         type=_count,
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of Gaussians, random inits only (default: one per 10 pixels)",
     )
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=_count, help=f"optimiser steps (default {pipeline.DEFAULT_STEPS})")
+    budget.add_argument("--steps", type=_count, help=f"optimiser steps (default {one_image.DEFAULT_STEPS})")
     budget.add_argument("--seconds", type=float, help="time budget in seconds, init included")
     p.add_argument(
         "--max-side",
@@ -146,8 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
 # fit
 
 
-def _fit_options(args: argparse.Namespace) -> pipeline.FitOptions:
-    options, notes = pipeline.load_config(args.config)
+def _fit_options(args: argparse.Namespace) -> one_image.FitOptions:
+    options, notes = one_image.load_config(args.config)
     for note in notes:
         print(f"igi: note: {note}", file=sys.stderr)
     flags = {
@@ -193,7 +193,7 @@ def _check_out_dir(out: Path) -> None:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     options = _fit_options(args)
-    pipeline.check_options(options)
+    one_image.check_options(options)
     if not args.image.is_file():  # before compiling anything; load_image says what is wrong
         io.load_image(args.image)
     out = args.out if args.out is not None else Path("out") / args.image.stem
@@ -204,7 +204,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     )
     with OutputDir(out, overwrite=args.overwrite) as claim:  # claimed before the work, not after
         try:
-            run = pipeline.fit_image(
+            run = one_image.fit_image(
                 args.image,
                 options,
                 max_side=args.max_side,
@@ -214,7 +214,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             )
         finally:
             progress.close()
-        written = claim.write(pipeline.fit_writers(run))
+        written = claim.write(one_image.fit_writers(run))
     s = run.summary()
     ms = f"{s['ms_ssim']:.4f}" if s["ms_ssim"] is not None else "n/a (image too small)"
     print(
@@ -231,7 +231,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    pipeline.check_backend(args.backend)
+    one_image.check_backend(args.backend)
     g = io.load_gaussians(args.gaussians)
     height, width = rescale.rescaled_size(g.height, g.width, args.scale)  # validate before rendering
     out = args.out if args.out is not None else args.gaussians.parent / f"render_x{args.scale:g}.png"

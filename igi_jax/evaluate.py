@@ -1,14 +1,14 @@
-"""Many images at once: fit a folder, or re-measure saved fits; PSNR / MS-SSIM per image and mean.
+"""Re-measure saved fits (``evaluate.py --fits DIR``): PSNR / MS-SSIM per image and the mean.
 
-Used by ``train.py`` (fit every image of a folder with a config) and ``evaluate.py`` (re-measure
-fits from their ``gaussians.npz`` against the original image, or fit-and-measure a folder).
+Fits are *made* by one path, the experiment runner (:mod:`igi_jax.experiments`; ``evaluate.py
+--dataset DIR --inits quadtree+solve --steps 500`` fits and measures a folder); this module only
+checks what ``igi fit`` saved, from its ``gaussians.npz``, against the original image.
 A report is ``{"images", "failed", "mean": {...}, "rows": [...]}``; one row per image with its
 metrics or an ``error``; :func:`write_report` writes it as JSON and a Markdown table.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -16,71 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from igi_jax import io, pipeline
-from igi_jax.outdir import OutputDir
+from igi_jax import io, one_image
 from igi_jax.render import rescale
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 COLUMNS = ("psnr", "ms_ssim", "ssim", "num_gaussians", "steps", "compile_seconds", "total_seconds")
 Log = Callable[[str], Any]
 
 
-def find_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files directly inside ``folder`` (by suffix), sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise io.InputError(f"{folder}: not a directory")
-    images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not images:
-        raise io.InputError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
-    return images
-
-
-def _names(paths: list[Path]) -> list[str]:
-    """Output names: the stem, or the file name where two images share a stem."""
-    stems = [p.stem for p in paths]
-    return [p.stem if stems.count(p.stem) == 1 else p.name for p in paths]
-
-
 def _row(name: str, summary: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "image": summary["image"]["path"], **{k: summary.get(k) for k in COLUMNS}}
-
-
-def fit_images(
-    folder: str | os.PathLike,
-    options: pipeline.FitOptions,
-    *,
-    out_dir: str | os.PathLike | None = None,
-    limit: int | None = None,
-    log: Log = print,
-    overwrite: bool = False,
-    max_side: int | None = None,
-) -> dict[str, Any]:
-    """Fit every image in ``folder``; if ``out_dir``, write each fit to ``out_dir/<name>/``.
-
-    An image that fails (unreadable, too small, an output folder already in use or, without
-    ``overwrite``, already holding files, …) becomes an error row; the others go on.
-    """
-    images = find_images(folder)[:limit]
-    rows = []
-    for i, (path, name) in enumerate(zip(images, _names(images), strict=True), 1):
-        try:
-            with _claim(out_dir, name, overwrite) as claim:
-                run = pipeline.fit_image(path, options, max_side=max_side)
-                if claim is not None:
-                    claim.write(pipeline.fit_writers(run))
-            rows.append(_row(name, run.summary()))
-        except (io.InputError, OSError) as e:
-            rows.append({"name": name, "image": str(path), "error": str(e)})
-        log(f"[{i}/{len(images)}] {_describe(rows[-1])}")
-    return summarize(rows)
-
-
-def _claim(out_dir: str | os.PathLike | None, name: str, overwrite: bool) -> Any:
-    """The claimed ``out_dir/name`` (:class:`OutputDir`), or a no-op context when not writing."""
-    if out_dir is None:
-        return contextlib.nullcontext()
-    return OutputDir(Path(out_dir) / name, overwrite=overwrite)
 
 
 def measure_fit(fit_dir: str | os.PathLike, *, backend: str = "auto") -> dict[str, Any]:
@@ -103,7 +47,7 @@ def measure_fit(fit_dir: str | os.PathLike, *, backend: str = "auto") -> dict[st
         )
     render = rescale.render_at_scale(g, 1.0, backend=backend)
     return _row(
-        fit_dir.name, {**summary, **pipeline.image_metrics(render, target), "num_gaussians": g.capacity}
+        fit_dir.name, {**summary, **one_image.image_metrics(render, target), "num_gaussians": g.capacity}
     )
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from igi_jax import cli, evaluate, io, memory, pipeline, plot
+from igi_jax import cli, evaluate, io, memory, one_image, plot
 from igi_jax.outdir import OutputDir
 
 H, W = 40, 48
@@ -56,17 +56,17 @@ def fitted(tmp_path_factory):
     root = tmp_path_factory.mktemp("fit")
     Image.fromarray(synthetic(), "RGBA").save(root / "syn.png")
     runs = []
-    original = pipeline.fit_image
+    original = one_image.fit_image
 
     def keep(*args, **kwargs):
         runs.append(original(*args, **kwargs))
         return runs[-1]
 
-    pipeline.fit_image = keep  # keep the FitRun for the failure test below
+    one_image.fit_image = keep  # keep the FitRun for the failure test below
     try:
         rc, out, err = run(["fit", root / "syn.png", *FIT_ARGS, "--out", root / "out"])
     finally:
-        pipeline.fit_image = original
+        one_image.fit_image = original
     assert rc == 0, err
     return root / "out", out, err, runs[0]
 
@@ -200,7 +200,7 @@ def test_bad_npz(tmp_path, command, kind, match):
 
 def test_fit_outputs(fitted):
     out, stdout, stderr, _ = fitted
-    assert sorted(p.name for p in out.iterdir()) == sorted(pipeline.OUTPUT_FILES)  # no temp files left
+    assert sorted(p.name for p in out.iterdir()) == sorted(one_image.OUTPUT_FILES)  # no temp files left
     assert f"wrote {out}/" in stdout and "PSNR" in stdout
     assert "composited onto black" in stderr and "20/20 steps" in stderr
     m = json.loads((out / "metrics.json").read_text())
@@ -256,7 +256,7 @@ def test_failed_write_leaves_nothing(fitted, tmp_path, monkeypatch):
     def broken_plot(*args, **kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(pipeline, "fit_image", lambda *a, **k: fitted[3])
+    monkeypatch.setattr(one_image, "fit_image", lambda *a, **k: fitted[3])
     monkeypatch.setattr(plot, "write_psnr_plot", broken_plot)
     image = fitted[0].parent / "syn.png"
     assert_user_error(
@@ -271,14 +271,6 @@ def test_evaluate_fits_matches_metrics(fitted, tmp_path):
     assert report["failed"] == 0 and abs(report["mean"]["psnr"] - stored["psnr"]) < 1e-3
     paths = evaluate.write_report(tmp_path, report)
     assert [p.name for p in paths] == ["eval.json", "eval.md"] and "**mean**" in paths[1].read_text()
-
-
-def test_fit_images_reports_bad_files(tmp_path):
-    (tmp_path / "a.png").write_text("not a png")
-    Image.fromarray(np.zeros((1, 3, 3), np.uint8)).save(tmp_path / "b.png")
-    report = evaluate.fit_images(tmp_path, pipeline.FitOptions(), log=lambda _: None)
-    assert report["failed"] == 2 and report["mean"]["psnr"] is None
-    assert "not an image" in report["rows"][0]["error"] and "need at least 2×2" in report["rows"][1]["error"]
 
 
 # ------------------------------------------------------------------------------ output folders
@@ -333,7 +325,7 @@ def test_existing_outputs_need_overwrite_which_leaves_no_stale_file(fitted, tmp_
     assert [p.name for p in out.iterdir()] == ["render_x2.png"]
     rc, _, err = run(["fit", image, *FIT_ARGS, "--out", out, "--quiet", "--overwrite"])
     assert rc == 0, err
-    assert sorted(p.name for p in out.iterdir()) == sorted(pipeline.OUTPUT_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(one_image.OUTPUT_FILES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no lock, staging or old folder left
 
 
@@ -352,10 +344,10 @@ def test_image_over_the_memory_limit_is_refused_with_a_remedy(tmp_path, monkeypa
     side = int(result[2].split("--max-side ")[1].split()[0])
     assert 1000 < side < 2000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.png"]
-    options = pipeline.FitOptions()
-    pipeline.check_memory(*memory.scaled_size(1500, 2000, side), options)  # the remedy works
+    options = one_image.FitOptions()
+    one_image.check_memory(*memory.scaled_size(1500, 2000, side), options)  # the remedy works
     with pytest.raises(io.InputError, match="needs about"):
-        pipeline.check_memory(*memory.scaled_size(1500, 2000, int(side * 1.2)), options)
+        one_image.check_memory(*memory.scaled_size(1500, 2000, int(side * 1.2)), options)
 
 
 def test_max_side_downscales_on_load(png, tmp_path):

@@ -1,12 +1,18 @@
-"""The paper's experiments as one resumable command (``evaluate.py --dataset DIR``).
+"""Evaluation: the paper's experiments as configs run by one resumable runner (``evaluate.py``).
 
-* :mod:`~igi_jax.experiments.inits` — the compared inits and Table 3's ablations, timed warm;
-* :mod:`~igi_jax.experiments.runner` — image × init × k × budget, fits, metrics, FPS;
-* :mod:`~igi_jax.experiments.baseline` — the PyTorch GaussianImage rows (``--baseline torch``);
-* :mod:`~igi_jax.experiments.store` — ``results.json``, resumable, written atomically;
-* :mod:`~igi_jax.experiments.report` — Markdown tables (means, paired differences) and the README
-  "Results" block;
+* :mod:`~igi_jax.experiments.config` — :class:`Experiment`, the one config type
+  (``configs/experiments/<name>.py`` return one);
+* :mod:`~igi_jax.experiments.runner` — image × init × k × budget: inits (:mod:`igi_jax.init`), fits,
+  metrics, FPS; :mod:`~igi_jax.experiments.budgets` — the fits to every budget;
+* :mod:`~igi_jax.experiments.baseline` — the PyTorch GaussianImage rows (``baseline="torch"``);
+* :mod:`~igi_jax.experiments.store` — ``results.json``, resumable, atomic, with each entry's commit;
+* :mod:`~igi_jax.experiments.report` — Markdown tables (means, paired differences) and the
+  generated blocks of ``docs/RESULTS.md``;
 * :mod:`~igi_jax.experiments.published` — the paper's numbers shown beside ours;
 * :mod:`~igi_jax.experiments.plots` — PSNR-vs-time curves and the per-image grid;
-* :mod:`~igi_jax.experiments.cli` — the command line.
+* :mod:`~igi_jax.experiments.cli` — the command line (also ``--fits``: :mod:`igi_jax.evaluate`).
 """
+
+from igi_jax.experiments.config import Experiment
+
+__all__ = ["Experiment"]

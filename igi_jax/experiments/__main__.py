@@ -1,4 +1,4 @@
-"""``python -m igi_jax.experiments --dataset DIR ...``: the same as ``evaluate.py --dataset``."""
+"""``python -m igi_jax.experiments ...``: the same as ``evaluate.py ...``."""
 
 import sys
 

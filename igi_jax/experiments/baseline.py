@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from igi_jax.experiments.budgets import fit_budgets
+from igi_jax.experiments.config import Experiment
 from igi_jax.gaussians import Gaussians
 
 FPS_MAX_SECONDS = 5.0
@@ -57,12 +59,11 @@ def torch_fps(model: Any, repeats: int, max_seconds: float = FPS_MAX_SECONDS) ->
 
 
 def run(
-    g0: Gaussians, image: np.ndarray, init_seconds: float, exp: Any
+    g0: Gaussians, image: np.ndarray, init_seconds: float, exp: Experiment
 ) -> tuple[list[dict[str, Any]], dict[str, Any], float, np.ndarray]:
-    """The baseline's budget records, extras (as :func:`runner.fit_budgets`), FPS and final render."""
+    """The baseline's budget records, extras (as :func:`~igi_jax.experiments.budgets.fit_budgets`),
+    FPS and final render."""
     import torch
-
-    from igi_jax.experiments.runner import fit_budgets
 
     if exp.torch_threads is not None:
         torch.set_num_threads(exp.torch_threads)

@@ -1,38 +1,38 @@
-"""``evaluate.py --dataset DIR ...`` (also ``python -m igi_jax.experiments ...``): the paper's
-experiments as one resumable command.
+"""evaluate.py: every evaluation through one runner (igi_jax.experiments.runner.Runner).
 
+    evaluate.py --config configs/experiments/NAME.py [--stop-after DURATION] [--out DIR] [overrides]
+        a paper experiment, as configured (``igi_jax.experiments.config.Experiment``);
     evaluate.py --dataset DIR [--inits net,net+solve,quadtree+solve,random] [--kernel-size 3,4]
                 [--steps 0,200,2000] [--seconds 2,10,20] [--baseline torch] [--weights FILE]
-                [--limit N] [--only NAMES] [--downscale F] [--config FILE] [--stop-after DURATION]
-                --out REPORT
+                [--limit N] [--only NAMES] [--downscale F] [--fit-config FILE] --out REPORT
+        an ad-hoc experiment from flags (the same dataclass; e.g. ``--inits quadtree+solve
+        --steps 500`` fits and measures a folder);
+    evaluate.py --fits DIR [--out DIR]
+        re-render saved fits (``igi fit`` outputs) and measure them (:mod:`igi_jax.evaluate`).
 
-Writes ``REPORT/results.json`` (resumable: a second run with the same settings skips finished
-entries), ``REPORT/report.md`` (means and per-image tables) and the plots (``psnr_vs_time.png``,
-``psnr_vs_time_images.png``, ``grid.png``). Inits: see :mod:`igi_jax.experiments.inits`.
+An experiment writes ``REPORT/results.json`` (resumable: a second run with the same settings skips
+finished entries), ``REPORT/report.md`` (means and per-image tables) and the plots
+(``psnr_vs_time.png``, ``psnr_vs_time_images.png``, ``grid.png``). Inits: :mod:`igi_jax.init`.
 ``--stop-after`` ends a run cleanly between entries, with exit code 3 while entries are left, so
-that a job with a time limit writes its report and a rerun resumes.
+that a job with a time limit writes its report and a rerun resumes. A run needs a clean checkout
+(its results name their commit) unless ``--allow-dirty``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from pathlib import Path
 
-from igi_jax import cli, io, pipeline
-from igi_jax.experiments import inits as inits_lib
-from igi_jax.experiments import plots, report
-from igi_jax.experiments.runner import Experiment, Runner
+from igi_jax import cli, evaluate, io, one_image
+from igi_jax.experiments import plots, report, tables
+from igi_jax.experiments.config import REPO, Experiment, load_experiment, shipped_weights
+from igi_jax.experiments.runner import Runner
+from igi_jax.init import BASES
+from igi_jax.render.api import BACKENDS
 
-DEFAULT_INITS = ("net", "net+solve", "quadtree+solve", "random")
-DEFAULT_OUT = Path("out/experiments")
-
-
-def shipped_weights() -> Path:
-    """Where the package's trained ``small`` weights live (they may not exist yet)."""
-    import igi_jax.net
-
-    return Path(igi_jax.net.__file__).parent / "weights" / "small.npz"
+DEFAULT_OUT = "out/experiments"
 
 
 def _list(kind: type, text: str) -> tuple:
@@ -49,27 +49,28 @@ def _list(kind: type, text: str) -> tuple:
 
 
 def parser() -> cli.Parser:
-    p = cli.Parser(prog="evaluate.py --dataset", description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", type=Path, required=True, help="folder of images")
+    p = cli.Parser(prog="evaluate.py", description=__doc__.splitlines()[0])
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=Path, help="experiment config (configs/experiments/*.py)")
+    source.add_argument("--dataset", type=Path, help="folder of images (an ad-hoc experiment)")
+    source.add_argument("--fits", type=Path, help="folder of saved fits to re-measure")
     p.add_argument(
-        "--inits",
-        help=f"comma-separated init specs (default {','.join(DEFAULT_INITS)}; "
-        f"bases {', '.join(inits_lib.BASES)}, each optionally +solve)",
+        "--inits", help=f"comma-separated init specs (bases {', '.join(BASES)}, each optionally +solve)"
     )
-    p.add_argument("--kernel-size", default="3", help="dithering cells of the net inits, e.g. 3,4")
+    p.add_argument("--kernel-size", help="dithering cells of the net inits, e.g. 3,4")
     p.add_argument("--steps", help="step budgets, e.g. 0,200,2000 (default, unless --seconds)")
     p.add_argument("--seconds", help="wall-clock budgets, init included, e.g. 2,10,20")
     p.add_argument("--baseline", choices=("torch",), help="add the PyTorch GaussianImage rows")
-    p.add_argument("--weights", type=Path, help=f"network weights (default {shipped_weights()})")
+    p.add_argument("--weights", type=Path, help="network weights (default: the shipped ones)")
     p.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
     p.add_argument("--only", help="only these images, by name without extension, e.g. 043,044")
-    p.add_argument("--downscale", type=int, default=1, help="box-downscale every image by F")
-    p.add_argument("--config", type=Path, help="fit config (default configs/fit_default.py)")
-    p.add_argument("--backend", help="render backend (default auto)")
-    p.add_argument("--fps-repeats", type=int, default=50, help="renders timed for the FPS")
-    p.add_argument("--grid-images", type=int, default=3, help="images kept for the grid plot")
-    p.add_argument("--seed", type=int, default=0, help="random-init seed")
-    p.add_argument("--torch-threads", type=int, default=1, help="PyTorch threads (0 = its default)")
+    p.add_argument("--downscale", type=int, help="box-downscale every image by F")
+    p.add_argument("--fit-config", type=Path, help="fit config (default configs/fit_default.py)")
+    p.add_argument("--backend", choices=BACKENDS, help="render backend (default auto)")
+    p.add_argument("--fps-repeats", type=int, help="renders timed for the FPS (default 50)")
+    p.add_argument("--grid-images", type=int, help="images kept for the grid plot (default 3)")
+    p.add_argument("--seed", type=int, help="random-init seed")
+    p.add_argument("--torch-threads", type=int, help="PyTorch threads (default 1; 0 = its default)")
     p.add_argument(
         "--stop-after",
         metavar="DURATION",
@@ -77,7 +78,8 @@ def parser() -> cli.Parser:
         "5400, 90m, 1.5h: a job's time limit less one entry); exit code 3 while entries are "
         "left, so rerunning resumes",
     )
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
+    p.add_argument("--allow-dirty", action="store_true", help="run from a checkout with uncommitted changes")
+    p.add_argument("--out", type=Path, help=f"report folder (default: the config's, else {DEFAULT_OUT})")
     return p
 
 
@@ -105,95 +107,114 @@ def _results_argv(argv: list[str]) -> list[str]:
 
 
 def experiment_from_args(args) -> Experiment:
-    """Build the :class:`Experiment` (validated) from parsed arguments."""
-    weights = args.weights
-    if weights is None and shipped_weights().exists():
-        weights = shipped_weights()
-    inits = (
-        _list(str, args.inits)
-        if args.inits
-        else (DEFAULT_INITS if weights is not None else ("quadtree+solve", "random"))
-    )
+    """The :class:`Experiment` of ``--config`` (or the defaults, for ``--dataset``), with every
+    flag given overriding its field."""
+    if args.config is not None:
+        base = load_experiment(args.config)
+    else:
+        default_inits = Experiment.inits if _shipped_or(args.weights) else ("quadtree+solve", "random")
+        base = Experiment(dataset=str(args.dataset), inits=default_inits, out=DEFAULT_OUT)
+    changes = {
+        "inits": args.inits and _list(str, args.inits),
+        "kernel_sizes": args.kernel_size and _list(int, args.kernel_size),
+        "steps": args.steps and _list(int, args.steps),
+        "seconds": args.seconds and _list(float, args.seconds),
+        "baseline": args.baseline,
+        "weights": args.weights and str(args.weights),
+        "limit": args.limit,
+        "only": args.only and _list(str, args.only),
+        "downscale": args.downscale,
+        "fit": args.fit_config and one_image.load_config(args.fit_config)[0].fit,
+        "backend": args.backend,
+        "fps_repeats": args.fps_repeats,
+        "grid_images": args.grid_images,
+        "seed": args.seed,
+        "torch_threads": args.torch_threads,
+        "out": args.out and str(args.out.absolute()),
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if args.steps is None and args.seconds is not None and args.config is None:
+        changes["steps"] = ()  # --seconds alone: no step budgets
+    if args.torch_threads == 0:  # PyTorch's own default
+        changes["torch_threads"] = None
     try:
-        specs = [inits_lib.parse_spec(s) for s in inits]
-    except ValueError as e:
-        raise io.InputError(str(e)) from None
-    if any(s.uses_net for s in specs) and weights is None:
-        raise io.InputError(
-            f"inits {', '.join(s.name for s in specs if s.uses_net)} need network weights: "
-            f"pass --weights FILE ({shipped_weights()} does not exist yet)"
-        )
-    if weights is not None and not Path(weights).is_file():
-        raise io.InputError(f"weights file not found: {weights}")
-    options, _ = pipeline.load_config(args.config)
-    fit_cfg = (
-        options.fit
-        if args.backend is None
-        else options.fit.__class__(**{**options.fit.__dict__, "backend": args.backend})
-    )
-    steps = _list(int, args.steps) if args.steps else (() if args.seconds else (0, 200, 2000))
-    seconds = _list(float, args.seconds) if args.seconds else ()
-    ks = _list(int, args.kernel_size)
-    if any(k not in (3, 4, 5) for k in ks):
-        raise io.InputError(f"--kernel-size values must be 3, 4 or 5, got {args.kernel_size}")
-    if args.limit is not None and args.limit < 1:
-        raise io.InputError(f"--limit must be ≥ 1, got {args.limit}")
-    try:
-        return Experiment(
-            dataset=args.dataset,
-            inits=tuple(s.name for s in specs),
-            kernel_sizes=ks,
-            steps=steps,
-            seconds=seconds,
-            fit=fit_cfg,
-            weights=weights,
-            baseline=args.baseline,
-            downscale=args.downscale,
-            limit=args.limit,
-            only=_list(str, args.only) if args.only else None,
-            fps_repeats=args.fps_repeats,
-            grid_images=args.grid_images,
-            seed=args.seed,
-            backend=fit_cfg.backend,
-            torch_threads=args.torch_threads or None,
-        )
+        return dataclasses.replace(base, **changes)
     except ValueError as e:
         raise io.InputError(str(e)) from None
 
 
-def run(argv: list[str]) -> int:
-    """Parse ``argv``, run (resuming), write the report and plots; returns the exit code."""
-    args = parser().parse_args(argv)
-    exp = experiment_from_args(args)
-    if not args.dataset.is_dir():
-        raise io.InputError(f"{args.dataset}: not a directory")
-    stop_after = duration(args.stop_after) if args.stop_after is not None else None
-    runner = Runner(exp, args.out, command=["evaluate.py", *_results_argv(argv)], stop_after=stop_after)
+def _shipped_or(weights: Path | None) -> bool:
+    """Whether a network is at hand: ``weights`` given, or the shipped ones installed."""
+    return weights is not None or shipped_weights().exists()
+
+
+def _command(argv: list[str]) -> list[str]:
+    """The command to record: ``argv`` without ``--stop-after``, paths inside the repository made
+    relative to it (a result holds no absolute path)."""
+    out = []
+    for a in _results_argv(argv):
+        p = Path(a)
+        if p.is_absolute() and p.resolve().is_relative_to(REPO):
+            a = p.resolve().relative_to(REPO).as_posix()
+        out.append(a)
+    return ["evaluate.py", *out]
+
+
+def run_experiment(exp: Experiment, argv: list[str], *, stop_after: str | None, allow_dirty: bool) -> int:
+    """Run ``exp`` (resuming), write its report and plots; returns the exit code."""
+    seconds = duration(stop_after) if stop_after is not None else None
+    runner = Runner(exp, command=_command(argv), stop_after=seconds, allow_dirty=allow_dirty)
+    out = runner.out
     try:
         data = runner.run()
     except KeyboardInterrupt:
         print(
             f"evaluate.py: interrupted; the {len(runner.store.entries)} finished entries are in "
-            f"{args.out / 'results.json'}; run the same command again to resume",
+            f"{out / 'results.json'}; run the same command again to resume",
             file=sys.stderr,
         )
         return 130
     text = report.markdown(data)
-    io.atomic_write(args.out / "report.md", lambda f: f.write(text.encode()))
-    written = plots.write_all(args.out)
-    print(report.means_table(data))
+    io.atomic_write(out / "report.md", lambda f: f.write(text.encode()))
+    written = plots.write_all(out)
+    print(tables.means_table(data))
     print(
         f"{runner.fitted} entries computed, {len(data['entries']) - runner.fitted} reused; wrote "
-        f"{args.out / 'results.json'}, {args.out / 'report.md'}, {', '.join(p.name for p in written)}"
+        f"{out / 'results.json'}, {out / 'report.md'}, {', '.join(p.name for p in written)}"
     )
     if runner.left:
         print(
-            f"evaluate.py: stopped after {args.stop_after} (--stop-after) with {runner.left} entries left; "
+            f"evaluate.py: stopped after {stop_after} (--stop-after) with {runner.left} entries left; "
             "run the same command again to resume",
             file=sys.stderr,
         )
         return 3
     return 0
+
+
+def measure_fits(args) -> int:
+    """``--fits DIR``: re-measure saved fits; writes ``eval.json`` and ``eval.md``."""
+    given = [
+        k for k, v in vars(args).items() if v not in (None, False) and k not in ("fits", "out", "backend")
+    ]
+    if given:
+        raise io.InputError(f"--fits takes only --out and --backend, not {', '.join(sorted(given))}")
+    result = evaluate.measure_fits(args.fits, backend=args.backend or "auto")
+    paths = evaluate.write_report(args.out or args.fits, result, stem="eval")
+    print(evaluate.markdown_table(result))
+    print(f"wrote {', '.join(map(str, paths))}")
+    return 1 if result["failed"] else 0
+
+
+def run(argv: list[str]) -> int:
+    """Parse ``argv`` and evaluate; returns the exit code."""
+    args = parser().parse_args(argv)
+    if args.fits is not None:
+        return measure_fits(args)
+    if args.dataset is not None and not args.dataset.is_dir():
+        raise io.InputError(f"{args.dataset}: not a directory")
+    exp = experiment_from_args(args)
+    return run_experiment(exp, argv, stop_after=args.stop_after, allow_dirty=args.allow_dirty)
 
 
 def main(argv: list[str] | None = None, *, persistent_cache: bool | None = None) -> int:

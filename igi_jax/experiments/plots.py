@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from igi_jax import io
-from igi_jax.experiments import report, store
+from igi_jax.experiments import store, tables
 from igi_jax.experiments.runner import artifact_name
 
 PANELS = ("ground truth", "predicted PPM", "dithered points", "init render", "final render", "|error|")
@@ -140,7 +140,7 @@ def curves_figure(data: dict[str, Any]) -> Figure:
     """Mean PSNR-vs-time per method, over the images that have every method (as the tables): the
     whole fit, and its first seconds (the wall-clock budgets, dashed), where the inits differ most."""
     fig = _new_figure(12.0, 4.5)
-    complete = set(report.complete_images(data)[0])
+    complete = set(tables.complete_images(data)[0])
     entries = [e for e in data["entries"] if e["image"] in complete]
     n = len(complete)
     ax = fig.add_subplot(1, 2, 1)

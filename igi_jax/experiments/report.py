@@ -1,12 +1,13 @@
-"""Tables from ``results.json``: per-method means, per-image PSNR, and the README "Results" block.
+"""Tables from ``results.json``: per-method means, per-image PSNR, and the blocks of ``docs/RESULTS.md``.
 
-    python -m igi_jax.experiments.report RESULTS.json [--out REPORT.md] [--readme README.md]
+    python -m igi_jax.experiments.report RESULTS.json [--out REPORT.md] [--doc docs/RESULTS.md]
 
-``--readme`` rewrites only the block between ``<!-- results:begin ... -->`` and
+``--doc`` rewrites only the block between ``<!-- results:begin ... -->`` and
 ``<!-- results:end -->`` made from that JSON (the begin marker records the JSON it was made from,
-relative to the README; a README may hold several blocks), so the README's numbers are generated,
-never typed; ``tests/experiments`` regenerates every block from its JSON and checks that it equals
-the README's.
+relative to the document; a document may hold several blocks), so the published numbers are
+generated, never typed; ``tests/experiments`` regenerates every block of ``docs/RESULTS.md`` from
+its JSON and checks that it equals the document's. Each block and report names the commit(s) its
+rows were made with, and flags rows made from a tree with uncommitted changes.
 
 The published numbers are quoted beside ours, each with its hardware
 (:mod:`igi_jax.experiments.published`).
@@ -15,319 +16,20 @@ The published numbers are quoted beside ours, each with its hardware
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import re
 import sys
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from igi_jax import io
 from igi_jax.experiments import store
+from igi_jax.experiments.config import REPO
 from igi_jax.experiments.published import published_table
+from igi_jax.experiments.tables import legend, means_table, paired_table, per_image_table, wall_line
 
 BEGIN, END = "<!-- results:begin", "<!-- results:end -->"
 _BLOCK = re.compile(r"<!-- results:begin(?P<attrs>[^>]*)-->\n(?P<body>.*?)<!-- results:end -->", re.S)
-
-
-def _mean(values: list[Any]) -> float | None:
-    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    return sum(vals) / len(vals) if vals else None
-
-
-def budget_label(budget: dict[str, Any]) -> str:
-    return f"{budget['steps']} steps" if "steps" in budget else f"{budget['seconds']:g} s"
-
-
-def _budgets(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Budgets in the order entries list them (steps first, then seconds), de-duplicated."""
-    seen: list[dict[str, Any]] = []
-    for e in entries:
-        for r in e["budgets"]:
-            if r["budget"] not in seen:
-                seen.append(r["budget"])
-    return seen
-
-
-def complete_images(data: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """``(complete, partial)`` image names: those with an entry in every ``(impl, init, k)`` group,
-    and the rest (an interrupted run's last image, or rows added for a few images only)."""
-    groups: dict[tuple, set[str]] = defaultdict(set)
-    for e in data["entries"]:
-        groups[(e["impl"], e["init"], e["k"])].add(e["image"])
-    names = sorted({e["image"] for e in data["entries"]})
-    complete = [n for n in names if all(n in imgs for imgs in groups.values())]
-    return complete, [n for n in names if n not in complete]
-
-
-def summarize(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Means per ``(impl, init, k)`` over the images every group has (:func:`complete_images`), so
-    that every row averages the same images; groups in first-appearance order.
-
-    Returns rows ``{"impl", "init", "k", "images", "gaussians", "params", "init_seconds", "fps",
-    "budgets": {label: {"psnr", "ms_ssim", "ms_ssim_images", "seconds", "steps"}}}``.
-    """
-    complete = set(complete_images(data)[0])
-    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
-    for e in data["entries"]:
-        groups[(e["impl"], e["init"], e["k"])].append(e)
-    rows = []
-    for (impl, init, k), group in groups.items():
-        es = [e for e in group if e["image"] in complete]
-        row = {
-            "impl": impl,
-            "init": init,
-            "k": k,
-            "images": len(es),
-            **{key: _mean([e[key] for e in es]) for key in ("gaussians", "params", "init_seconds", "fps")},
-            "budgets": {},
-        }
-        for b in _budgets(es):
-            recs = [r for e in es for r in e["budgets"] if r["budget"] == b]
-            row["budgets"][budget_label(b)] = {
-                "psnr": _mean([r["psnr"] for r in recs]),
-                "ms_ssim": _mean([r["ms_ssim"] for r in recs]),
-                "ms_ssim_images": sum(r["ms_ssim"] is not None for r in recs),
-                "seconds": _mean([r["seconds"] for r in recs]),
-                "steps": _mean([r["steps"] for r in recs]),
-            }
-        rows.append(row)
-    return rows
-
-
-def _partial_note(data: dict[str, Any]) -> str:
-    """A line naming the images left out of the means, or ``""``."""
-    complete, partial = complete_images(data)
-    if not partial:
-        return ""
-    n_groups = len({(e["impl"], e["init"], e["k"]) for e in data["entries"]})
-    have = {n: sum(e["image"] == n for e in data["entries"]) for n in partial}
-    left = ", ".join(f"{n} ({have[n]} of {n_groups} rows)" for n in partial)
-    return f"Means over the {len(complete)} image(s) that have every row; left out as incomplete: {left}.\n"
-
-
-def _f(v: float | None, fmt: str) -> str:
-    return "–" if v is None else format(v, fmt)
-
-
-def _cell(b: dict[str, Any] | None, seconds_budget: bool, images: int) -> str:
-    if b is None:
-        return "–"
-    ms = ""
-    if b["ms_ssim"] is not None:  # MS-SSIM skips images with a side ≤ 160 px: say when it did
-        few = f" [{b['ms_ssim_images']} of {images} images]" if b["ms_ssim_images"] < images else ""
-        ms = f" / {b['ms_ssim']:.4f}{few}"
-    when = f"{b['seconds']:.1f} s" + (f", {b['steps']:,.0f} st" if seconds_budget else "")
-    return f"{_f(b['psnr'], '.2f')}{ms} ({when})"
-
-
-def means_table(data: dict[str, Any]) -> str:
-    """Markdown: one row per (implementation, init, k), means over images."""
-    rows = summarize(data)
-    labels = _budgets(data["entries"])
-    head = [
-        "impl",
-        "init",
-        "k",
-        "images",
-        "Gaussians",
-        "params",
-        "init s",
-        *[budget_label(b) for b in labels],
-        "FPS",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [
-            r["impl"],
-            r["init"],
-            "–" if r["k"] is None else str(r["k"]),
-            str(r["images"]),
-            _f(r["gaussians"], ",.0f"),
-            _f(r["params"], ",.0f"),
-            _f(r["init_seconds"], ".3f"),
-            *[_cell(r["budgets"].get(budget_label(b)), "seconds" in b, r["images"]) for b in labels],
-            _f(r["fps"], ".1f"),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    note = _partial_note(data)
-    return "\n".join(lines) + "\n" + (f"\n{note}" if note else "")
-
-
-def _group_name(key: tuple) -> str:
-    impl, init, k = key
-    return f"{impl} {init}" + ("" if k is None else f" k = {k}")
-
-
-def reference_group(data: dict[str, Any]) -> tuple | None:
-    """The ``(impl, init, k)`` that :func:`paired_table` compares against: the first JAX quad-tree
-    init (the method the paper's net init competes with), or ``None`` when there is none."""
-    keys = dict.fromkeys((e["impl"], e["init"], e["k"]) for e in data["entries"])
-    return next((key for key in keys if key[0] == "jax" and key[1].startswith("quadtree")), None)
-
-
-def paired(data: dict[str, Any], versus: tuple | None = None) -> list[dict[str, Any]]:
-    """Per-image PSNR differences, image by image, over the images every group has.
-
-    Each group of the reference's implementation is paired with ``versus`` (default
-    :func:`reference_group`); a group of another implementation (the PyTorch baseline) with the
-    reference implementation's group of the same init and k, so that those rows read as parity.
-    Returns ``{"row", "versus", "budgets": {label: {"delta", "ahead", "images"}}}`` per pair:
-    the mean of (row − versus) in dB, and on how many of the images the row is ahead.
-    """
-    versus = versus or reference_group(data)
-    if versus is None:
-        return []
-    complete = set(complete_images(data)[0])
-    psnr: dict[tuple, dict[tuple, float]] = defaultdict(dict)
-    for e in data["entries"]:
-        if e["image"] in complete:
-            for r in e["budgets"]:
-                if r["psnr"] is not None and math.isfinite(r["psnr"]):
-                    psnr[(e["impl"], e["init"], e["k"])][(e["image"], budget_label(r["budget"]))] = r["psnr"]
-    out = []
-    for key in psnr:
-        ref = versus if key[0] == versus[0] else (versus[0], *key[1:])
-        if key == ref or ref not in psnr:
-            continue
-        budgets = {}
-        for b in _budgets(data["entries"]):
-            label = budget_label(b)
-            d = [
-                v - psnr[ref][(img, lab)]
-                for (img, lab), v in psnr[key].items()
-                if lab == label and (img, lab) in psnr[ref]
-            ]
-            if d:
-                budgets[label] = {"delta": sum(d) / len(d), "ahead": sum(x > 0 for x in d), "images": len(d)}
-        out.append({"row": key, "versus": ref, "budgets": budgets})
-    return out
-
-
-def _delta(d: float) -> str:
-    # A parity row's differences are float noise: show them, rather than "+0.00".
-    return f"{d:+.1e}" if 0 < abs(d) < 0.005 else f"{d:+.2f}"
-
-
-def paired_table(data: dict[str, Any]) -> str:
-    """Markdown: :func:`paired` as ``mean Δ PSNR (ahead on n of m)`` per budget, or ``""``."""
-    pairs = paired(data)
-    if not pairs:
-        return ""
-    labels = [budget_label(b) for b in _budgets(data["entries"])]
-    lines = ["| row − versus | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
-    for p in pairs:
-        cells = [
-            f"{_delta(b['delta'])} ({b['ahead']} of {b['images']})" if b else "–"
-            for b in (p["budgets"].get(label) for label in labels)
-        ]
-        lines.append(f"| {_group_name(p['row'])} − {_group_name(p['versus'])} | " + " | ".join(cells) + " |")
-    return (
-        "Paired, image by image: mean PSNR difference (dB) of each row minus the one it is "
-        "compared with, and on how many images the row is ahead.\n\n" + "\n".join(lines) + "\n"
-    )
-
-
-def per_image_table(data: dict[str, Any]) -> str:
-    """Markdown: PSNR (dB) per image and method at every budget."""
-    labels = _budgets(data["entries"])
-    head = ["image", "impl", "init", "k", "Gaussians", "init s", *[budget_label(b) for b in labels]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for e in sorted(data["entries"], key=lambda e: (e["image"], e["impl"] != "jax")):
-        by = {budget_label(r["budget"]): r for r in e["budgets"]}
-        cells = [
-            e["image"],
-            e["impl"],
-            e["init"],
-            "–" if e["k"] is None else str(e["k"]),
-            f"{e['gaussians']:,}",
-            f"{e['init_seconds']:.3f}",
-            *[_f(by[budget_label(b)]["psnr"], ".2f") if budget_label(b) in by else "–" for b in labels],
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _machine_line(data: dict[str, Any]) -> str:
-    runs = data.get("runs") or [{}]
-    m = runs[-1].get("machine") or {}
-    loads = [r.get("machine", {}).get("loadavg", [None])[0] for r in runs]
-    loads += [e.get("loadavg") for e in data["entries"]]
-    loads = [x for x in loads if x is not None]
-    load = ""
-    if loads:
-        lo, hi = f"{min(loads):.1f}", f"{max(loads):.1f}"
-        load = f", 1-min load average {lo if lo == hi else f'{lo}–{hi}'} during the run (shared machine)"
-    return (
-        f"{m.get('processor', '?')}, {m.get('cpu_count', '?')} CPU cores, JAX {m.get('jax', '?')} "
-        f"on {m.get('backend', '?')} ({', '.join(m.get('devices', []))}){load}"
-    )
-
-
-def wall_line(data: dict[str, Any]) -> str:
-    """The evaluation's cost: the entries' wall times (init, fits, FPS; not idle gaps) summed, and
-    per image over the images that have every row."""
-    es = data["entries"]
-    total = sum(e.get("wall_seconds") or 0.0 for e in es)
-    complete, partial = complete_images(data)
-    n_images, n_runs = len(complete) + len(partial), len(data.get("runs") or [])
-    done = sum(e.get("wall_seconds") or 0.0 for e in es if e["image"] in set(complete))
-    per = f", {done / 60 / len(complete):.1f} min per image" if complete else ""
-    if partial:
-        per += f" with every row ({len(complete)})"
-    return (
-        f"Wall time: {total / 3600:.2f} h for {len(es)} entries on {n_images} image(s){per}, "
-        f"summed over {n_runs} invocation(s) (each entry's init, fits and FPS timing).\n"
-    )
-
-
-def _legend(data: dict[str, Any]) -> str:
-    s = data["settings"]
-    fit = s["fit"]
-    groups = "".join(f", ×{m:g} for {g}" for g, m in fit["lr_groups"])
-    w = fit.get("warmup_steps", 0)  # absent: results from before the warm-up existed
-    warmup = f"{w}-step warm-up" if w else "no warm-up"
-    n_threads = sorted({e["torch_threads"] for e in data["entries"] if e.get("torch_threads")})
-    threads = (
-        (
-            f"; PyTorch: no_grad, the model's forward from its parameters, "
-            f"{'/'.join(map(str, n_threads))} thread(s)"
-        )
-        if n_threads
-        else ""
-    )
-    return (
-        f"Cells: PSNR (dB) / MS-SSIM (when both sides > 160 px) (mean time in s from the start of "
-        f"the init, compilation excluded). Images: `{Path(s['dataset']).name}`, downscaled ×"
-        f"{s['downscale']}. Fit: {fit['optimizer']}, lr {fit['lr']:g}{groups}, {warmup}, "
-        f"{fit['loss']} loss, "
-        f"backend {s['backend']}. "
-        f"random uses the {'net' if s['weights_sha256'] else 'quad-tree'}'s Gaussian count; params = "
-        f"8 per Gaussian{_seconds_rule(s)}. FPS: forward renders per second of the final set "
-        f"(JAX: positions and covariances precomputed{threads}). Measured on "
-        f"{_machine_line(data)}{_code_line(data)}.\n"
-    )
-
-
-def _seconds_rule(settings: dict[str, Any]) -> str:
-    """How a wall-clock budget stopped the fits (the rule changed; older results lack the key)."""
-    if not settings.get("seconds"):
-        return ""
-    rule = (
-        "about a step past it (blocks cut to the time left)"
-        if settings.get("seconds_blocks")
-        else "at the first 10-step log point past it"
-    )
-    return (
-        f"; a wall-clock budget stops the fit {rule}; its cell gives the time used and the steps reached (st)"
-    )
-
-
-def _code_line(data: dict[str, Any]) -> str:
-    """``"; code <rev>, <rev>"`` from the runs that recorded their git revision, or ``""``."""
-    revs = list(dict.fromkeys(r["code"] for r in data.get("runs") or [] if r.get("code")))
-    return f"; code {', '.join(revs)}" if revs else ""
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -337,7 +39,7 @@ def markdown(data: dict[str, Any]) -> str:
     pairs = paired_table(data)
     parts = [
         "# Experiments\n",
-        _legend(data),
+        legend(data),
         wall_line(data),
         "\n## Means\n",
         means_table(data),
@@ -352,16 +54,25 @@ def markdown(data: dict[str, Any]) -> str:
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
 
 
-def readme_block(data: dict[str, Any], source: str, label: str) -> str:
-    """The README "Results" block body for ``data`` (read from ``source``), headed by ``label``."""
+def _repo_relative(path: Path) -> str:
+    return os.path.relpath(path.resolve(), REPO)
+
+
+def doc_block(data: dict[str, Any], results: str | os.PathLike, doc: str | os.PathLike, label: str) -> str:
+    """The body of ``doc``'s results block for ``data`` (read from ``results``), headed by ``label``."""
+    results, doc = Path(results), Path(doc)
+    source = os.path.relpath(results.resolve(), doc.resolve().parent)
     runs = data.get("runs") or []
     cmds = sorted({" ".join(r["command"]) for r in runs if r.get("command")})
     cmd = "\n".join(cmds) if cmds else "(command not recorded)"
+    config = REPO / "configs" / "experiments" / f"{results.parent.name}.py"
+    rerun = f"; `python evaluate.py --config {_repo_relative(config)}` reruns it" if config.exists() else ""
     pairs = paired_table(data)
     return (
-        f"{label}\n\nGenerated from [`{source}`]({source}) by "
-        f"`python -m igi_jax.experiments.report {source} --readme README.md`; made with:\n\n"
-        f"```bash\n{cmd}\n```\n\n{_legend(data)}\n{wall_line(data)}\n{means_table(data)}\n"
+        f"{label}\n\nGenerated from [`{_repo_relative(results)}`]({source}) by "
+        f"`python -m igi_jax.experiments.report {_repo_relative(results)} --doc {_repo_relative(doc)}`"
+        f"{rerun}; made with:\n\n"
+        f"```bash\n{cmd}\n```\n\n{legend(data)}\n{wall_line(data)}\n{means_table(data)}\n"
         f"{pairs and pairs + chr(10)}"
         f"Published, for scale (not measured here; a GPU and the paper's ConvNeXt-B):\n\n"
         f"{published_table(data)}"
@@ -373,25 +84,25 @@ def _attrs(m: re.Match) -> tuple[str, str, str]:
     return attrs.get("source", ""), attrs.get("label", ""), m.group("body")
 
 
-def blocks(readme_text: str) -> list[tuple[str, str, str]]:
-    """``(source, label, body)`` of every results block of a README, in order."""
-    return [_attrs(m) for m in _BLOCK.finditer(readme_text)]
+def blocks(doc_text: str) -> list[tuple[str, str, str]]:
+    """``(source, label, body)`` of every results block of a document, in order."""
+    return [_attrs(m) for m in _BLOCK.finditer(doc_text)]
 
 
-def update_readme(readme: str | os.PathLike, results: str | os.PathLike, label: str | None = None) -> bool:
-    """Rewrite the results block of ``readme`` made from ``results``; returns whether it changed.
+def update_doc(doc: str | os.PathLike, results: str | os.PathLike, label: str | None = None) -> bool:
+    """Rewrite the results block of ``doc`` made from ``results``; returns whether it changed.
 
-    The block is the one whose ``source`` is ``results`` (relative to the README), or the only
-    block when there is one. A README with several blocks gets a new one by adding an empty
+    The block is the one whose ``source`` is ``results`` (relative to the document), or the only
+    block when there is one. A document with several blocks gets a new one by adding an empty
     ``<!-- results:begin source="..." label="..." -->`` / ``<!-- results:end -->`` pair.
     """
-    readme, results = Path(readme), Path(results)
-    text = readme.read_text()
+    doc, results = Path(doc), Path(results)
+    text = doc.read_text()
     matches = list(_BLOCK.finditer(text))
     found = [_attrs(m) for m in matches]
     if not found:
-        raise io.InputError(f"{readme} has no '{BEGIN} ... -->' ... '{END}' block")
-    source = os.path.relpath(results.resolve(), readme.resolve().parent)
+        raise io.InputError(f"{doc} has no '{BEGIN} ... -->' ... '{END}' block")
+    source = os.path.relpath(results.resolve(), doc.resolve().parent)
     sources = [b[0] for b in found]
     if source in sources:
         index = sources.index(source)
@@ -399,15 +110,15 @@ def update_readme(readme: str | os.PathLike, results: str | os.PathLike, label: 
         index = 0
     else:
         raise io.InputError(
-            f"{readme} has {len(found)} results blocks and none from {source}: add "
+            f"{doc} has {len(found)} results blocks and none from {source}: add "
             f"an empty '{BEGIN} source=\"{source}\" label=\"...\" -->' ... '{END}' block"
         )
     label = label if label is not None else found[index][1]
-    body = readme_block(store.load(results), source, label)
+    body = doc_block(store.load(results), results, doc, label)
     m = matches[index]
     new = text[: m.start()] + f'{BEGIN} source="{source}" label="{label}" -->\n{body}{END}' + text[m.end() :]
     if new != text:
-        io.atomic_write(readme, lambda f: f.write(new.encode()))
+        io.atomic_write(doc, lambda f: f.write(new.encode()))
     return new != text
 
 
@@ -417,18 +128,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("results", type=Path)
     p.add_argument("--out", type=Path, help="write the Markdown report here (default: print it)")
-    p.add_argument("--readme", type=Path, help="rewrite this README's results block")
+    p.add_argument("--doc", type=Path, help="rewrite this document's results block")
     p.add_argument("--label", help="the block's heading line (default: keep the current one)")
     args = p.parse_args(argv)
     data = store.load(args.results)
     text = markdown(data)
     if args.out:
         io.atomic_write(args.out, lambda f: f.write(text.encode()))
-    elif not args.readme:
+    elif not args.doc:
         print(text)
-    if args.readme:
-        changed = update_readme(args.readme, args.results, args.label)
-        print(f"{args.readme}: results block {'updated' if changed else 'unchanged'}")
+    if args.doc:
+        changed = update_doc(args.doc, args.results, args.label)
+        print(f"{args.doc}: results block {'updated' if changed else 'unchanged'}")
     return 0
 
 

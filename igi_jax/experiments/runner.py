@@ -1,21 +1,14 @@
-"""The experiment loop: every image × init × k (× implementation), each budget, resumable.
+"""The one evaluation runner: every image × init × k (× implementation), each budget, resumable.
 
-Per entry (one image, one init, one ``k``): the init (warm, :func:`~igi_jax.experiments.inits.run_init`),
-then one fit *from the init* to the largest step budget (:func:`igi_jax.fit.fit`), read at every
-step budget (fits are deterministic, so a separate 200-step fit would be the first 200 steps of
-the 2,000-step one), plus one fit per seconds budget: the PSNR / SSIM / MS-SSIM of the render at
-each budget, the PSNR-vs-time logs of the step fit and of the longest seconds fit, and the render
-FPS of the final set. Time = init + fitting, compilation
-excluded (the paper's convention); the compile seconds are recorded separately.
+Every experiment goes through :class:`Runner`: a config (``configs/experiments/<name>.py``), or
+``evaluate.py --dataset DIR`` flags, gives an :class:`~igi_jax.experiments.config.Experiment`.
+Per entry (one image, one init, one ``k``): the init, warm (:func:`igi_jax.init.initialize_warm`),
+then the fits to every budget (:func:`~igi_jax.experiments.budgets.fit_budgets`): the PSNR / SSIM /
+MS-SSIM of the render at each budget, the PSNR-vs-time logs of the step fit and of the longest
+seconds fit, and the render FPS of the final set. Wall-clock budgets depend on the machine and
+its load: every entry records the load average, and the commit it was made with.
 
-Budgets in steps are exact. Budgets in seconds stop the fit at the first log point at or after
-the budget, with the blocks cut to the time left (:func:`igi_jax.fit.block_steps`), so they
-overshoot by about a step; the seconds actually used are recorded. (Before, a fit ran whole
-:data:`SECONDS_LOG_EVERY`-step blocks and overshot by up to one: results made so have no
-``seconds_blocks`` setting and are refused on resume.) Wall-clock budgets depend on the machine and its load:
-every run records the load average.
-
-The images are the files in ``dataset`` (sorted), optionally box-downscaled by an integer
+The images are the files in the dataset folder (sorted), optionally box-downscaled by an integer
 factor. Entries are written to ``results.json`` (:mod:`igi_jax.experiments.store`) as they finish;
 a second invocation skips them. ``artifacts/`` keeps, for the first ``grid_images`` images, the
 PPM, points, init and final renders that :mod:`igi_jax.experiments.plots` draws.
@@ -24,7 +17,6 @@ PPM, points, init and final renders that :mod:`igi_jax.experiments.plots` draws.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -35,101 +27,29 @@ import jax
 import numpy as np
 from PIL import Image
 
-from igi_jax import evaluate, io, pipeline
-from igi_jax.experiments import inits as inits_lib
+from igi_jax import io
+from igi_jax.experiments import baseline
+from igi_jax.experiments.budgets import fit_budgets
+from igi_jax.experiments.config import Experiment
 from igi_jax.experiments.store import ResultStore
-from igi_jax.fit import FitConfig, fit
 from igi_jax.gaussians import Gaussians
+from igi_jax.init import InitResult, InitSpec, initialize, initialize_warm, parse_spec
 from igi_jax.render import api as render_api
 
-STEP_LOG_EVERY = 100  # log interval of the step-budget fit (each budget also ends a block)
-SECONDS_LOG_EVERY = 10  # steps per fit block when the budget is in seconds (the last one is cut)
-SECONDS_BLOCKS = "cut to the time left"  # the settings' record of the seconds-budget rule
-MAX_STEPS = 10_000_000  # the step bound of a seconds budget
-# FitConfig fields added after results were recorded: left out of the settings at these (no-op)
-# values, so that those results still resume.
-FIT_ADDED_LATER = {"warmup_steps": 0}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 PARAMS_PER_GAUSSIAN = 8  # 2 position + 3 covariance + 3 colour (opacity folded in), RS or Cholesky
 Log = Callable[[str], Any]
 
 
-@dataclasses.dataclass(frozen=True)
-class Experiment:
-    """Everything a run measures.
-
-    Attributes:
-      dataset: folder of images.
-      inits: init specs (see :mod:`igi_jax.experiments.inits`).
-      kernel_sizes: dithering cells of the net-based inits.
-      steps: step budgets (0 = the init alone).
-      seconds: wall-clock budgets, init included.
-      fit: fine-tuning config (its ``steps``/``seconds``/``log_every`` are set per budget).
-      weights: network weights file (net-based inits, and the random init's count).
-      baseline: ``"torch"`` adds the PyTorch GaussianImage rows, or ``None``.
-      downscale: integer box-downscale of every image (1 = full size).
-      limit: only the first N images.
-      only: only the images with these names (file stems), e.g. a held-out split of a folder.
-      fps_repeats: renders timed for the FPS.
-      grid_images: images whose renders are kept for the grid plot.
-      seed: random-init seed.
-      backend: render backend.
-      torch_threads: PyTorch intra-op threads of the baseline (``None``: its default). On a loaded
-        2-core machine one thread is far faster (OpenMP threads spin-wait).
-    """
-
-    dataset: Path
-    inits: tuple[str, ...] = ("net", "net+solve", "quadtree+solve", "random")
-    kernel_sizes: tuple[int, ...] = (3,)
-    steps: tuple[int, ...] = (0, 200, 2000)
-    seconds: tuple[float, ...] = ()
-    fit: FitConfig = FitConfig()
-    weights: Path | None = None
-    baseline: str | None = None
-    downscale: int = 1
-    limit: int | None = None
-    only: tuple[str, ...] | None = None
-    fps_repeats: int = 50
-    grid_images: int = 3
-    seed: int = 0
-    backend: str = "auto"
-    torch_threads: int | None = 1
-
-    def __post_init__(self):
-        for s in self.inits:
-            inits_lib.parse_spec(s)
-        if not self.steps and not self.seconds:
-            raise ValueError("give at least one budget (steps or seconds)")
-        if any(s < 0 for s in self.steps) or any(not t > 0 for t in self.seconds):
-            raise ValueError(f"budgets must be steps ≥ 0 and seconds > 0, got {self.steps}, {self.seconds}")
-        if self.baseline not in (None, "torch"):
-            raise ValueError(f"unknown baseline {self.baseline!r}; expected 'torch'")
-        if self.downscale < 1 or self.fps_repeats < 1:
-            raise ValueError(f"{self.downscale=} and {self.fps_repeats=} must be ≥ 1")
-
-    def settings(self) -> dict[str, Any]:
-        """What every entry depends on (a resumed run must match it)."""
-        fit_cfg = {
-            k: v
-            for k, v in dataclasses.asdict(self.fit).items()
-            if k not in ("steps", "seconds", "log_every")
-            and not (k in FIT_ADDED_LATER and FIT_ADDED_LATER[k] == v)
-        }
-        return {
-            "dataset": str(self.dataset.resolve()),
-            "downscale": self.downscale,
-            "steps": sorted(self.steps),
-            "seconds": sorted(self.seconds),
-            "fit": fit_cfg,
-            "weights_sha256": _sha256(self.weights) if self.weights else None,
-            "seed": self.seed,
-            "backend": render_api.resolve_backend(self.backend),
-            "solve_iters": inits_lib.SOLVE_ITERS,
-            **({"seconds_blocks": SECONDS_BLOCKS} if self.seconds else {}),
-        }
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def find_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly inside ``folder`` (by suffix), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise io.InputError(f"{folder}: not a directory")
+    images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise io.InputError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
+    return images
 
 
 def load_dataset_image(path: Path, downscale: int) -> np.ndarray:
@@ -159,106 +79,49 @@ def render_fps(g: Gaussians, repeats: int, backend: str = "auto") -> float:
     return repeats / (time.perf_counter() - t0)
 
 
-def _budget_record(
-    budget: dict[str, Any], steps: int, seconds: float, render: Any, target: np.ndarray
-) -> dict[str, Any]:
-    m = pipeline.image_metrics(render, target)
-    return {
-        "budget": budget,
-        "steps": steps,
-        "seconds": seconds,
-        "psnr": m["psnr"],
-        "ssim": m["ssim"],
-        "ms_ssim": m["ms_ssim"],
-    }
-
-
-def fit_budgets(
-    g0: Gaussians, image: np.ndarray, init_seconds: float, exp: Experiment, fit_fn: Callable[..., Any] = fit
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Fit from ``g0`` once for all step budgets, and once per seconds budget.
-
-    The step budgets are log points of one fit to the largest (fits are deterministic, so a
-    separate 200-step fit would be the first 200 steps of the 2,000-step one): each budget's
-    render, metrics and clock come from that fit at that step, so the clock is monotone in steps.
-
-    ``fit_fn(g0, image, cfg, init_seconds=..., snapshots=...)`` returns an object with ``image``,
-    ``history``, ``steps``, ``gaussians``, ``snapshots`` and optionally ``compile_seconds``
-    (igi_jax's fit or the torch one).
-
-    Returns:
-      The budget records and ``{"history", "history_seconds", "final", "compile_seconds"}``: the
-      logs of the step and the longest seconds fits and the final Gaussians of the longest fit.
-    """
-    records, extra = [], {"history": None, "history_seconds": None, "final": g0, "compile_seconds": 0.0}
-    if exp.steps:
-        steps = sorted(exp.steps)
-        cfg = dataclasses.replace(exp.fit, steps=steps[-1], seconds=None, log_every=STEP_LOG_EVERY)
-        res = fit_fn(g0, image, cfg, init_seconds=init_seconds, snapshots=frozenset(steps))
-        extra["compile_seconds"] += getattr(res, "compile_seconds", 0.0)
-        clock = {h["step"]: h["seconds"] for h in res.history}
-        for s in steps:
-            records.append(_budget_record({"steps": s}, s, clock[s], res.snapshots[s], image))
-        if steps[-1] > 0:
-            extra["history"], extra["final"] = res.history, res.gaussians
-    for t in sorted(exp.seconds):
-        cfg = dataclasses.replace(exp.fit, steps=MAX_STEPS, seconds=float(t), log_every=SECONDS_LOG_EVERY)
-        res = fit_fn(g0, image, cfg, init_seconds=init_seconds)
-        extra["compile_seconds"] += getattr(res, "compile_seconds", 0.0)
-        records.append(
-            _budget_record({"seconds": t}, res.steps, res.history[-1]["seconds"], res.image, image)
-        )
-        extra["history_seconds"] = res.history
-        if not exp.steps or res.steps > max(exp.steps):
-            extra["final"] = res.gaussians
-    return records, extra
-
-
 def dataset_images(exp: Experiment) -> list[Path]:
     """The image files ``exp`` runs on, in order (``only`` and ``limit`` applied)."""
-    paths = evaluate.find_images(exp.dataset)
+    paths = find_images(exp.dataset_dir)
     if exp.only is not None:
         missing = sorted(set(exp.only) - {p.stem for p in paths})
         if missing:
-            raise io.InputError(f"{exp.dataset}: no image named {', '.join(missing)}")
+            raise io.InputError(f"{exp.dataset_dir}: no image named {', '.join(missing)}")
         paths = [p for p in paths if p.stem in exp.only]
     paths = paths[: exp.limit]
     stems = [p.stem for p in paths]
     clash = sorted({p.name for p in paths if stems.count(p.stem) > 1})
     if clash:  # entries are keyed by the stem: the second image would be skipped as done
         raise io.InputError(
-            f"{exp.dataset}: {', '.join(clash)} share a name; rename one or pick one with --only"
+            f"{exp.dataset_dir}: {', '.join(clash)} share a name; rename one or pick one with --only"
         )
     return paths
 
 
 class Runner:
-    """Runs an :class:`Experiment` into ``out_dir`` (``results.json`` + ``artifacts/``)."""
+    """Runs an :class:`Experiment` into its ``out`` folder (``results.json`` + ``artifacts/``)."""
 
     def __init__(
         self,
         exp: Experiment,
-        out_dir: str | os.PathLike,
         *,
         command: list[str] | None = None,
         log: Log = print,
         stop_after: float | None = None,
+        allow_dirty: bool = False,
     ):
         """``stop_after``: seconds after which :meth:`run` starts no new entry (a job's time limit);
         the entries it skips are kept in :attr:`skipped` (counted by :attr:`left`), and a later run
-        resumes them."""
-        self.exp, self.out, self.log = exp, Path(out_dir), log
+        resumes them. ``allow_dirty``: run from a tree with uncommitted changes (its entries are
+        marked ``-dirty``; :class:`~igi_jax.experiments.store.ResultStore` refuses otherwise)."""
+        self.exp = exp.resolved()
+        self.out, self.log = self.exp.out_dir, log
         self.stop_after, self.skipped, self.clock = stop_after, set(), time.monotonic
         self.out.mkdir(parents=True, exist_ok=True)
-        self.store = ResultStore(self.out / "results.json", exp.settings(), command or [])
-        self.model = None
-        if exp.weights is not None:
-            from igi_jax.net import load_weights
-
-            self.model = load_weights(exp.weights)
-        self.specs = [inits_lib.parse_spec(s) for s in exp.inits]
-        if any(s.uses_net for s in self.specs) and self.model is None:
-            raise io.InputError(f"inits {[s.name for s in self.specs if s.uses_net]} need --weights")
+        self.store = ResultStore(
+            self.out / "results.json", self.exp.settings(), command or [], allow_dirty=allow_dirty
+        )
+        self.weights = self.exp.weights  # a file, or None: no network
+        self.specs = [parse_spec(s) for s in self.exp.inits]
         self.fitted = 0  # entries computed (not skipped) by this invocation
 
     def images(self) -> list[Path]:
@@ -277,7 +140,7 @@ class Runner:
             image, name = None, path.stem
             for k in self.exp.kernel_sizes:
                 for spec in self.specs:
-                    kk = k if spec.uses_net or (spec.uses_k and self.model is not None) else None
+                    kk = k if spec.uses_net or (spec.uses_k and self.weights is not None) else None
                     impls = ["jax"] + ([self.exp.baseline] if self.exp.baseline else [])
                     todo = [m for m in impls if not self.store.has((name, spec.name, kk, m))]
                     if not todo:
@@ -292,7 +155,7 @@ class Runner:
 
     def _count(self, name: str, image: np.ndarray, k: int | None) -> tuple[int, str]:
         """The random init's Gaussian count: the net's at ``k`` (the quad-tree's without weights)."""
-        src = "net" if self.model is not None else "quadtree"
+        src = "net" if self.weights is not None else "quadtree"
         for e in self.store.entries:
             if (
                 e["image"] == name
@@ -301,38 +164,25 @@ class Runner:
                 and (src == "quadtree" or e["k"] == k)
             ):
                 return e["gaussians"], src
-        spec = inits_lib.InitSpec(src, False)
-        out = inits_lib.init_once(
-            spec,
-            image,
-            k=k or 3,
-            model=self.model,
-            num_gaussians=None,
-            seed=self.exp.seed,
-            backend=self.exp.backend,
-        )
+        kw = {"weights": self.weights, "k": k or 3} if src == "net" else {}
+        out = initialize(src, image, solve_colors=0, backend=self.exp.backend, **kw)
         return out.gaussians.num_live(), src
 
     def _entry(
         self,
         name: str,
         image: np.ndarray,
-        spec: inits_lib.InitSpec,
+        spec: InitSpec,
         k: int | None,
         impls: list[str],
         keep: bool,
     ) -> None:
         t_start = time.perf_counter()
         count, source = self._count(name, image, k) if spec.base.startswith("random") else (None, None)
-        init = inits_lib.run_init(
-            spec,
-            image,
-            k=k or 3,
-            model=self.model,
-            num_gaussians=count,
-            seed=self.exp.seed,
-            backend=self.exp.backend,
-        )
+        kw = {"weights": self.weights, "k": k or 3} if spec.uses_net else {}
+        if spec.base.startswith("random"):
+            kw.update(num_gaussians=count, key=jax.random.key(self.exp.seed))
+        init = initialize_warm(spec, image, backend=self.exp.backend, **kw)
         n = init.gaussians.num_live()
         prior = self.store.get((name, spec.name, k, "jax"))
         if prior is not None:  # rows added later (the baseline) share the JAX row's init and clock
@@ -364,8 +214,6 @@ class Runner:
                     render_api.render_gaussians(extra["final"], backend=self.exp.backend)
                 )
             else:
-                from igi_jax.experiments import baseline
-
                 records, extra, fps, final_render = baseline.run(
                     init.gaussians, image, init.seconds, self.exp
                 )
@@ -400,7 +248,7 @@ class Runner:
         k: int | None,
         impl: str,
         image: np.ndarray,
-        outcome: inits_lib.InitOutcome,
+        outcome: InitResult,
         final_render: np.ndarray,
     ) -> None:
         """Save what the grid plot needs (uint8 images, the PPM, the points) for this entry."""
@@ -411,8 +259,14 @@ class Runner:
             "init_render": _u8(render_api.render_gaussians(outcome.gaussians, backend=self.exp.backend)),
             "final_render": _u8(final_render),
         }
-        if outcome.ppm is not None:
-            arrays.update(ppm=_u8(outcome.ppm), points=np.asarray(outcome.points, np.float32))
+        ppm, points = outcome.ppm, outcome.points
+        if ppm is None and parse_spec(init).uses_net:  # the net's own: recomputed, untimed
+            from igi_jax.init.ablations import ppm_and_points
+            from igi_jax.net import load_weights_cached
+
+            ppm, points = ppm_and_points(load_weights_cached(self.weights), image, k, self.exp.backend)
+        if ppm is not None:
+            arrays.update(ppm=_u8(ppm), points=np.asarray(points, np.float32))
         io.atomic_write(d / artifact_name(name, init, k, impl), lambda f: np.savez_compressed(f, **arrays))
 
 

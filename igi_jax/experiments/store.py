@@ -11,6 +11,11 @@ Layout (``format`` :data:`FORMAT`)::
 An entry is keyed by ``(image, init, k, impl)`` (``k`` is ``null`` for inits that do not depend on
 it); a finished entry is never recomputed. Budget records inside an entry:
 ``{"budget": {"steps": S} | {"seconds": T}, "steps", "seconds", "psnr", "ssim", "ms_ssim"}``.
+
+Provenance: every entry records ``code``, the commit it was made with (a resumed run may mix
+several). A tree with uncommitted changes to tracked files (outside the results folder) is
+refused, unless ``allow_dirty``: then the entries say ``<rev>-dirty`` and the report flags them.
+(Entries made before this rule have no ``code``; their run's ``code`` stands for them.)
 """
 
 from __future__ import annotations
@@ -83,8 +88,21 @@ def code_version(exclude: str | os.PathLike | None = None) -> str | None:
 class ResultStore:
     """The entries of one ``results.json``, saved atomically after each :meth:`add`."""
 
-    def __init__(self, path: str | os.PathLike, settings: dict[str, Any], command: list[str]):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        settings: dict[str, Any],
+        command: list[str],
+        *,
+        allow_dirty: bool = False,
+    ):
         self.path = Path(path)
+        self.code = code_version(exclude=self.path.parent)
+        if self.code is not None and self.code.endswith("-dirty") and not allow_dirty:
+            raise io.InputError(
+                f"the checkout has uncommitted changes ({self.code}): a result must name the commit "
+                "it was made with; commit first, or pass --allow-dirty (entries are then marked dirty)"
+            )
         settings = json.loads(json.dumps(settings))  # what it will read back as
         if self.path.exists():
             try:
@@ -112,7 +130,7 @@ class ResultStore:
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "finished": None,
                 "machine": machine(),
-                "code": code_version(exclude=self.path.parent),
+                "code": self.code,
             }
         )
         self._keys = {entry_key(e) for e in data["entries"]}
@@ -132,7 +150,7 @@ class ResultStore:
         key = entry_key(entry)
         if key in self._keys:
             raise ValueError(f"entry {key} already exists")
-        self.entries.append(entry)
+        self.entries.append({**entry, "code": self.code})
         self._keys.add(key)
         self.save()
 

@@ -1,19 +1,28 @@
-"""Init registry: name → Gaussian set, timed (colour solve included).
+"""Init registry, the one place every init is named: name → Gaussian set, timed (colour solve included).
+
+A *spec* is a name with an optional ``+solve`` suffix (:func:`parse_spec`): the experiments'
+notation, where ``net`` is the network alone and ``net+solve`` adds the colour solve. Names:
+
+* ``random`` / ``random-gi``: Instant-GI's / GaussianImage's random init, with a given count;
+* ``quadtree``: the official non-learned init (:mod:`igi_jax.init.quadtree`);
+* ``net``: the network (:func:`igi_jax.net.gaussians_for_image`), from a weights file;
+* ``grad-dither`` / ``ellipse``: the paper's Table 3 ablations of the net init
+  (:mod:`igi_jax.init.ablations`); experiments only, not ``igi fit``'s :data:`INITS`.
 
 Any init can be followed by a least-squares colour solve (:mod:`igi_jax.init.color_solve`, CGLS
-with a fixed iteration count), timed as part of the init. It is on by default (8 iterations)
-after ``quadtree`` and ``net`` and off after the random inits (whose geometry is not worth
-fitting colours to). After ``net`` it gains 1.7–2.6 dB at step 0 and 0.03–0.13 dB after 200
-steps on Kodak (``bench/results/net_vs_inits_kodak``), for 0.5–1 s.
+with :data:`SOLVE_ITERS` iterations), timed as part of the init. :func:`initialize` runs it by
+default after ``quadtree`` and ``net`` (:data:`SOLVED_BY_DEFAULT`) and not after the random inits
+(whose geometry is not worth fitting colours to) or the ablations. After ``net`` it gains
+1.7–2.6 dB at step 0 and 0.03–0.13 dB after 200 steps on Kodak
+(``bench/results/net_vs_inits_kodak``), for 0.5–1 s.
 
-``net`` (:mod:`igi_jax.net`) needs trained weights (``weights=FILE``, or the shipped default);
-without them it is an error, never silently random weights. Its compilation is measured ahead
-of time and reported in ``compile_seconds``, outside ``seconds``. ``shrink`` narrows its
-Gaussians: the network is trained for its step-0 render, and Gaussians 0.8× as wide lose ~2.5 dB
-at step 0 but fine-tune faster (+0.3 to +1.2 dB after 200 and 1,000 steps on every held-out
-photo at ×1, ×2 and ×4, with the fit's 10-step warm-up as without it,
-``bench/results/net_shrink.md``); ``igi fit --init net`` uses :data:`NET_FINETUNE_SHRINK` when it
-fine-tunes.
+The net-based inits need trained weights (``weights=FILE``, or the shipped default); without them
+it is an error, never silently random weights. The net's compilation is measured ahead of time and
+reported in ``compile_seconds``, outside ``seconds``. ``shrink`` narrows its Gaussians: the network
+is trained for its step-0 render, and Gaussians 0.8× as wide lose ~2.5 dB at step 0 but fine-tune
+faster (+0.3 to +1.2 dB after 200 and 1,000 steps on every held-out photo at ×1, ×2 and ×4, with
+the fit's 10-step warm-up as without it, ``bench/results/net_shrink.md``); ``igi fit --init net``
+uses :data:`NET_FINETUNE_SHRINK` when it fine-tunes, experiments do not.
 
 Quad-tree ``scale`` (std dev per ellipse semi-axis): the official recipe is 0.54, and it is also
 the default with the colour solve (:data:`SOLVE_SCALE`), with 8 CG iterations. Re-measured after
@@ -64,22 +73,66 @@ from igi_jax import gaussians as gaussians_lib
 from igi_jax.gaussians import SCALE_OFFSET, Gaussians, Kind
 from igi_jax.init import color_solve
 
-INITS = ("random", "random-gi", "quadtree", "net")
+INITS = ("random", "random-gi", "quadtree", "net")  # what `igi fit --init` offers
+ABLATIONS = ("grad-dither", "ellipse")  # Table 3's ablations of the net init (experiments)
+BASES = INITS + ABLATIONS
+NET_BASED = ("net", *ABLATIONS)
 MAX_GAUSSIANS = 4_000_000
-SOLVE_ITERS = {"quadtree": 8, "net": 8}  # default CG iterations per init; absent = no solve
+SOLVE_ITERS = 8  # CG iterations of the colour solve (default and "+solve")
+SOLVED_BY_DEFAULT = ("quadtree", "net")  # the inits whose default is to run the solve
 NET_FINETUNE_SHRINK = 0.8  # `igi fit --init net` narrows the net's Gaussians when it fine-tunes
 MAX_SHRINK = 4.0  # a larger factor on the net's widths is a typo, not an experiment
 OFFICIAL_SCALE = 0.54  # quad-tree std per semi-axis, official (no colour solve)
 SOLVE_SCALE = 0.54  # quad-tree std per semi-axis when the colour solve runs (measured, see above)
 
 
+@dataclasses.dataclass(frozen=True)
+class InitSpec:
+    """A parsed init spec: ``base`` in :data:`BASES`, ``solve`` = colour solve after it."""
+
+    base: str
+    solve: bool
+
+    @property
+    def name(self) -> str:
+        return self.base + ("+solve" if self.solve else "")
+
+    @property
+    def solve_iters(self) -> int:
+        return SOLVE_ITERS if self.solve else 0
+
+    @property
+    def uses_net(self) -> bool:
+        return self.base in NET_BASED
+
+    @property
+    def uses_k(self) -> bool:
+        """Whether the result may depend on ``k`` (net-based inits; random through the net's count,
+        when there is a net)."""
+        return self.base in NET_BASED or self.base.startswith("random")
+
+
+def parse_spec(text: str) -> InitSpec:
+    """``"net+solve"`` → ``InitSpec("net", True)``; raises ``ValueError`` on an unknown name."""
+    base, _, suffix = text.strip().partition("+")
+    if base not in BASES or suffix not in ("", "solve"):
+        raise ValueError(
+            f"unknown init {text!r}; expected one of {', '.join(BASES)}, each optionally with '+solve'"
+        )
+    return InitSpec(base, suffix == "solve")
+
+
 @dataclasses.dataclass
 class InitResult:
-    """An initial set, how long it took (seconds, synchronised) and init-specific details."""
+    """An initial set, how long it took (seconds, synchronised) and init-specific details; the
+    ablations also return the PPM they dithered (``[H, W]``) and their triangles' vertices
+    (``[P, 2]`` pixels), for plots."""
 
     gaussians: Gaussians
     seconds: float
     info: dict[str, Any]
+    ppm: np.ndarray | None = None
+    points: np.ndarray | None = None
 
 
 def initialize(
@@ -99,7 +152,7 @@ def initialize(
     """Initialise Gaussians for ``image [H, W, 3]`` (float in [0, 1]).
 
     Args:
-      name: one of :data:`INITS`.
+      name: one of :data:`BASES`.
       image: target image.
       key: PRNG key for the random inits (default ``jax.random.key(0)``).
       num_gaussians: count for the random inits (required there; the quad-tree picks its own).
@@ -107,41 +160,51 @@ def initialize(
       scale: quad-tree std dev per ellipse semi-axis (default: the official 0.54 without a
         colour solve, :data:`SOLVE_SCALE` with one).
       solve_colors: CG iterations of the least-squares colour solve after the init; ``0`` turns it
-        off; ``None`` = the init's default (:data:`SOLVE_ITERS`: 8 after ``quadtree`` and
-        ``net``, off after the random inits).
-      backend: render backend of the colour solve (and the net init's dithering).
-      weights: ``net`` only: a weights file or orbax directory (:func:`igi_jax.net.load_weights`);
-        default the shipped :data:`igi_jax.net.DEFAULT_WEIGHTS` when present, else an error.
-      k: ``net`` only: dithering cell size (3 as trained; 4 or 5 give fewer Gaussians).
+        off; ``None`` = the init's default (:data:`SOLVE_ITERS` after :data:`SOLVED_BY_DEFAULT`,
+        else off).
+      backend: render backend of the colour solve (and the net inits' dithering).
+      weights: net-based inits only: a weights file or orbax directory
+        (:func:`igi_jax.net.load_weights`); default the shipped :data:`igi_jax.net.DEFAULT_WEIGHTS`
+        when present, else an error.
+      k: net-based inits only: dithering cell size (3 as trained; 4 or 5 give fewer Gaussians).
       shrink: ``net`` only: factor on the predicted std devs (both axes), applied before the
         colour solve. 1 is the network's own output, trained for its step-0 render; narrower
         Gaussians fine-tune faster (:data:`NET_FINETUNE_SHRINK`).
 
     Returns:
-      The set, the synchronised wall time of the whole init (solve included, the solve's
-      compilation excluded) and an info dict (the init's own, plus ``solve_iters``, ``t_solve``,
-      ``compile_seconds`` (the solve's, 0 when reused), ``mse_before_solve``, ``mse_after_solve``).
+      The set, the synchronised wall time of the whole init (solve included, compilation and
+      loading the weights excluded) and an info dict (the init's own, plus ``solve_iters``,
+      ``t_solve``, ``compile_seconds`` (0 when reused), ``mse_before_solve``, ``mse_after_solve``).
     """
-    if name not in INITS:
-        raise ValueError(f"unknown init {name!r}; expected one of {INITS}")
+    if name not in BASES:
+        raise ValueError(f"unknown init {name!r}; expected one of {BASES}")
     image = np.asarray(image, np.float32)
     if image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"image must be [H, W, 3], got shape {image.shape}")
     height, width = image.shape[:2]
-    iters = SOLVE_ITERS.get(name, 0) if solve_colors is None else int(solve_colors)
+    default_iters = SOLVE_ITERS if name in SOLVED_BY_DEFAULT else 0
+    iters = default_iters if solve_colors is None else int(solve_colors)
     if iters < 0:
         raise ValueError(f"solve_colors must be ≥ 0 (or None), got {solve_colors}")
-    if name != "net" and (weights is not None or shrink != 1.0):
-        raise ValueError(f"weights= and shrink= apply to the 'net' init only, not {name!r}")
+    if name not in NET_BASED and weights is not None:
+        raise ValueError(f"weights= applies to the net-based inits {NET_BASED} only, not {name!r}")
+    if name != "net" and shrink != 1.0:
+        raise ValueError(f"shrink= applies to the 'net' init only, not {name!r}")
     if not (math.isfinite(shrink) and 0 < shrink <= MAX_SHRINK):
         raise ValueError(f"shrink must be in (0, {MAX_SHRINK:g}], got {shrink}")
+    ppm = points = None
     t0 = time.perf_counter()
-    if name == "net":
+    if name in NET_BASED:
         from igi_jax import net
 
         model = net.load_weights_cached(net.resolve_weights(weights))
         t0 = time.perf_counter()  # loading the file is not part of the init
-        g, info = net.gaussians_for_image(model, image, k=k, backend=backend)
+        if name == "net":
+            g, info = net.gaussians_for_image(model, image, k=k, backend=backend)
+        else:
+            from igi_jax.init import ablations
+
+            g, info, ppm, points = ablations.ablation_init(name, model, image, k, backend)
         if shrink != 1.0:
             g = _shrink(g, shrink)
             info["shrink"] = shrink
@@ -178,7 +241,20 @@ def initialize(
             mse_after_solve=solve["mse_after"],
         )
     info["compile_seconds"] += net_compile
-    return InitResult(gaussians=g, seconds=time.perf_counter() - t0 - info["compile_seconds"], info=info)
+    seconds = time.perf_counter() - t0 - info["compile_seconds"]
+    return InitResult(gaussians=g, seconds=seconds, info=info, ppm=ppm, points=points)
+
+
+def initialize_warm(spec: str | InitSpec, image: np.ndarray, **kwargs: Any) -> InitResult:
+    """:func:`initialize` for a spec (``"net+solve"``), run twice: the second, warm run is returned,
+    so that its time excludes every compilation (jitted stages, binning), as the fit's clock does.
+    Its info keeps scalars only. ``kwargs`` as :func:`initialize` (``solve_colors`` comes from the
+    spec)."""
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    initialize(spec.base, image, solve_colors=spec.solve_iters, **kwargs)
+    out = initialize(spec.base, image, solve_colors=spec.solve_iters, **kwargs)
+    out.info = {key: v for key, v in out.info.items() if np.ndim(v) == 0}
+    return out
 
 
 def _shrink(g: Gaussians, factor: float) -> Gaussians:

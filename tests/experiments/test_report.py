@@ -1,5 +1,5 @@
-"""Report tables from hand-made results (means checked by hand), the README block round trip, and
-the check that the committed README "Results" numbers are the committed JSON's."""
+"""Report tables from hand-made results (means checked by hand), the results-block round trip, and
+the check that the numbers of ``docs/RESULTS.md`` are the committed JSON's."""
 
 import json
 from pathlib import Path
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from igi_jax import io
-from igi_jax.experiments import published, report, store
+from igi_jax.experiments import published, report, store, tables
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,14 +95,14 @@ def data():
 
 
 def test_means(data):
-    rows = {(r["impl"], r["init"], r["k"]): r for r in report.summarize(data)}
+    rows = {(r["impl"], r["init"], r["k"]): r for r in tables.summarize(data)}
     net = rows[("jax", "net", 3)]
     assert net["images"] == 2 and net["gaussians"] == 2000 and net["params"] == 16000
     assert net["init_seconds"] == pytest.approx(0.6)
     b = net["budgets"]["100 steps"]
     assert b["psnr"] == pytest.approx(26.5) and b["seconds"] == pytest.approx(5.0)
     assert b["ms_ssim"] == pytest.approx(0.9) and b["ms_ssim_images"] == 1  # None is not averaged
-    table = report.means_table(data)
+    table = tables.means_table(data)
     assert (
         "| jax | net | 3 | 2 | 2,000 | 16,000 | 0.600 | 21.00 (0.6 s) "
         "| 26.50 / 0.9000 [1 of 2 images] (5.0 s) |"
@@ -117,17 +117,17 @@ def test_means(data):
 def test_means_leave_out_incomplete_images(data):
     """An interrupted run: image b lacks its quad-tree row, so every mean is over image a alone."""
     data["entries"] = data["entries"][:3]
-    assert report.complete_images(data) == (["a"], ["b"])
-    rows = {(r["impl"], r["init"], r["k"]): r for r in report.summarize(data)}
+    assert tables.complete_images(data) == (["a"], ["b"])
+    rows = {(r["impl"], r["init"], r["k"]): r for r in tables.summarize(data)}
     net = rows[("jax", "net", 3)]
     assert net["images"] == 1 and net["gaussians"] == 1000 and net["budgets"]["0 steps"]["psnr"] == 20.0
-    table = report.means_table(data)
+    table = tables.means_table(data)
     assert "| jax | net | 3 | 1 | 1,000 | 8,000 | 0.500 | 20.00 (0.5 s) |" in table
     assert "Means over the 1 image(s) that have every row; left out as incomplete: b (1 of 2 rows)" in table
     assert "| b | jax | net | 3 | 3,000 |" in report.markdown(data)  # still in the per-image table
     for e, w in zip(data["entries"], (600.0, 1200.0, 1800.0), strict=True):
         e["wall_seconds"] = w
-    assert report.wall_line(data).startswith(  # per image: a's two rows only
+    assert tables.wall_line(data).startswith(  # per image: a's two rows only
         "Wall time: 1.00 h for 3 entries on 2 image(s), 40.0 min per image with every row (1), "
     )
 
@@ -139,8 +139,8 @@ def test_paired_differences(data):
         _entry("a", qt, None, 24.0, 26.0 + 3e-4, 0.95, (1.0, 9.0), 2000, "torch"),
         _entry("b", qt, None, 25.0, 29.0 - 1e-4, 0.97, (1.2, 9.4), 4000, "torch"),
     ]
-    assert report.reference_group(data) == ("jax", "quadtree+solve", None)
-    pairs = {p["row"]: p for p in report.paired(data)}
+    assert tables.reference_group(data) == ("jax", "quadtree+solve", None)
+    pairs = {p["row"]: p for p in tables.paired(data)}
     assert set(pairs) == {("jax", "net", 3), ("torch", "quadtree+solve", None)}
     net = pairs[("jax", "net", 3)]
     assert net["versus"] == ("jax", "quadtree+solve", None)
@@ -149,21 +149,21 @@ def test_paired_differences(data):
     torch = pairs[("torch", "quadtree+solve", None)]
     assert torch["versus"] == ("jax", "quadtree+solve", None)
     assert torch["budgets"]["100 steps"] == {"delta": pytest.approx(1e-4), "ahead": 1, "images": 2}
-    table = report.paired_table(data)
+    table = tables.paired_table(data)
     assert (
         "| jax net k = 3 − jax quadtree+solve | -3.50 (0 of 2) | -1.00 (0 of 2) | -1.00 (0 of 2) |" in table
     )
     assert "| torch quadtree+solve − jax quadtree+solve | +0.00 (0 of 2) | +1.0e-04 (1 of 2) |" in table
     assert "## Paired" in report.markdown(data)
     data["entries"] = [e for e in data["entries"] if e["init"] == "net"]  # nothing to compare with
-    assert report.paired(data) == [] and report.paired_table(data) == ""
+    assert tables.paired(data) == [] and tables.paired_table(data) == ""
     assert "## Paired" not in report.markdown(data)
 
 
 def test_wall_line(data):
     for e, w in zip(data["entries"], (600.0, 1200.0, 1800.0, 1200.0), strict=True):
         e["wall_seconds"] = w
-    line = report.wall_line(data)
+    line = tables.wall_line(data)
     assert line.startswith("Wall time: 1.33 h for 4 entries on 2 image(s), 40.0 min per image")
     assert "1 invocation(s)" in line and line in report.markdown(data)
 
@@ -174,7 +174,7 @@ def test_markdown_and_published(data):
     assert "×3 for xy, no warm-up, l2 loss" in text
     data["settings"]["fit"]["warmup_steps"] = 10
     assert "×3 for xy, 10-step warm-up, l2 loss" in report.markdown(data)
-    assert "; code abc1234." in text
+    assert "; code abc1234 (of the runs; these entries predate per-entry commits)." in text
     assert "| a | jax | net | 3 | 1,000 | 0.500 | 20.00 | 25.00 | 24.00 |" in text
     for p in published.PUBLISHED:  # a Kodak folder: Kodak's published numbers, not DIV2K's
         assert (f"| {p['dataset']} | {p['hardware']} | {p['gaussians']:,} | {p['psnr']:.2f} |" in text) == (
@@ -185,25 +185,27 @@ def test_markdown_and_published(data):
     assert "Kodak, 24 images" not in report.markdown(data)
 
 
-def test_readme_block_round_trip(tmp_path, data):
+def test_doc_block_round_trip(tmp_path, data):
     results = tmp_path / "res" / "results.json"
     results.parent.mkdir()
-    store.ResultStore(results, data["settings"], ["cmd"]).save()
+    store.ResultStore(results, data["settings"], ["cmd"], allow_dirty=True).save()
     saved = store.load(results)
     saved["entries"] = data["entries"]
     results.write_text(json.dumps(saved))
-    readme = tmp_path / "README.md"
-    readme.write_text(
+    (tmp_path / "docs").mkdir()
+    doc = tmp_path / "docs" / "RESULTS.md"
+    doc.write_text(
         '# x\n\nbefore\n\n<!-- results:begin label="**Sample**" -->\nold\n<!-- results:end -->\n\nafter\n'
     )
-    assert report.update_readme(readme, results)
-    text = readme.read_text()
+    assert report.update_doc(doc, results)
+    text = doc.read_text()
     assert text.startswith("# x\n\nbefore\n\n") and text.endswith("<!-- results:end -->\n\nafter\n")
     ((source, label, body),) = report.blocks(text)
-    assert (source, label) == ("res/results.json", "**Sample**")
-    assert body == report.readme_block(store.load(results), source, label)
-    assert "26.50 / 0.9000" in body and "NVIDIA A100" in body
-    assert not report.update_readme(readme, results)  # idempotent
+    assert (source, label) == ("../res/results.json", "**Sample**")  # relative to the document
+    assert body == report.doc_block(store.load(results), results, doc, label)
+    assert "](../res/results.json)" in body and "26.50 / 0.9000" in body and "NVIDIA A100" in body
+    assert "; code " in body  # the commit(s) its rows were made with
+    assert not report.update_doc(doc, results)  # idempotent
 
 
 def test_several_blocks_each_from_its_own_json(tmp_path, data):
@@ -211,36 +213,54 @@ def test_several_blocks_each_from_its_own_json(tmp_path, data):
     for name in ("a", "b"):
         results = tmp_path / name / "results.json"
         results.parent.mkdir()
-        store.ResultStore(results, data["settings"], [name]).save()
+        store.ResultStore(results, data["settings"], [name], allow_dirty=True).save()
         saved[name] = store.load(results)
         saved[name]["entries"] = data["entries"]
         results.write_text(json.dumps(saved[name]))
-    readme = tmp_path / "README.md"
+    doc = tmp_path / "RESULTS.md"
     empty = '<!-- results:begin source="{}/results.json" label="{}" -->\n<!-- results:end -->\n'
-    readme.write_text(empty.format("a", "A") + "middle\n" + empty.format("b", "B"))
-    assert report.update_readme(readme, tmp_path / "b" / "results.json")
-    (a, _, body_a), (b, label_b, body_b) = report.blocks(readme.read_text())
+    doc.write_text(empty.format("a", "A") + "middle\n" + empty.format("b", "B"))
+    assert report.update_doc(doc, tmp_path / "b" / "results.json")
+    (a, _, body_a), (b, label_b, body_b) = report.blocks(doc.read_text())
     assert body_a == "" and (b, label_b) == ("b/results.json", "B") and "```bash\nb\n```" in body_b
-    assert report.update_readme(readme, tmp_path / "a" / "results.json")
-    assert "```bash\na\n```" in report.blocks(readme.read_text())[0][2]
+    assert report.update_doc(doc, tmp_path / "a" / "results.json")
+    assert "```bash\na\n```" in report.blocks(doc.read_text())[0][2]
     c = tmp_path / "c" / "results.json"
     c.parent.mkdir()
     c.write_text(json.dumps(saved["a"]))
     with pytest.raises(io.InputError, match="none from c/results.json"):
-        report.update_readme(readme, c)
+        report.update_doc(doc, c)
 
 
-def test_readme_results_match_the_committed_json():
-    """The README's numbers are the committed results.json's, regenerated, not typed."""
-    readme = ROOT / "README.md"
-    text = readme.read_text() if readme.exists() else ""
+def test_dirty_commits_are_flagged(data):
+    assert "Warning" not in report.markdown(data)
+    data["runs"][0]["code"] = "abc1234-dirty"
+    assert "**Warning: abc1234-dirty had uncommitted changes**" in report.markdown(data)
+    for i, e in enumerate(data["entries"]):  # per-entry commits, when every entry has one
+        e["code"] = "abc1234" if i else "fed4321"
+    assert tables.commits(data) == (["fed4321", "abc1234"], True)
+    assert "code fed4321, abc1234 (per entry)" in report.markdown(data)
+
+
+def test_results_doc_matches_the_committed_json():
+    """The numbers of docs/RESULTS.md are the committed results.json's, regenerated, not typed."""
+    doc = ROOT / "docs" / "RESULTS.md"
+    text = doc.read_text()
     found = report.blocks(text)
+    assert found, "docs/RESULTS.md has no results block"
     assert len(found) == text.count(report.BEGIN), "a results:begin marker that does not parse"
-    if not found:
-        pytest.skip("README has no results block")
     for source, label, body in found:
-        path = ROOT / source
-        assert source and path.exists(), f"README results block from {source!r}, not in this checkout"
-        assert body == report.readme_block(store.load(path), source, label), (
-            f"README results block is stale: python -m igi_jax.experiments.report {source} --readme README.md"
+        path = doc.parent / source
+        assert source and path.exists(), f"results block from {source!r}, not in this checkout"
+        assert body == report.doc_block(store.load(path), path, doc, label), (
+            f"results block is stale: python -m igi_jax.experiments.report "
+            f"{path.resolve().relative_to(ROOT)} --doc docs/RESULTS.md"
         )
+
+
+def test_readme_keeps_only_a_short_results_section():
+    """The README's results are a pointer to docs/RESULTS.md, not a second copy."""
+    text = (ROOT / "README.md").read_text()
+    assert report.BEGIN not in text
+    section = text.split("\n## Results\n", 1)[1].split("\n## ", 1)[0]
+    assert "docs/RESULTS.md" in section and len(section.strip().splitlines()) <= 15

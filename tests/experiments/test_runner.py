@@ -1,6 +1,9 @@
 """The experiment command end to end on a 48×64 image with an untrained tiny net: entries,
-budgets by steps and by seconds, resuming, the report, the plots, and the PyTorch rows."""
+budgets by steps and by seconds, resuming, the report, the plots, the PyTorch rows, and the
+commit each entry records. (The checkout is shared and often dirty: runs here pass
+``--allow-dirty``; the refusal itself is tested with a stubbed revision.)"""
 
+import dataclasses
 import importlib.util
 import json
 import re
@@ -8,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from igi_jax.experiments import cli, report, runner, store
+from igi_jax.experiments import cli, config, report, runner, store, tables
 
 STEPS = (0, 10, 20)
 SECONDS = (0.2,)
@@ -33,6 +36,7 @@ def run_dir(tmp_path_factory, dataset, tiny_weights):
         str(tiny_weights),
         "--fps-repeats",
         "2",
+        "--allow-dirty",
         "--out",
         str(out),
     ]
@@ -108,6 +112,23 @@ def test_second_run_fits_nothing(run_dir, capsys):
     assert len(after["runs"]) == len(json.loads(before)["runs"]) + 1
     code = after["runs"][-1]["code"]  # the git revision, when run from a checkout
     assert code is None or re.fullmatch(r"[0-9a-f]{4,}(-dirty)?", code), code
+    assert all("code" in e for e in after["entries"])  # each entry names its commit
+
+
+def test_a_dirty_tree_is_refused_and_entries_name_their_commit(dataset, tmp_path, monkeypatch, capsys):
+    argv = ["--dataset", str(dataset), "--limit", "1", "--inits", "quadtree", "--steps", "0"]
+    argv += ["--fps-repeats", "1", "--grid-images", "0", "--out", str(tmp_path)]
+    monkeypatch.setattr(store, "code_version", lambda exclude=None: "abc1234-dirty")
+    assert cli.main(argv) == 2
+    assert "uncommitted changes (abc1234-dirty)" in capsys.readouterr().err
+    assert not (tmp_path / "results.json").exists()
+    assert cli.main([*argv, "--allow-dirty"]) == 0
+    assert [e["code"] for e in _entries(tmp_path)] == ["abc1234-dirty"]
+    text = report.markdown(store.load(tmp_path / "results.json"))
+    assert "uncommitted changes" in text and "abc1234-dirty" in text  # flagged loudly
+    monkeypatch.setattr(store, "code_version", lambda exclude=None: "def5678")
+    assert cli.main([*argv, "--limit", "2"]) == 0  # a clean commit: no flag needed
+    assert [e["code"] for e in _entries(tmp_path)] == ["abc1234-dirty", "def5678"]
 
 
 def test_other_settings_refuse_to_resume(run_dir, capsys):
@@ -123,7 +144,8 @@ def test_report_and_plots_written(run_dir):
     assert "| jax | net | 3 | 1 |" in text and "Published" in text
     assert "stops the fit about a step past it (blocks cut to the time left)" in text  # the legend's rule
     settings = store.load(out / "results.json")["settings"]
-    assert settings["seconds_blocks"] == runner.SECONDS_BLOCKS  # results of the old rule can't resume
+    assert settings["seconds_blocks"] == config.SECONDS_BLOCKS  # results of the old rule can't resume
+    assert settings["dataset"] == config.dataset_label(settings["dataset"])
     for name in ("psnr_vs_time.png", "psnr_vs_time_images.png", "grid.png"):
         assert (out / name).stat().st_size > 10_000
     assert sorted(p.name for p in (out / "artifacts").iterdir())[0] == "img0__net__k3__jax.npz"
@@ -143,7 +165,7 @@ def test_torch_rows_added_later(run_dir):
     assert t["budgets"][0]["psnr"] == pytest.approx(j["budgets"][0]["psnr"], abs=1e-3)  # same start
     assert t["budgets"][2]["psnr"] == pytest.approx(j["budgets"][2]["psnr"], abs=0.5)
     assert t["torch_threads"] == 1
-    rows = {(r["impl"], r["init"]) for r in report.summarize(store.load(out / "results.json"))}
+    rows = {(r["impl"], r["init"]) for r in tables.summarize(store.load(out / "results.json"))}
     assert ("torch", "random") in rows
 
 
@@ -195,11 +217,21 @@ def test_only_selects_images_by_name(dataset, tiny_weights, tmp_path):
                 str(tiny_weights),
             ]
         )
-        return Runner(cli.experiment_from_args(args), tmp_path / out, log=lambda *_: None)
+        exp = dataclasses.replace(cli.experiment_from_args(args), out=str(tmp_path / out))
+        return Runner(exp, log=lambda *_: None, allow_dirty=True)
 
     assert [p.stem for p in make("img1", "a").images()] == ["img1"]
     with pytest.raises(io.InputError, match="no image named img7"):
         make("img1,img7", "b").images()
+
+
+def test_a_bad_image_is_a_user_error(tmp_path, capsys):
+    """Fitting a folder goes through the runner; an unreadable image stops it with its name."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.png").write_text("not a png")
+    argv = ["--dataset", str(tmp_path / "data"), "--inits", "quadtree+solve", "--steps", "5"]
+    assert cli.main([*argv, "--allow-dirty", "--out", str(tmp_path / "out")]) == 2
+    assert "a.png" in capsys.readouterr().err
 
 
 def test_images_sharing_a_name_are_refused(dataset, tmp_path):
@@ -212,37 +244,8 @@ def test_images_sharing_a_name_are_refused(dataset, tmp_path):
         (folder / f"img0{suffix}").write_bytes((dataset / "img0.png").read_bytes())
     args = cli.parser().parse_args(["--dataset", str(folder), "--inits", "quadtree", "--steps", "0"])
     with pytest.raises(io.InputError, match="img0.jpg, img0.png share a name"):
-        Runner(cli.experiment_from_args(args), tmp_path / "out", log=lambda *_: None).images()
-
-
-def test_remeasure_seconds_brings_old_results_up_to_date(run_dir, tmp_path):
-    """``bench/remeasure_seconds.py``: results made with whole 10-step blocks (no ``seconds_blocks``
-    setting) are refused on resume; the script re-runs their seconds fits and they resume again."""
-    out, argv = run_dir
-    data = store.load(out / "results.json")
-    data["entries"] = [e for e in data["entries"] if e["impl"] == "jax"]
-    del data["settings"]["seconds_blocks"]
-    for e in data["entries"]:
-        e["budgets"][-1]["psnr"] = -1.0  # a stale record, to be replaced
-    old = tmp_path / "old"
-    old.mkdir()
-    (old / "results.json").write_text(json.dumps(data))
-    i = argv.index("--out")
-    resume = [*argv[:i], "--out", str(old), *argv[i + 2 :]]
-    assert cli.main(resume) == 2  # other settings (seconds_blocks)
-
-    spec = importlib.util.spec_from_file_location("remeasure", ROOT / "bench" / "remeasure_seconds.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.main([str(old)]) == 0
-    new = store.load(old / "results.json")
-    assert new["settings"]["seconds_blocks"] == runner.SECONDS_BLOCKS
-    for before, after in zip(data["entries"], new["entries"], strict=True):
-        assert after["budgets"][:3] == before["budgets"][:3]  # step budgets kept
-        timed = after["budgets"][3]
-        assert timed["budget"] == {"seconds": SECONDS[0]} and timed["psnr"] > 0
-        assert after["history_seconds"][1]["step"] == 1  # the new rule's first block
-    assert cli.main(resume) == 0  # resumes: nothing left to compute
+        exp = dataclasses.replace(cli.experiment_from_args(args), out=str(tmp_path / "out"))
+        Runner(exp, log=lambda *_: None, allow_dirty=True).images()
 
 
 def test_stop_after_ends_between_entries_and_resumes(dataset, tiny_weights, tmp_path, capsys):
@@ -260,6 +263,7 @@ def test_stop_after_ends_between_entries_and_resumes(dataset, tiny_weights, tmp_
         "1",
         "--grid-images",
         "0",
+        "--allow-dirty",
         "--out",
         str(out),
     ]
@@ -271,7 +275,9 @@ def test_stop_after_ends_between_entries_and_resumes(dataset, tiny_weights, tmp_
     assert "with 6 entries left;" in capsys.readouterr().err
 
     args = cli.parser().parse_args(argv)
-    run = runner.Runner(cli.experiment_from_args(args), out, log=lambda *_: None, stop_after=150.0)
+    run = runner.Runner(
+        cli.experiment_from_args(args), log=lambda *_: None, stop_after=150.0, allow_dirty=True
+    )
     ticks = iter(range(0, 10_000, 100))  # each look at the clock: 100 s later
     run.clock = lambda: float(next(ticks))
     run.run()  # t0 = 0; entry 1 starts at 100 s; at 200 s the rest are left

@@ -33,7 +33,7 @@ def test_net_is_registered_and_needs_weights(image, monkeypatch, tmp_path):
         initialize("net", image)
     with pytest.raises(FileNotFoundError):
         initialize("net", image, weights=tmp_path / "nope.npz")
-    with pytest.raises(ValueError, match="net' init only"):
+    with pytest.raises(ValueError, match="net-based inits"):
         initialize("quadtree", image, weights=tmp_path / "nope.npz")
     with pytest.raises(ValueError, match="net' init only"):
         initialize("quadtree", image, shrink=0.8)

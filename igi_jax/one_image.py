@@ -4,9 +4,10 @@ Shared by the ``igi`` CLI, ``train.py`` and ``evaluate.py``, so all three fit th
 write the same files. Options come from a config file (``configs/*.py`` with ``get_config()``)
 and/or flags; :class:`FitOptions` is what both resolve to.
 
-Outputs of one fit (:func:`fit_writers`), written all-or-nothing by :func:`write_fit`:
-``gaussians.npz`` (:mod:`igi_jax.io` format), ``render.png``, ``metrics.json`` and
-``psnr_vs_time.png``.
+Outputs of one fit (:func:`fit_writers`, written all-or-nothing by
+:meth:`igi_jax.outdir.OutputDir.write`): ``gaussians.npz`` (:mod:`igi_jax.io` format),
+``render.png``, ``metrics.json`` and ``psnr_vs_time.png``. (Not to be confused with
+:mod:`igi_jax.data.pipeline`, the network's grain input pipeline.)
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from igi_jax.fit import FitConfig, FitResult, fit
 from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS, InitResult, initialize
 from igi_jax.init.choices import MAX_GAUSSIANS, MAX_SHRINK, NET_FINETUNE_SHRINK
-from igi_jax.outdir import OutputDir
 from igi_jax.render import api as render_api
 
 RANDOM_INITS = tuple(name for name in INITS if name.startswith("random"))
@@ -400,13 +400,3 @@ def fit_writers(run: FitRun) -> dict[str, io.Writer]:
         "metrics.json": io.json_writer(summary),
         "psnr_vs_time.png": lambda f: plot.write_psnr_plot(f, run.result.history, title=title),
     }
-
-
-def write_fit(out_dir: str | os.PathLike, run: FitRun, *, overwrite: bool = False) -> list[Path]:
-    """Write :func:`fit_writers` as the whole content of ``out_dir``; returns the paths.
-
-    See :class:`igi_jax.outdir.OutputDir`: the folder is locked while written, refused if it
-    already holds files unless ``overwrite``, and replaced all-or-nothing.
-    """
-    with OutputDir(out_dir, overwrite=overwrite) as claim:
-        return claim.write(fit_writers(run))

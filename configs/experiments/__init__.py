@@ -1,0 +1,6 @@
+"""The paper's experiments, one config each: ``python evaluate.py --config configs/experiments/<name>.py``.
+
+Each ``get_config()`` returns an :class:`igi_jax.experiments.Experiment`; variants import a base
+and override a few fields. Every run is resumable and writes ``results.json``, ``report.md`` and
+the plots into the config's ``out`` folder; ``docs/RESULTS.md`` shows the generated tables.
+"""
