@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Issue 14: peak RSS and wall time of `igi fit` on a 12 MP photo (4000×3000), --steps 20, no
 # persistent cache. The image is kodim01/05/15/23 tiled 2×2 (1536×1024) and resized bicubically.
-#   bench/large_image.sh [WORKDIR]      (from the repository root; prints /usr/bin/time -v's report)
+#   bench/large_image.sh [WORKDIR]   (default out/large_image; from the repository root; prints
+#   /usr/bin/time -v's report)
 set -euo pipefail
-work="${1:-/tmp/igi-large}"
+work="${1:-out/large_image}"
 mkdir -p "$work"
 python - "$work" <<'PY'
 import sys
