@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from igi_jax import compile_cache, optim
+from igi_jax import compile_cache, metrics, optim
 from igi_jax import gaussians as gaussians_lib
 from igi_jax.buckets import bucket
 from igi_jax.errors import FitDivergedError
@@ -233,7 +233,7 @@ def _build_block(kind: str, canvas: tuple[int, int], capacity: int, cfg: FitConf
         init = (params, opt_state, jnp.float32(0), jnp.int32(0), jnp.bool_(True), mask, target, size)
         params, opt_state, value, max_count, finite, *_ = jax.lax.fori_loop(0, num_steps, step, init)
         image, count = render(params, mask, size)
-        psnr = -10.0 * jnp.log10(_masked_mse(jnp.clip(image, 0.0, 1.0), target, size, canvas))
+        psnr = metrics.psnr_from_mse(_masked_mse(jnp.clip(image, 0.0, 1.0), target, size, canvas))
         finite = finite & jnp.all(jnp.stack([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
         value = jnp.where(finite, value, jnp.nan)
         return params, opt_state, psnr, value, jnp.maximum(max_count, count), image

@@ -211,7 +211,16 @@ def psnr(
     dtype = jnp.promote_types(img.dtype, jnp.float32)
     err = _maybe_clamp(img, data_range, clamp).astype(dtype) - ref.astype(dtype)
     mse = jnp.mean(err * err, axis=(-3, -2, -1))
-    return 10.0 * jnp.log10(data_range**2 / mse)
+    return psnr_from_mse(mse, data_range)
+
+
+def psnr_from_mse(mse: jax.Array, data_range: float | jax.Array = 1.0) -> jax.Array:
+    """PSNR in dB of a mean squared error, ``10 log10(R² / MSE)``: the one formula of the project.
+
+    For callers that compute their own MSE (a fit's masked MSE over a padded canvas, a training
+    loss's per-image MSE); :func:`psnr` is the usual entry point. ``mse`` of any shape; ``inf`` at 0.
+    """
+    return 10.0 * jnp.log10(data_range**2 / jnp.asarray(mse))
 
 
 @functools.partial(jax.jit, static_argnames=("win_size", "sigma", "return_map", "clamp"))

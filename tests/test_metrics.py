@@ -12,6 +12,7 @@ import pytest
 from scipy import ndimage
 from skimage.metrics import structural_similarity
 
+from igi_jax import metrics
 from igi_jax.metrics import (
     MS_SSIM_WEIGHTS,
     _avg_pool_2x2,
@@ -323,3 +324,14 @@ def test_kodak_against_references(name):
     np.testing.assert_allclose(float(ms_ssim(img, ref)), _np_ms_ssim(img, ref), atol=MEAN_ATOL)
     mse = np.mean((img.astype(np.float64) - ref) ** 2)
     np.testing.assert_allclose(float(psnr(img, ref)), 10 * np.log10(1.0 / mse), atol=1e-3)
+
+
+def test_psnr_is_psnr_from_mse_of_the_clamped_mse():
+    rng = np.random.default_rng(3)
+    ref = rng.uniform(0, 1, (2, 9, 7, 3)).astype(np.float32)
+    img = (ref + rng.normal(0, 0.1, ref.shape)).astype(np.float32)
+    mse = np.mean((np.clip(img, 0, 1) - ref) ** 2, axis=(1, 2, 3))
+    np.testing.assert_allclose(metrics.psnr(img, ref), metrics.psnr_from_mse(mse), rtol=1e-6)
+    np.testing.assert_allclose(metrics.psnr_from_mse(np.float32(0.01)), 20.0, rtol=1e-6)
+    np.testing.assert_allclose(metrics.psnr_from_mse(np.float32(4 * 0.01), data_range=2.0), 20.0, rtol=1e-6)
+    assert metrics.psnr_from_mse(np.float32(0.0)) == np.inf

@@ -22,7 +22,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from igi_jax import covariance, losses
+from igi_jax import covariance, losses, metrics
 from igi_jax.net.geometry import Geometry
 from igi_jax.net.model import InstantGINet, predict_ppm, triangle_gaussians
 from igi_jax.render import render
@@ -48,7 +48,7 @@ def _image_terms(image, weight, g, mask, render_capacity, backend):
     floor = jnp.where(mask[:, None], jax.nn.relu(SCALE_FLOOR - g.scales), 0.0)
     scale_floor = SCALE_FLOOR_WEIGHT * floor.sum() / jnp.maximum(2.0 * mask.sum(), 1.0)
     mse = jnp.mean((jnp.clip(out, 0.0, 1.0) - image) ** 2)
-    psnr = -10.0 * jnp.log10(jnp.maximum(mse, 1e-12))
+    psnr = metrics.psnr_from_mse(jnp.maximum(mse, 1e-12))  # finite (120 dB) for a perfect fit
     return {
         "l2": l2,
         "dssim": dssim,
