@@ -35,6 +35,7 @@ import time
 from typing import Any, Literal
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from scipy import ndimage
 
@@ -42,6 +43,7 @@ from igi_jax.errors import InputError
 from igi_jax.gaussians import Gaussians, Kind, from_pixels
 from igi_jax.geometry.ellipse import MAX_AXIS_RATIO, ellipse_cov, ellipse_filter, triangle_ellipses
 from igi_jax.geometry.triangulate import triangulate
+from igi_jax.sampling import bilinear
 
 # thr(size) = _THR_A − _THR_B · size (official "dynamic threshold": 0.02 at 4 px, 0.001 at 100 px).
 _THR_A = 0.0207916
@@ -179,18 +181,16 @@ def leaf_points(leaves: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def sample_bilinear(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Bilinear sample of ``image [H, W, C]`` at pixel positions ``xy [N, 2]`` → ``[N, C]``.
+    """Host adapter of :func:`igi_jax.sampling.bilinear` (the one sampler): NumPy in, NumPy out.
 
-    Pixel (i, j) has its value at (j + 0.5, i + 0.5); outside the centres the border is replicated.
+    Args:
+      image: ``[H, W, C]`` float; pixel (i, j) has its value at (j + 0.5, i + 0.5).
+      xy: ``[N, 2]`` positions in pixels; outside the centres the border is replicated.
+
+    Returns:
+      ``[N, C]`` float64 (computed in float32).
     """
-    coords = np.stack([xy[:, 1] - 0.5, xy[:, 0] - 0.5])
-    return np.stack(
-        [
-            ndimage.map_coordinates(image[..., c], coords, order=1, mode="nearest")
-            for c in range(image.shape[-1])
-        ],
-        axis=-1,
-    )
+    return np.asarray(bilinear(jnp.asarray(image, jnp.float32), jnp.asarray(xy, jnp.float32)), np.float64)
 
 
 def quadtree_geometry(

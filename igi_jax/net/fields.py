@@ -31,7 +31,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from igi_jax.net.sampling import bilinear
+from igi_jax.sampling import bilinear
 
 _ANGLE_EPS = 1e-5
 _CENTRE_CLAMP = 0.99999

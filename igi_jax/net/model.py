@@ -21,8 +21,8 @@ from flax import nnx
 
 from igi_jax.net import fields
 from igi_jax.net.config import NetConfig
-from igi_jax.net.sampling import bilinear
 from igi_jax.net.unet import ConvNeXtUNet, weight_init
+from igi_jax.sampling import bilinear
 
 _MEAN_CLAMP = 1.0 - 1e-6
 

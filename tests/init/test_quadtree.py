@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from igi_jax.geometry.ellipse import triangle_ellipses
 from igi_jax.geometry.triangulate import triangulate
@@ -144,7 +145,13 @@ def test_geometry_ellipses_circles_colours():
     assert n == info["ellipses"] + info["circles"] == len(means) == len(cov) == len(colors)
     assert info["triangles"] == info["ellipses"] + info["dropped_outside"] + info["dropped_ratio"]
     assert np.all(means >= 0) and np.all(means <= [80, 60])
-    np.testing.assert_allclose(colors, sample_bilinear(img, means))
+    # The colours are the unblurred image at the centres: an independent bilinear (scipy, float64).
+    coords = np.stack([means[:, 1] - 0.5, means[:, 0] - 0.5])
+    want = np.stack(
+        [ndimage.map_coordinates(img[..., c], coords, order=1, mode="nearest") for c in range(3)], -1
+    )
+    np.testing.assert_allclose(colors, want, atol=2e-6)  # float32 sampling
+    np.testing.assert_array_equal(colors, sample_bilinear(img, means))
 
     # Reproduce the ellipses and the extra circles independently.
     pts = leaf_points(quadtree_leaves(img), 60, 80)

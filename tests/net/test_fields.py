@@ -11,8 +11,8 @@ import pytest
 
 from igi_jax.net import fields
 from igi_jax.net.config import NetConfig
-from igi_jax.net.sampling import bilinear
 from igi_jax.render import render
+from igi_jax.sampling import bilinear
 
 
 def test_scale_activation_is_half_at_zero_and_c1():

@@ -1,4 +1,5 @@
-"""Bilinear sampling of an image or feature map at continuous pixel positions.
+"""Bilinear sampling of an image or feature map at continuous pixel positions: the one sampler of
+the project (the network's features and colours, the quad-tree init's colours).
 
 Convention (the project's, shared with the renderer): pixel ``(i, j)`` covers
 ``[j, j+1) × [i, i+1)`` and its value sits at its centre ``(x, y) = (j + 0.5, i + 0.5)``. So the
@@ -20,8 +21,8 @@ import jax.numpy as jnp
 def bilinear(grid: jax.Array, xy: jax.Array) -> jax.Array:
     """Sample ``grid [H, W, C]`` at ``xy [..., 2]`` (x, y in pixels) → ``[..., C]``.
 
-    Differentiable in ``grid`` (and piecewise in ``xy``); jit/vmap-able. Non-finite positions
-    give non-finite values.
+    Differentiable in ``grid`` (and piecewise in ``xy``); jit/vmap-able; NumPy inputs are taken
+    as they come (float32 on the default JAX config). Non-finite positions give non-finite values.
     """
     h, w, c = grid.shape
     fx = xy[..., 0] - 0.5
