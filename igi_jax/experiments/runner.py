@@ -30,7 +30,7 @@ from PIL import Image
 from igi_jax import io
 from igi_jax.experiments import baseline
 from igi_jax.experiments.budgets import fit_budgets
-from igi_jax.experiments.config import Experiment
+from igi_jax.experiments.config import Experiment, datasets_root
 from igi_jax.experiments.store import ResultStore
 from igi_jax.gaussians import Gaussians
 from igi_jax.init import InitResult, InitSpec, initialize, initialize_warm, parse_spec
@@ -120,6 +120,11 @@ class Runner:
         self.store = ResultStore(
             self.out / "results.json", self.exp.settings(), command or [], allow_dirty=allow_dirty
         )
+        if Path(self.store.data["settings"]["dataset"]).is_absolute():
+            log(
+                f"warning: {self.exp.dataset_dir} is outside the datasets root ({datasets_root()}) and the "
+                "repository: results.json records its absolute path, so do not commit it"
+            )
         self.weights = self.exp.weights  # a file, or None: no network
         self.specs = [parse_spec(s) for s in self.exp.inits]
         self.fitted = 0  # entries computed (not skipped) by this invocation
