@@ -38,6 +38,18 @@ def _lstsq_shape(tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return g, np.linalg.inv(np.array([[a, b / 2], [b / 2, c]]))
 
 
+def _lstsq_angle(tri: np.ndarray) -> float:
+    """Direction of the major axis of the least-squares ellipse, radians (x right, y down)."""
+    w, v = np.linalg.eigh(_lstsq_shape(tri)[1])
+    return float(np.arctan2(v[1, -1], v[0, -1]))
+
+
+def _assert_same_axis(a: float, b: float) -> None:
+    """Two axis directions are equal modulo π (a line has no sign)."""
+    d = (a - b) % np.pi
+    assert min(d, np.pi - d) < 1e-8, (a, b)
+
+
 def test_matches_lstsq_conic_fit():
     tris = _random_triangles(300)
     centre, semi, angle = triangle_ellipses(tris)
@@ -97,14 +109,19 @@ def test_axis_order_and_angle_range():
     # A triangle long along x has angle ≈ 0 (or π); along y ≈ π/2 (y down, measured from +x to +y).
     flat = np.array([[[0, 0], [20, 1], [10, -1]], [[0, 0], [1, 20], [-1, 10]]], np.float64)
     _, _, a = triangle_ellipses(flat)
-    assert min(a[0], np.pi - a[0]) < 0.1 and abs(a[1] - np.pi / 2) < 0.1
+    for got, tri in zip(a, flat, strict=True):
+        _assert_same_axis(got, _lstsq_angle(tri))
+    assert min(a[0], np.pi - a[0]) < 0.1 and abs(a[1] - np.pi / 2) < 0.1  # the convention, in words
+    for got, tri in zip(angle, tris, strict=True):
+        _assert_same_axis(got, _lstsq_angle(tri))
 
 
 def test_rotation_sense_matches_covariance():
     # The major axis of a triangle elongated along (1, 1) — down-right in an image — is at +45°.
     tri = np.array([[[0.0, 0.0], [10.0, 10.0], [6.0, 4.0]]])
     _, semi, angle = triangle_ellipses(tri)
-    np.testing.assert_allclose(angle[0], np.pi / 4, atol=0.2)
+    _assert_same_axis(angle[0], _lstsq_angle(tri[0]))
+    np.testing.assert_allclose(angle[0], np.pi / 4, atol=0.2)  # ≈ 45°: down-right
     assert ellipse_cov(semi, angle)[0, 1] > 0
 
 

@@ -63,8 +63,10 @@ def test_grid_points_cocircular():
 
 def test_rectangle_corners_only():
     # 4 cocircular points: incremental Qhull cannot start; we fall back to the one-shot mode.
-    tri = triangulate(np.array([[0, 0], [50, 0], [0, 1], [50, 1]], float))
+    pts = np.array([[0, 0], [50, 0], [0, 1], [50, 1]], float)
+    tri = triangulate(pts)
     assert tri.triangles.shape == (2, 3)
+    np.testing.assert_allclose(_areas(pts[tri.triangles]), [25.0, 25.0])  # two halves of the rectangle
 
 
 def test_neighbors_valid():

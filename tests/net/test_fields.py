@@ -45,9 +45,13 @@ def test_rotation_bias_is_identity_at_zero_output():
     angle = jnp.asarray([0.01, 0.4, 1.0, 2.0, 3.1], jnp.float32)  # radians in [0, π)
     theta = jax.nn.sigmoid(fields.rotation_logit(jnp.zeros_like(angle), angle)) * 2 * jnp.pi
     np.testing.assert_allclose(theta, angle, rtol=1e-5)
-    # A non-zero output turns it, within sigmoid(logit ± 1).
-    turned = jax.nn.sigmoid(fields.rotation_logit(jnp.full_like(angle, 5.0), angle)) * 2 * jnp.pi
-    assert np.all(np.asarray(turned) > np.asarray(angle))
+    # A non-zero output turns it by tanh(out) in logit space (the official formula, float64 here).
+    for out in (5.0, -0.7):
+        turned = jax.nn.sigmoid(fields.rotation_logit(jnp.full_like(angle, out), angle)) * 2 * jnp.pi
+        frac = np.asarray(angle, np.float64) / (2 * np.pi)
+        want = 2 * np.pi / (1 + np.exp(-(np.tanh(out) + np.log(frac / (1 - frac)))))
+        np.testing.assert_allclose(turned, want, rtol=1e-5)
+        assert np.all(np.sign(np.asarray(turned) - np.asarray(angle)) == np.sign(out))
 
 
 def test_bilinear_matches_explicit_formula():
