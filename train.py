@@ -7,7 +7,7 @@ Resumes from ``DIR/checkpoints`` when it exists (exactly: model, optimizer, step
 Multi-host GPU clusters: set ``JAX_COORDINATOR_ADDRESS`` (host:port), ``JAX_NUM_PROCESSES`` and
 ``JAX_PROCESS_ID`` on every host (or run under SLURM / Open MPI, which jax detects) and pass
 ``--distributed``; every host runs the same command and reads its own slice of each batch.
-(Per-image folder fitting moved to ``igi fit-folder`` / ``evaluate.py --images``.)
+(Per-image folder fitting: ``evaluate.py --dataset DIR --inits quadtree+solve --steps N``.)
 Exit code 2 for bad arguments or a missing label cache.
 """
 
@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     if args.distributed or os.environ.get("JAX_COORDINATOR_ADDRESS"):
-        import jax
+        from igi_jax.train.distributed import initialize
 
-        jax.distributed.initialize()  # must precede any other jax call
+        initialize()  # must precede any other jax call
     from igi_jax import compile_cache
     from igi_jax.train.config import load, with_data
     from igi_jax.train.loop import train_and_evaluate

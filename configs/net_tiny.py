@@ -1,6 +1,6 @@
 """``tiny``: the test config — a tiny network on 48² crops for a few steps (seconds on a CPU).
 
-    python train.py --config configs/net_tiny.py --workdir /tmp/tiny
+    python train.py --config configs/net_tiny.py --workdir runs/tiny
 
 Expected: the training loss goes down over the 20 steps (``tests/train``); the validation PSNR
 of an untrained tiny net is meaningless. Uses the same cache layout as ``small``; the tests build

@@ -103,6 +103,12 @@ def make_dataset(
     ds = ds.batch(host_batch, drop_remainder=True)
     it = ds.to_iter_dataset()
     if data.workers > 0:
+        from absl import flags
+
+        # grain's worker processes read absl flags, which are parsed only under absl.app.run;
+        # train.py is a plain argparse program (without this, workers > 0 crashed on start).
+        if not flags.FLAGS.is_parsed():
+            flags.FLAGS.mark_as_parsed()
         it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=data.workers))
     return it
 

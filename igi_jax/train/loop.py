@@ -82,7 +82,9 @@ def train_and_evaluate(
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+    primary = jax.process_index() == 0  # one writer for the shared files of a multi-host run
+    if primary:
+        (workdir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     jsonl = workdir / "metrics.jsonl"
     stepper = Stepper(cfg)
     n_dev, n_proc = jax.device_count(), jax.process_count()
@@ -105,14 +107,16 @@ def train_and_evaluate(
         it_state = it.get_state()
         batch = stepper.to_global(next(it))
         pending = stepper.predict(state, batch["image"])
-        _truncate_jsonl(jsonl, -1)
+        if primary:
+            _truncate_jsonl(jsonl, -1)
     else:
         abstract = {"train": stepper.abstract_state, "pending": stepper.abstract_prediction()}
         restored, it_state, _ = checkpoint.restore(mgr, latest, abstract)
         step, state, pending = latest, restored["train"], restored["pending"]
         it.set_state(it_state)
         batch = stepper.to_global(next(it))
-        _truncate_jsonl(jsonl, step)
+        if primary:
+            _truncate_jsonl(jsonl, step)
         log(f"train: resumed from step {step} in {workdir}")
     log(
         f"train: {cfg.net} net, {n_dev} device(s) on {n_proc} host(s), global batch "
