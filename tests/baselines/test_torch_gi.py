@@ -111,9 +111,11 @@ def test_l2_dssim_loss_matches_igi_jax():
     np.testing.assert_allclose(xt.grad.numpy(), want_grad, rtol=1e-4, atol=1e-4 * scale)
 
 
-def test_fit_matches_igi_jax_fit_within_half_a_db(tmp_path):
-    """Same npz, same recipe (Adan lr 1e-3, no group multipliers, L2), 500 steps: PSNR within 0.5 dB
-    at every log point (measured: equal to 0.001 dB), and the fit actually fits."""
+def test_fit_matches_igi_jax_fit_to_a_hundredth_of_a_db(tmp_path):
+    """Same npz, same recipe (Adan lr 1e-3, no group multipliers, L2), 500 steps: PSNR within
+    0.01 dB at every log point (measured 2026-12-03: ≤ 1e-5 dB apart; the old 0.5 dB bound would
+    not see a recipe difference such as the official off-diagonal gradient, < 1 dB at 2,000
+    steps per the design notes), and the fit actually fits."""
     from PIL import Image
 
     with Image.open(DEMO) as im:
@@ -125,5 +127,5 @@ def test_fit_matches_igi_jax_fit_within_half_a_db(tmp_path):
     base = torch_gi.fit(torch_gi.TorchGaussians.load(path), target, cfg).history
     assert [h["step"] for h in ours] == [h["step"] for h in base] == list(range(0, 501, 50))
     for a, b in zip(ours, base, strict=True):
-        assert abs(a["psnr"] - b["psnr"]) <= 0.5, (a, b)
+        assert abs(a["psnr"] - b["psnr"]) <= 0.01, (a, b)
     assert base[-1]["psnr"] > base[0]["psnr"] + 10.0  # measured 6.8 → 22.0 dB
