@@ -5,9 +5,14 @@
 
 Synthetic batches (random smooth images and PPMs: the step's cost does not depend on content
 beyond the triangle count, which is set by the PPM; the synthetic PPM has the training labels'
-mean). Times the three stages of a step separately and the whole pipelined step (warm; the first
-step, which compiles, is excluded), and prints one line of JSON (appended to
-``bench/results/train_throughput.jsonl`` with ``--record``).
+mean). Times the three stages of a step separately (each waited for), then images/s of the
+pipelined loop of :mod:`igi_jax.train.loop` two ways, side by side on the same batches, warm:
+
+* ``host_dither``: the loop as it was: the host dithers the predicted PPM, a device call queued
+  behind the in-flight update, so the host stage cannot overlap it;
+* ``device_dither``: the loop as it is: the predict stage dithers, the host gets only points.
+
+Prints one line of JSON (appended to ``bench/results/train_throughput.jsonl`` with ``--record``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from igi_jax import net as net_lib
 from igi_jax.train import config as config_lib
 from igi_jax.train.step import Stepper, triangle_capacity
 
@@ -32,24 +38,49 @@ def smooth(rng: np.random.Generator, shape: tuple[int, ...], scale: int) -> np.n
     return up.astype(np.float32)
 
 
+def pipelined(st: Stepper, state, batches: list, cap: int, *, host_dither: bool):
+    """The train loop's pipelining over ``batches`` → (state, seconds after the first batch)."""
+
+    def geometry(pred):
+        if host_dither:  # as before: the host dithers the PPM (a device call) itself
+            k = st.cfg.kernel_size
+            local = net_lib.host_geometry(
+                st.to_local(pred.ppm), k, capacity=cap, min_render_capacity=st._render_capacity
+            )
+            st._render_capacity = local.render_capacity
+            return st.to_global(local)
+        return st.geometry(pred, cap)
+
+    glob = [{k: st.to_global(v) for k, v in x.items()} for x in batches]
+    geom = geometry(st.predict(state, glob[0]["image"]))
+    t0 = time.perf_counter()
+    for cur, nxt in zip(glob[:-1], glob[1:], strict=True):
+        pred = st.predict(state, nxt["image"])
+        state, m = st.update(state, cur["image"], cur["ppm"], geom)
+        geom = geometry(pred)
+    jax.block_until_ready(m["loss"])
+    return state, time.perf_counter() - t0
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--config", required=True)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--crop", type=int)
     p.add_argument("--batch", type=int)
+    p.add_argument("--repeats", type=int, default=3, help="alternating runs of each loop variant")
     p.add_argument("--record", action="store_true")
     args = p.parse_args()
     cfg = config_lib.load(args.config)
-    changes = {k: v for k, v in (("crop", args.crop), ("batch_size", args.batch)) if v}
+    changes = {k: v for k, v in (("crop", args.crop), ("batch_per_device", args.batch)) if v}
     cfg = config_lib.with_data(cfg, **changes)
-    b, c = cfg.data.batch_size, cfg.data.crop
+    st = Stepper(cfg)
+    b, c = st.global_batch, cfg.data.crop
     rng = np.random.default_rng(0)
     batches = [
         {"image": smooth(rng, (b, c, c, 3), 8), "ppm": 0.35 * smooth(rng, (b, c, c), 16)}
         for _ in range(args.steps + 1)
     ]
-    st = Stepper(cfg)
     state = st.initial_state()
     cap = triangle_capacity(c, cfg.kernel_size)
     times = {"predict": [], "host": [], "update": [], "step": []}
@@ -67,6 +98,12 @@ def main() -> None:
             for k, v in (("predict", t1 - t0), ("host", t2 - t1), ("update", t3 - t2), ("step", t3 - t0)):
                 times[k].append(v)
     med = {k: float(np.median(v)) for k, v in times.items()}
+    loop = {mode: [] for mode in ("host_dither", "device_dither")}
+    for _ in range(args.repeats):
+        for mode in loop:
+            state, seconds = pipelined(st, state, batches, cap, host_dither=mode == "host_dither")
+            loop[mode].append(b * (len(batches) - 1) / seconds)
+    loop_ips = {k: float(np.median(v)) for k, v in loop.items()}
     params = sum(x.size for x in jax.tree.leaves(st.abstract_state))
     out = {
         "config": args.config,
@@ -77,6 +114,8 @@ def main() -> None:
         "state_elements": int(params),
         "seconds": med,
         "images_per_s": b / med["step"],
+        "loop_images_per_s": loop_ips,
+        "loop_speedup": loop_ips["device_dither"] / loop_ips["host_dither"],
         "load_1min": os.getloadavg()[0],
         "steps_timed": args.steps,
     }
