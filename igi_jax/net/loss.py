@@ -8,6 +8,11 @@ Per image (Instant-GI's ``train_init_net``):
 * focal MSE of the predicted PPM against the target (pseudo) PPM, γ = 2;
 * scale floor ``10 · mean(relu(0.5 − scale_px))`` over the live Gaussians' two scales.
 
+Two optional, fine-tune-aware terms (off by default; ``TrainConfig.lookahead_steps``,
+``width_prior``): the reconstruction is also taken after K steps of the real fit
+(:mod:`igi_jax.net.lookahead`), and a width prior ``λ · mean(scale / semi-axis)`` over the live
+Gaussians asks for narrower Gaussians than the step-0 render alone would choose.
+
 The PPM receives gradient only from its focal loss: the triangles come from it through dithering
 and Delaunay (not differentiable, :func:`igi_jax.net.host_geometry`) and the weights are
 stop-gradient. The batch loss is the mean of the per-image losses; padded triangles are masked
@@ -23,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from igi_jax import covariance, losses, metrics
+from igi_jax.net import lookahead as lookahead_lib
 from igi_jax.net.geometry import Geometry
 from igi_jax.net.model import InstantGINet, predict_ppm, triangle_gaussians
 from igi_jax.render import render
@@ -38,25 +44,42 @@ def loss_weights(ppm: jax.Array) -> jax.Array:
     return jax.lax.stop_gradient(jnp.clip(1.0 / (ppm + 0.01), 1.0, 10.0))
 
 
-def _image_terms(image, weight, g, mask, render_capacity, backend):
-    """Per-image loss terms for one image (no batch axis)."""
+def _recon(image, weight, g, mask, render_capacity, backend):
+    """``(weighted l2, weighted D-SSIM, unweighted MSE of the clamped render)`` of one image."""
     height, width = image.shape[:2]
     cov = covariance.cov_from_rs(g.scales, g.theta)
     out = render(g.means, cov, g.colors, mask, height, width, capacity=render_capacity, backend=backend)
-    l2 = losses.l2_loss(out, image, weight=weight)
-    dssim = losses.dssim_loss(out, image, weight=weight)
-    floor = jnp.where(mask[:, None], jax.nn.relu(SCALE_FLOOR - g.scales), 0.0)
-    scale_floor = SCALE_FLOOR_WEIGHT * floor.sum() / jnp.maximum(2.0 * mask.sum(), 1.0)
     mse = jnp.mean((jnp.clip(out, 0.0, 1.0) - image) ** 2)
-    psnr = metrics.psnr_from_mse(jnp.maximum(mse, 1e-12))  # finite (120 dB) for a perfect fit
-    return {
+    return losses.l2_loss(out, image, weight=weight), losses.dssim_loss(out, image, weight=weight), mse
+
+
+def _masked_mean(x, mask):
+    """Mean of ``x [T, 2]`` over the live rows."""
+    return jnp.where(mask[:, None], x, 0.0).sum() / jnp.maximum(2.0 * mask.sum(), 1.0)
+
+
+def _image_terms(image, weight, g, mask, vertices, semi_axes, render_capacity, backend, lookahead):
+    """Per-image loss terms for one image (no batch axis)."""
+    l2, dssim, mse = _recon(image, weight, g, mask, render_capacity, backend)
+    terms = {
         "l2": l2,
         "dssim": dssim,
-        "scale_floor": scale_floor,
+        "scale_floor": SCALE_FLOOR_WEIGHT * _masked_mean(jax.nn.relu(SCALE_FLOOR - g.scales), mask),
+        "width": _masked_mean(g.scales / semi_axes, mask),
         "mse": mse,
-        "psnr": psnr,
+        "psnr": metrics.psnr_from_mse(jnp.maximum(mse, 1e-12)),  # finite (120 dB) for a perfect fit
         "gaussians": mask.sum().astype(jnp.float32),
     }
+    if lookahead is not None:
+        g_k = lookahead_lib.fitted(
+            g, image, mask, vertices, semi_axes[:, 0], lookahead,
+            render_capacity=render_capacity, backend=backend,
+        )  # fmt: skip
+        terms["l2_fitted"], terms["dssim_fitted"], mse_k = _recon(
+            image, weight, g_k, mask, render_capacity, backend
+        )
+        terms["psnr_fitted"] = metrics.psnr_from_mse(jnp.maximum(mse_k, 1e-12))
+    return terms
 
 
 def per_image_losses(
@@ -64,8 +87,14 @@ def per_image_losses(
     images: jax.Array,  # [B, H, W, 3]
     target_ppm: jax.Array,  # [B, H, W]
     geom: Geometry,
+    *,
+    lookahead: lookahead_lib.Lookahead | None = None,
+    width_prior: float = 0.0,
 ) -> dict[str, jax.Array]:
-    """Every loss term per image: a dict of ``[B]`` arrays (``loss`` is the per-image total)."""
+    """Every loss term per image: a dict of ``[B]`` arrays (``loss`` is the per-image total).
+
+    ``lookahead`` and ``width_prior``: the optional fine-tune-aware terms (module docstring).
+    """
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must be [B, H, W, 3], got {images.shape}")
     if target_ppm.shape != images.shape[:3]:
@@ -78,7 +107,9 @@ def per_image_losses(
 
     def one(image, feats, w, vertices, neighbors, centre, semi_axes, angle, mask):
         g = triangle_gaussians(model, image, feats, vertices, neighbors, centre, semi_axes, angle)
-        return _image_terms(image, w, g, mask, geom.render_capacity, geom.backend)
+        return _image_terms(
+            image, w, g, mask, vertices, semi_axes, geom.render_capacity, geom.backend, lookahead
+        )
 
     terms = jax.vmap(one)(
         images,
@@ -93,7 +124,12 @@ def per_image_losses(
     )
     terms["focal"] = focal
     terms["recon"] = RECON_LAMBDA * terms["l2"] + (1.0 - RECON_LAMBDA) * terms["dssim"]
-    terms["loss"] = terms["recon"] + focal + terms["scale_floor"]
+    recon = terms["recon"]
+    if lookahead is not None:
+        fitted = RECON_LAMBDA * terms["l2_fitted"] + (1.0 - RECON_LAMBDA) * terms["dssim_fitted"]
+        terms["recon_fitted"] = fitted
+        recon = (1.0 - lookahead.weight) * recon + lookahead.weight * fitted
+    terms["loss"] = recon + focal + terms["scale_floor"] + width_prior * terms["width"]
     return terms
 
 
@@ -102,6 +138,9 @@ def batch_loss(
     images: jax.Array,  # [B, H, W, 3]
     target_ppm: jax.Array,  # [B, H, W]
     geom: Geometry,
+    *,
+    lookahead: lookahead_lib.Lookahead | None = None,
+    width_prior: float = 0.0,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The batch training loss (mean of the per-image losses) and its parts.
 
@@ -110,12 +149,14 @@ def batch_loss(
       images: ``[B, H, W, 3]`` float32 in [0, 1].
       target_ppm: ``[B, H, W]`` pseudo PPM in [0, 1].
       geom: triangles from :func:`igi_jax.net.host_geometry` on this model's PPM of ``images``.
+      lookahead, width_prior: the optional fine-tune-aware terms (module docstring).
 
     Returns:
       ``loss`` (scalar) and ``aux``: batch means of ``loss``, ``recon``, ``l2`` and ``dssim``
       (weighted), ``focal``, ``scale_floor``, ``mse`` and ``psnr`` (unweighted, clamped render),
-      ``gaussians`` (live per image).
+      ``gaussians`` (live per image), ``width`` (mean scale / semi-axis); with a lookahead also
+      ``l2_fitted``, ``dssim_fitted``, ``recon_fitted`` and ``psnr_fitted``.
     """
-    terms = per_image_losses(model, images, target_ppm, geom)
+    terms = per_image_losses(model, images, target_ppm, geom, lookahead=lookahead, width_prior=width_prior)
     aux = {k: jnp.mean(v) for k, v in terms.items()}
     return aux["loss"], aux

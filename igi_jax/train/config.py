@@ -33,6 +33,10 @@ class TrainConfig:
       seed: model init and data order.
       log_every, val_every, ckpt_every: in steps.
       val_limit: validate on at most this many images (``None``: all).
+      lookahead_steps: fine-tune-aware objective: also take the reconstruction loss after this
+        many steps of ``igi fit``'s default fit (0: off; :mod:`igi_jax.net.lookahead`).
+      lookahead_weight: share of the fitted reconstruction in the loss (the rest: step 0).
+      width_prior: weight of ``mean(scale / semi-axis)`` in the loss (0: off).
     """
 
     net: str = "small"
@@ -48,6 +52,9 @@ class TrainConfig:
     val_every: int = 200
     ckpt_every: int = 100
     val_limit: int | None = None
+    lookahead_steps: int = 0
+    lookahead_weight: float = 0.5
+    width_prior: float = 0.0
 
     def __post_init__(self):
         for name in ("steps", "log_every", "val_every", "ckpt_every"):
@@ -57,6 +64,13 @@ class TrainConfig:
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {v}")
+        if self.lookahead_steps < 0 or not 0 < self.lookahead_weight <= 1:
+            raise ValueError(
+                f"lookahead_steps must be ≥ 0 and lookahead_weight in (0, 1], got "
+                f"{self.lookahead_steps=} {self.lookahead_weight=}"
+            )
+        if not (math.isfinite(self.width_prior) and self.width_prior >= 0):
+            raise ValueError(f"width_prior must be a finite number ≥ 0, got {self.width_prior}")
         if self.kernel_size not in (3, 4, 5):
             raise ValueError(f"kernel_size must be 3, 4 or 5, got {self.kernel_size}")
 

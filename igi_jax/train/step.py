@@ -29,6 +29,7 @@ from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from igi_jax import net as net_lib
+from igi_jax.net.lookahead import Lookahead
 from igi_jax.train.config import TrainConfig
 
 DATA = "data"
@@ -92,13 +93,22 @@ def _predict(graphdef: nnx.GraphDef, state: Any, images: jax.Array, k: int) -> P
     return Prediction(ppm=ppm, points=points, counts=counts)
 
 
-@functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
+@functools.partial(jax.jit, static_argnums=(0, 5), donate_argnums=1)
 def _update(
-    graphdef: nnx.GraphDef, state: Any, images: jax.Array, target_ppm: jax.Array, geom: net_lib.Geometry
+    graphdef: nnx.GraphDef,
+    state: Any,
+    images: jax.Array,
+    target_ppm: jax.Array,
+    geom: net_lib.Geometry,
+    objective: tuple[Lookahead | None, float],
 ) -> tuple[Any, dict[str, jax.Array]]:
     model, opt = nnx.merge(graphdef, state)
+    lookahead, width_prior = objective
     (loss, aux), grads = nnx.value_and_grad(
-        lambda m: net_lib.batch_loss(m, images, target_ppm, geom), has_aux=True
+        lambda m: net_lib.batch_loss(
+            m, images, target_ppm, geom, lookahead=lookahead, width_prior=width_prior
+        ),
+        has_aux=True,
     )(model)
     grad_norm = optax.tree.norm(grads)
     opt.update(model, grads)
@@ -129,6 +139,7 @@ class Stepper:
             lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.replicated), state
         )
         self._init_state = state
+        self.objective = (make_lookahead(cfg), float(cfg.width_prior))
         self._render_capacity = 0
 
     def initial_state(self) -> Any:
@@ -153,7 +164,7 @@ class Stepper:
         self, state: Any, images: jax.Array, target_ppm: jax.Array, geom: net_lib.Geometry
     ) -> tuple[Any, dict[str, jax.Array]]:
         """One optimiser step; ``state`` is donated."""
-        return _update(self.graphdef, state, images, target_ppm, geom)
+        return _update(self.graphdef, state, images, target_ppm, geom, self.objective)
 
     # -- host-side helpers (multi-host aware) --------------------------------------------------
 
@@ -195,6 +206,17 @@ class Stepper:
             local = dataclasses.replace(local, render_capacity=int(np.max(need)))
         self._render_capacity = local.render_capacity
         return self.to_global(local)
+
+
+def make_lookahead(cfg: TrainConfig) -> Lookahead | None:
+    """The lookahead objective of ``cfg`` with ``igi fit``'s default fit optimiser, or ``None``."""
+    if cfg.lookahead_steps == 0:
+        return None
+    from igi_jax import one_image
+    from igi_jax.fit import make_optimizer
+
+    options, _ = one_image.load_config(None)  # configs/fit_default.py: what users fine-tune with
+    return Lookahead(cfg.lookahead_steps, cfg.lookahead_weight, make_optimizer(options.fit))
 
 
 def triangle_capacity(crop: int, k: int) -> int:

@@ -119,3 +119,14 @@ def test_two_devices_match_one_device(tiny_setup, tmp_path):
     np.testing.assert_allclose(m2["loss"], m1["loss"], rtol=1e-5)
     for k in p1.files:
         np.testing.assert_allclose(p2[k], p1[k], rtol=1e-4, atol=1e-6)
+
+
+def test_the_fine_tune_aware_objective_trains_and_logs(tiny_setup, tmp_path):
+    cfg, _ = tiny_setup
+    cfg = cfg.replace(steps=2, log_every=1, val_every=2, ckpt_every=2, lookahead_steps=2, width_prior=0.1)
+    train_and_evaluate(cfg, tmp_path, progress=False, log=lambda m: None)
+    records = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
+    for r in records:
+        assert np.isfinite([r["loss"], r["recon_fitted"], r["psnr_fitted"], r["width"]]).all()
+        assert r["psnr_fitted"] > r["psnr"]  # two steps of the real fit improve the net's set
