@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from igi_jax import compile_cache, io, memory, plot
+from igi_jax import compile_cache, config_file, io, memory, plot
 from igi_jax.fit import FitConfig, FitResult, fit
 from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS, InitResult, initialize
@@ -140,17 +140,10 @@ def load_config(path: str | os.PathLike | None = None) -> tuple[FitOptions, list
             return FitOptions(), []
         label = DEFAULT_CONFIG_MODULE
     else:
-        path = Path(path)
-        if not path.is_file():
-            raise io.InputError(f"{path}: no such config file")
-        spec = importlib.util.spec_from_file_location(f"_igi_config_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        label = str(path)
-    if not callable(getattr(module, "get_config", None)):
-        raise io.InputError(f"{label}: a config must define get_config()")
+        module, label = config_file.load_module(path), str(path)
+    cfg = config_file.call_get_config(module, label)  # its type is checked by options_from_config
     try:
-        return options_from_config(module.get_config())
+        return options_from_config(cfg)
     except io.InputError as e:
         raise io.InputError(f"{label}: {e}") from None
 

@@ -7,12 +7,11 @@ with ``--dataset-root`` or the ``IGI_DATASETS`` environment variable.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 import os
-from pathlib import Path
 from typing import Any
 
+from igi_jax import config_file
 from igi_jax.data.config import DataConfig
 
 __all__ = ["DataConfig", "TrainConfig", "load", "with_data"]
@@ -95,19 +94,8 @@ def load(path: str | os.PathLike, arg: str | None = None) -> TrainConfig:
     """``get_config(arg)`` of a config file.
 
     Raises:
-      ValueError: missing file, no ``get_config``, or it does not return a :class:`TrainConfig`.
+      InputError: missing file, no ``get_config``, or it does not return a :class:`TrainConfig`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such config file")
-    spec = importlib.util.spec_from_file_location(f"_igi_train_config_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    get = getattr(module, "get_config", None)
-    if not callable(get):
-        raise ValueError(f"{path}: a config must define get_config()")
-    cfg = get(arg) if arg is not None else get()
-    if not isinstance(cfg, TrainConfig):
-        raise ValueError(f"{path}: get_config() returned {type(cfg).__name__}, expected TrainConfig")
+    cfg = config_file.load(path, TrainConfig, arg)
     env = os.environ.get("IGI_DATASETS")
     return with_data(cfg, dataset_root=env) if env else cfg
