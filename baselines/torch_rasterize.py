@@ -1,7 +1,7 @@
 """A tiled 2D Gaussian rasterizer in pure PyTorch, differentiated by torch autograd.
 
 Same image as :mod:`igi_jax.render` by construction: the same covariance → conic math, the same
-support and the same cuts (see :mod:`igi_jax.covariance` and :mod:`igi_jax.render.binning`):
+support and the same cuts (see :mod:`igi_jax.covariance` and :mod:`igi_jax.binning`):
 
 * pixel ``(row i, col j)`` is evaluated at its centre ``(x, y) = (j + 0.5, i + 0.5)``;
 * ``C(p) = Σ_n c_n · w_n(p)``, ``w = exp(−σ)``, ``σ = ½ (a dx² + c dy²) + b dx dy``, and a pair is

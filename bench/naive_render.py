@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from igi_jax import binning as binning_lib
 from igi_jax import covariance
-from igi_jax.render import binning as binning_lib
 
 
 def max_per_tile(means, cov, mask, height, width, capacity) -> int:

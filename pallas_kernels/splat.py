@@ -1,7 +1,7 @@
 """Tile splatting as Pallas kernels (forward and backward) for the Triton GPU backend.
 
-Same contract as :func:`igi_jax.render.rasterize.rasterize` (the reference it is tested
-against, re-exported by :mod:`pallas_kernels.splat_reference`): ``C(p) = Σ_n c_n w_n(p)`` with
+Same contract as :func:`pallas_kernels.splat_reference.splat_reference` (the reference it is
+tested against): ``C(p) = Σ_n c_n w_n(p)`` with
 ``w = exp(−σ)`` cut by :func:`igi_jax.covariance.splat_weight`, differentiable in means, conics and
 colours through a hand-written ``jax.custom_vjp`` (``jax.grad`` cannot see through ``pallas_call``).
 
@@ -37,8 +37,8 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as pltriton
 
+from igi_jax import binning as binning_lib
 from igi_jax import covariance
-from igi_jax.render import binning as binning_lib
 
 __all__ = ["DEFAULT_CHUNK", "rasterize"]
 

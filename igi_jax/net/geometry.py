@@ -36,13 +36,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from igi_jax import backend as backend_lib
+from igi_jax import binning as binning_lib
 from igi_jax.buckets import bucket
 from igi_jax.covariance import SIGMA_MAX
 from igi_jax.geometry import ellipse as ellipse_lib
 from igi_jax.geometry import triangulate as tri_lib
 from igi_jax.geometry.dither import dither
-from igi_jax.render import binning as binning_lib
-from igi_jax.render import rasterize as rasterize_lib
+from pallas_kernels import splat_reference as rasterize_lib
 
 # The Σ field's scale activation is bounded by this factor of the ellipse semi-axes.
 MAX_SCALE_FACTOR = 3.0

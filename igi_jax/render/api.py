@@ -9,12 +9,12 @@ import jax
 import jax.numpy as jnp
 
 from igi_jax import backend as backend_lib
+from igi_jax import binning as binning_lib
 from igi_jax import covariance
 from igi_jax.buckets import bucket
 from igi_jax.gaussians import Gaussians
-from igi_jax.render import binning as binning_lib
-from igi_jax.render import rasterize as rasterize_lib
 from igi_jax.render.dense import render_dense
+from pallas_kernels import splat_reference as rasterize_lib
 
 BACKENDS = (*backend_lib.KERNEL_BACKENDS, "dense")
 
@@ -162,7 +162,7 @@ def _render_binned(means, cov, colors, mask, height, width, capacity, backend, c
         b = binning_lib.bin_gaussians(
             means, cov, mask, height, width, capacity, cell=rasterize_lib.DEFAULT_CELL
         )
-        image = rasterize_lib.rasterize(means, conics, colors, b, height, width, chunk=chunk)
+        image = rasterize_lib.splat_reference(means, conics, colors, b, height, width, chunk=chunk)
     else:
         from pallas_kernels import splat  # deferred: Pallas imports are heavy and GPU-oriented
 

@@ -6,10 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from igi_jax import binning
 from igi_jax.buckets import bucket
 from igi_jax.covariance import cov_from_rs
 from igi_jax.net.geometry import MAX_SCALE_FACTOR, host_geometry, host_geometry_with_info
-from igi_jax.render import binning
 
 H, W = 45, 61  # deliberately not multiples of k or 16
 

@@ -19,10 +19,11 @@ import pytest
 from jax._src.mesh import AbstractDevice
 from jax.sharding import AbstractMesh
 
-from igi_jax import covariance, gaussians
-from igi_jax.render import binning, render
+from igi_jax import binning, covariance, gaussians
+from igi_jax.render import render
+from igi_jax.render.dense import render_dense as splat_dense
 from pallas_kernels import splat
-from pallas_kernels.splat_reference import splat_dense, splat_reference
+from pallas_kernels.splat_reference import splat_reference
 
 H, W = 40, 23  # not multiples of 16: partial tiles on both axes
 N = 150

@@ -5,10 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from igi_jax import covariance
-from igi_jax.render import binning
-from igi_jax.render import rasterize as rasterize_lib
+from igi_jax import binning, covariance
 from igi_jax.render.dense import render_dense
+from pallas_kernels import splat_reference as rasterize_lib
 
 
 def _gaussians(n=160, h=45, w=61, seed=0):
@@ -70,7 +69,7 @@ def test_every_cell_size_renders_and_differentiates_like_the_dense_reference(cel
 
     def ours(m, c, col):
         b = binning.bin_gaussians(m, c, mask, h, w, 8192, cell=cell)
-        return rasterize_lib.rasterize(m, covariance.conic_from_cov(c), col, b, h, w)
+        return rasterize_lib.splat_reference(m, covariance.conic_from_cov(c), col, b, h, w)
 
     dense = lambda m, c, col: render_dense(m, c, col, mask, h, w)  # noqa: E731
     np.testing.assert_allclose(ours(means, cov, colors), dense(means, cov, colors), atol=1e-5)
@@ -94,7 +93,7 @@ def test_unused_capacity_changes_nothing_and_chunks_count_only_used_ones():
         chunks = rasterize_lib.make_chunks(b, means.shape[0], 16)
         per_cell = np.asarray(b.tile_end - b.tile_start)
         assert int(chunks.count) == int(np.sum(-(-per_cell // 16)))
-        images.append(rasterize_lib.rasterize(means, conics, colors, b, h, w))
+        images.append(rasterize_lib.splat_reference(means, conics, colors, b, h, w))
     np.testing.assert_array_equal(images[0], images[1])
 
 
@@ -109,8 +108,8 @@ def test_color_basis_matches_the_render_for_every_cell_size():
         conics = covariance.conic_from_cov(cov)
         b = binning.bin_gaussians(means, cov, mask, h, w, 8192, cell=cell)
         basis = rasterize_lib.color_basis(means, conics, b, h, w)
-        _, vjp = jax.vjp(lambda c: rasterize_lib.rasterize(means, conics, c, b, h, w), colors)
-        image = rasterize_lib.rasterize(means, conics, colors, b, h, w)
+        _, vjp = jax.vjp(lambda c: rasterize_lib.splat_reference(means, conics, c, b, h, w), colors)
+        image = rasterize_lib.splat_reference(means, conics, colors, b, h, w)
         return (
             (rasterize_lib.basis_render(basis, colors, h, w), image),
             (rasterize_lib.basis_adjoint(basis, v, means.shape[0]), vjp(v)[0]),
@@ -163,12 +162,12 @@ def test_capacity_counts_cell_entries_exactly_and_one_short_poisons():
     np.testing.assert_array_equal(exact.gauss_ids, ample.gauss_ids[:entries])
     assert np.all(np.asarray(ample.gauss_ids[entries:]) == means.shape[0])
     np.testing.assert_array_equal(
-        rasterize_lib.rasterize(means, conics, colors, exact, h, w),
-        rasterize_lib.rasterize(means, conics, colors, ample, h, w),
+        rasterize_lib.splat_reference(means, conics, colors, exact, h, w),
+        rasterize_lib.splat_reference(means, conics, colors, ample, h, w),
     )
     short = binning.bin_gaussians(means, cov, mask, h, w, entries - 1, cell=8)
     assert bool(short.overflowed())
-    assert bool(jnp.all(jnp.isnan(rasterize_lib.rasterize(means, conics, colors, short, h, w))))
+    assert bool(jnp.all(jnp.isnan(rasterize_lib.splat_reference(means, conics, colors, short, h, w))))
     A, At = color_operator(means, cov, mask, h, w, backend="reference", capacity=entries - 1)
     assert bool(jnp.all(jnp.isnan(A(colors)))) and bool(jnp.all(jnp.isnan(At(jnp.ones((h, w, 3))))))
     with pytest.raises(ValueError, match="capacity"):

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from igi_jax import covariance
+from igi_jax import binning, covariance
 from igi_jax import gaussians as G
-from igi_jax.render import binning, render, render_with_count, required_capacity
+from igi_jax.render import render, render_with_count, required_capacity
 
 # float32 throughout; the moment-based backward loses ~1 digit to cancellation for small
 # Gaussians far from their tile centre (measured ≤ 3e-5 vs a float64 dense truth), hence 1e-4.
