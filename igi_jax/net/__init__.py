@@ -42,8 +42,8 @@ Deviations from the official implementation, and why:
   about a quarter of a ``small`` training step (``bench/results/net_init_step.json``); it could be
   removed by returning the forward's VJP residuals from the PPM stage, which the two-stage API
   does not do yet.
-* **Init**: N(0, 0.02²) weights drawn on the host (the official ``trunc_normal_(std=.02)`` truncates
-  at ±2 absolute, i.e. never), zero biases, layer scale 1e-6.
+* **Init**: N(0, 0.02²) weights drawn with ``jax.random`` from the module key (the official
+  ``trunc_normal_(std=.02)`` truncates at ±2 absolute, i.e. never), zero biases, layer scale 1e-6.
 """
 
 from igi_jax.net.config import NetConfig

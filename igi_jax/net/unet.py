@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import nnx
 
 from igi_jax.net.config import NetConfig
@@ -32,24 +31,14 @@ from igi_jax.net.config import NetConfig
 _LN_EPS = 1e-6
 
 
-def weight_init(std: float):
-    """N(0, std²) weights, the official init (timm ``trunc_normal_(std=.02)`` cuts at ±2 absolute,
-    i.e. 100σ: a plain normal).
+def weight_init(std: float) -> nnx.Initializer:
+    """N(0, std²) weights from the module's ``rngs``, the official init (timm
+    ``trunc_normal_(std=.02)`` cuts at ±2 absolute, i.e. 100σ: a plain normal).
 
-    With a concrete key the values are drawn on the host (NumPy, seeded from the key's bits), so
-    building a model eagerly does not compile one XLA program per weight shape (seconds each on a
-    busy CPU); under tracing (``nnx.jit``, ``nnx.eval_shape``) it is ``jax.random.normal``.
-    Deterministic in the key either way (the two paths draw different numbers).
+    ``jax.random`` draws them, so a model built eagerly, under ``jax.jit`` or under
+    ``nnx.eval_shape`` has the same weights (or shapes) for the same key.
     """
-
-    def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
-        if isinstance(key, jax.core.Tracer):
-            return std * jax.random.normal(key, shape, dtype)
-        bits = np.asarray(jax.random.key_data(key)).ravel().astype(np.uint64)
-        rng = np.random.default_rng([int(b) for b in bits])
-        return jnp.asarray(std * rng.standard_normal(shape), dtype)
-
-    return init
+    return nnx.initializers.normal(stddev=std)
 
 
 def _init(cfg: NetConfig):
