@@ -52,6 +52,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from igi_jax.errors import InputError
 from igi_jax.gaussians import KINDS, Gaussians, compact
+from igi_jax.memory import scaled_size
 
 FORMAT_VERSION = "igi-gaussians/1"
 MIN_SIDE = 2  # a 1-pixel side has no neighbour to fit or to measure against
@@ -208,7 +209,7 @@ def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> tuple
     if h < MIN_SIDE or w < MIN_SIDE:
         raise InputError(f"{path}: image is {w}×{h} px; need at least {MIN_SIDE}×{MIN_SIDE}")
     if max_side is not None and max(h, w) > max_side:
-        image = _downscale(image, max_side)
+        image = resize(image, *scaled_size(h, w, max_side), purpose="photo")
         notes.append(
             f"downscaled from {w}×{h} to {image.shape[1]}×{image.shape[0]} px (--max-side {max_side})"
         )
@@ -228,15 +229,42 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         return load_image(path)[0].shape[:2]  # raises the precise error (or decodes what the header hid)
 
 
-def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    s = max_side / max(h, w)
-    size = (max(1, round(w * s)), max(1, round(h * s)))
+# The one place images are resampled, with PIL's filter chosen by purpose (every PIL filter
+# antialiases when it downscales). Values are resampled in float32, channel by channel.
+RESAMPLE = {
+    # An image to fit or train on, downscaled by any factor: the sharpest antialiased filter.
+    "photo": Image.Resampling.LANCZOS,
+    # Integer-factor reduction of smooth maps (stored PPM labels): the plain area average.
+    "area": Image.Resampling.BOX,
+    # A stored low-resolution map back to full size: smooth, no ringing, stays within its range.
+    "smooth_upsample": Image.Resampling.BILINEAR,
+}
+
+
+def resize(image: np.ndarray, height: int, width: int, purpose: str) -> np.ndarray:
+    """Resample ``image`` (``[H, W]`` or ``[H, W, C]`` float in [0, 1]) to ``height × width``.
+
+    Args:
+      image: the image; any float dtype.
+      height, width: the output size in pixels.
+      purpose: a key of :data:`RESAMPLE`, which names the filter.
+
+    Returns:
+      ``[height, width]`` or ``[height, width, C]`` float32, clipped to [0, 1] (Lanczos rings).
+    """
+    if purpose not in RESAMPLE:
+        raise ValueError(f"unknown resize {purpose=}; expected one of {tuple(RESAMPLE)}")
+    planes = image[..., None] if image.ndim == 2 else image
     channels = [
-        np.asarray(Image.fromarray(image[..., c], "F").resize(size, Image.Resampling.LANCZOS))
-        for c in range(3)
+        np.asarray(
+            Image.fromarray(np.asarray(planes[..., c], np.float32), "F").resize(
+                (width, height), RESAMPLE[purpose]
+            )
+        )
+        for c in range(planes.shape[-1])
     ]
-    return np.clip(np.stack(channels, -1), 0.0, 1.0).astype(np.float32)  # Lanczos rings past [0, 1]
+    out = np.clip(np.stack(channels, -1), 0.0, 1.0).astype(np.float32)
+    return out[..., 0] if image.ndim == 2 else out
 
 
 def _png_bit_depth(path: Path) -> int | None:

@@ -238,3 +238,17 @@ def test_write_outputs_all_or_nothing(tmp_path):
     assert [p.name for p in (tmp_path / "keep").iterdir()] == ["old.txt"]
     written = io.write_outputs(out, {"a.png": writers["a.png"]})
     assert written == [out / "a.png"] and Image.open(out / "a.png").size == (2, 2)
+
+
+def test_resize_names_its_filter_by_purpose():
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 1, (12, 16, 3)).astype(np.float32)
+    area = io.resize(image, 6, 8, "area")  # BOX at ×2: exact 2×2 means
+    np.testing.assert_allclose(area, image.reshape(6, 2, 8, 2, 3).mean(axis=(1, 3)), atol=1e-6)
+    photo = io.resize(image, 6, 8, "photo")
+    assert photo.shape == (6, 8, 3) and photo.dtype == np.float32 and 0 <= photo.min() <= photo.max() <= 1
+    assert not np.allclose(photo, area, atol=1e-3)  # Lanczos is not the box filter
+    up = io.resize(image[..., 0], 24, 32, "smooth_upsample")
+    assert up.shape == (24, 32) and image[..., 0].min() <= up.min() <= up.max() <= image[..., 0].max()
+    with pytest.raises(ValueError, match="purpose='bicubic'"):
+        io.resize(image, 6, 8, "bicubic")
