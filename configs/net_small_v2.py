@@ -7,6 +7,14 @@ trained on; validation is the net init of the held-out photos ×4, as for ``smal
 
     python -m igi_jax.data.prepare --config configs/net_small_v2.py      # labels, resumable
     python train.py --config configs/net_small_v2.py --workdir runs/small_v2
+    python train.py --config configs/net_small_v2.py:warm --workdir runs/v2_warm
+    python train.py --config configs/net_small_v2.py:warm_width --workdir runs/v2_warm_width
+
+``arg`` (after the colon): ``None`` trains from scratch for 40,000 steps; ``warm`` continues the
+shipped ``small.npz`` on the new data for 2,000 steps at a lower peak rate (3e-4), the budget a
+2-core session affords; ``warm_width`` adds the width prior (λ = 0.02 on ``mean(scale /
+semi-axis)``, about 20 % of the loss at the shipped net's widths) against Gaussians ~2× wider than
+the quad-tree's, which slow the fine-tune (issue 31's objective ablation).
 """
 
 from __future__ import annotations
@@ -24,8 +32,21 @@ SOURCES = (
 )
 
 
-def get_config() -> TrainConfig:
+WARM = "igi_jax/net/weights/small.npz"
+VARIANTS = {
+    None: {},
+    "warm": {"init_weights": WARM, "steps": 2000, "lr": 3e-4, "val_every": 250},
+    "warm_width": {"init_weights": WARM, "steps": 2000, "lr": 3e-4, "val_every": 250, "width_prior": 0.02},
+}
+
+
+def get_config(arg: str | None = None) -> TrainConfig:
+    if arg not in VARIANTS:
+        raise ValueError(
+            f"configs/net_small_v2.py: unknown variant {arg!r}; expected one of {sorted(map(str, VARIANTS))}"
+        )
     base = small()
     return base.replace(
-        data=dataclasses.replace(base.data, sources=SOURCES), steps=40_000, val_every=1000, ckpt_every=200
+        data=dataclasses.replace(base.data, sources=SOURCES),
+        **{"steps": 40_000, "val_every": 1000, "ckpt_every": 200, **VARIANTS[arg]},
     )

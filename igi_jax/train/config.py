@@ -36,6 +36,9 @@ class TrainConfig:
         many steps of ``igi fit``'s default fit (0: off; :mod:`igi_jax.net.lookahead`).
       lookahead_weight: share of the fitted reconstruction in the loss (the rest: step 0).
       width_prior: weight of ``mean(scale / semi-axis)`` in the loss (0: off).
+      init_weights: start from these trained weights (an ``igi-net`` ``.npz`` of the same
+        ``net`` preset, e.g. the shipped ``small.npz``) instead of a fresh ``seed`` init; the
+        optimizer state starts fresh either way.
     """
 
     net: str = "small"
@@ -54,6 +57,7 @@ class TrainConfig:
     lookahead_steps: int = 0
     lookahead_weight: float = 0.5
     width_prior: float = 0.0
+    init_weights: str | None = None
 
     def __post_init__(self):
         for name in ("steps", "log_every", "val_every", "ckpt_every"):
@@ -91,11 +95,14 @@ def with_data(cfg: TrainConfig, **changes: Any) -> TrainConfig:
 
 
 def load(path: str | os.PathLike, arg: str | None = None) -> TrainConfig:
-    """``get_config(arg)`` of a config file.
+    """``get_config(arg)`` of a config file; ``path`` may be ``FILE:ARG`` (the ``big_vision`` form).
 
     Raises:
       InputError: missing file, no ``get_config``, or it does not return a :class:`TrainConfig`.
     """
+    path = str(path)
+    if arg is None and ":" in path and not os.path.isfile(path):
+        path, arg = path.rsplit(":", 1)
     cfg = config_file.load(path, TrainConfig, arg)
     env = os.environ.get("IGI_DATASETS")
     return with_data(cfg, dataset_root=env) if env else cfg

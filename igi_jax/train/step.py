@@ -29,6 +29,7 @@ from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from igi_jax import net as net_lib
+from igi_jax.errors import InputError
 from igi_jax.net.lookahead import Lookahead
 from igi_jax.train.config import TrainConfig
 
@@ -64,8 +65,20 @@ def net_config(name: str) -> net_lib.NetConfig:
 
 
 def create(cfg: TrainConfig) -> tuple[nnx.Module, nnx.Optimizer]:
-    """A freshly initialised model (seed ``cfg.seed``) and its optimizer."""
-    model = net_lib.InstantGINet(net_config(cfg.net), rngs=nnx.Rngs(cfg.seed))
+    """The model (fresh from ``cfg.seed``, or ``cfg.init_weights``) and a fresh optimizer.
+
+    Raises:
+      InputError: ``cfg.init_weights`` holds another architecture than the ``cfg.net`` preset.
+    """
+    if cfg.init_weights is None:
+        model = net_lib.InstantGINet(net_config(cfg.net), rngs=nnx.Rngs(cfg.seed))
+    else:
+        model = net_lib.load_weights(net_lib.resolve_weights(cfg.init_weights))
+        if model.cfg != net_config(cfg.net):
+            raise InputError(
+                f"init_weights {cfg.init_weights}: its network is not the {cfg.net!r} preset "
+                f"({model.cfg} vs {net_config(cfg.net)})"
+            )
     return model, nnx.Optimizer(model, make_optimizer(cfg), wrt=nnx.Param)
 
 
