@@ -151,12 +151,12 @@ class Stepper:
         self.abstract_state = jax.tree.map(
             lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.replicated), state
         )
-        self._init_state = state
+        self._init_state = jax.tree.map(np.asarray, state)  # on the host: never donated
         self.objective = (make_lookahead(cfg), float(cfg.width_prior))
         self._render_capacity = 0
 
     def initial_state(self) -> Any:
-        """The seed's initial state, replicated over the mesh."""
+        """The initial state, replicated over the mesh: a fresh copy each call (``update`` donates it)."""
         return jax.device_put(self._init_state, self.replicated)
 
     def model(self, state: Any) -> nnx.Module:

@@ -79,27 +79,25 @@ def test_export_writes_loadable_weights_of_the_best_checkpoint(uninterrupted, tm
 
 
 _SCRIPT = """
-import json, sys, numpy as np, jax
-from flax import nnx
+import json, sys, jax
 from igi_jax.train import config as config_lib
-from igi_jax.data.pipeline import validation_images
-from igi_jax.train.loop import train_and_evaluate, validate
+from igi_jax.train.loop import train_and_evaluate
 cfg = config_lib.TrainConfig.from_dict(json.loads(sys.argv[1]))
-out = train_and_evaluate(cfg, sys.argv[2], stop_after=4, progress=False, log=lambda m: None)
-model = out["stepper"].model(out["state"])
-leaves = [np.asarray(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))]
-np.savez(sys.argv[3], *leaves)
-print(jax.device_count(), json.dumps(out["last_metrics"]))
+train_and_evaluate(cfg, sys.argv[2], stop_after=4, progress=False, log=lambda m: None)
+print(jax.device_count())
 """
 
 
 @pytest.mark.slow
 def test_two_devices_match_one_device(tiny_setup, tmp_path):
-    """Same global batch on 2 forced CPU devices (1 per device) vs 1 (2 per device): same loss and
-    parameters (float tolerance)."""
+    """Same global batch on 2 forced CPU devices (1 per device) vs 1 (2 per device), through the
+    loop and its data pipeline: every step's loss and gradient norm agree (1e-5 on step 1, 1e-4
+    after), so both runs fed the same crops to the same model. (The parameters are bounded after 3 steps by
+    ``tests/net/test_sharding.py``; over more steps the elements of Adam's ε regime let them drift
+    by float noise, compounding step by step: not a useful check of the loop.)"""
     cfg, _ = tiny_setup
     cfg = _cfg(cfg)
-    results = {}
+    logs = {}
     for n in (1, 2):
         per_device = dataclasses.replace(cfg.data, batch_per_device=cfg.data.batch_per_device // n)
         args = json.dumps(cfg.replace(data=per_device).to_dict())
@@ -109,7 +107,7 @@ def test_two_devices_match_one_device(tiny_setup, tmp_path):
             "JAX_PLATFORMS": "cpu",
         }
         proc = subprocess.run(
-            [sys.executable, "-c", _SCRIPT, args, str(tmp_path / f"w{n}"), str(tmp_path / f"p{n}.npz")],
+            [sys.executable, "-c", _SCRIPT, args, str(tmp_path / f"w{n}")],
             env=env,
             cwd=REPO,
             capture_output=True,
@@ -117,13 +115,18 @@ def test_two_devices_match_one_device(tiny_setup, tmp_path):
             timeout=900,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
-        devices, metrics = proc.stdout.strip().splitlines()[-1].split(" ", 1)
-        assert int(devices) == n
-        results[n] = (json.loads(metrics), np.load(tmp_path / f"p{n}.npz"))
-    (m1, p1), (m2, p2) = results[1], results[2]
-    np.testing.assert_allclose(m2["loss"], m1["loss"], rtol=1e-5)
-    for k in p1.files:
-        np.testing.assert_allclose(p2[k], p1[k], rtol=1e-4, atol=1e-6)
+        assert int(proc.stdout.strip().splitlines()[-1]) == n
+        lines = (tmp_path / f"w{n}" / "metrics.jsonl").read_text().splitlines()
+        logs[n] = [json.loads(ln) for ln in lines]
+    assert [r["step"] for r in logs[1]] == [r["step"] for r in logs[2]] == [1, 2, 3, 4]
+    for key in ("loss", "grad_norm", "gaussians"):
+        one, two = [r[key] for r in logs[1]], [r[key] for r in logs[2]]
+        # Step 1: same parameters, so only the reduction order differs. Later steps start from
+        # parameters that float noise has already moved (measured: 2.3e-5 on step 3's norm); a
+        # wrong crop or a lost device moves these by percents.
+        np.testing.assert_allclose(two[0], one[0], rtol=1e-5, err_msg=key)
+        np.testing.assert_allclose(two[1:], one[1:], rtol=1e-4, err_msg=key)
+    assert logs[1][0]["loss"] != logs[1][-1]["loss"]  # the model moved: agreeing is not trivial
 
 
 def test_the_fine_tune_aware_objective_trains_and_logs(tiny_setup, tmp_path):
