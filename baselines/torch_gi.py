@@ -78,10 +78,10 @@ class TorchGaussians(torch.nn.Module):
 
     @classmethod
     def load(cls, path: str | os.PathLike, dtype: torch.dtype = torch.float32) -> TorchGaussians:
-        """From a ``gaussians.npz`` (validated by :func:`igi_jax.io.load_gaussians`)."""
-        from igi_jax import io
+        """From a ``gaussians.npz`` (validated by :func:`igi_jax.gaussians_file.load_gaussians`)."""
+        from igi_jax import gaussians_file
 
-        return cls.from_gaussians(io.load_gaussians(path), dtype=dtype)
+        return cls.from_gaussians(gaussians_file.load_gaussians(path), dtype=dtype)
 
     def means(self) -> torch.Tensor:
         """``[N, 2]`` centres, pixels."""

@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 
 from baselines import torch_gi
-from igi_jax import io
+from igi_jax import gaussians_file
 from igi_jax.fit import FitConfig, fit
 from igi_jax.init import initialize
 
@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = FitConfig(lr=1e-3, lr_groups=(), steps=max(COLUMNS), log_every=100)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        path = io.save_gaussians(pathlib.Path(tmp) / "gaussians.npz", init.gaussians, init="random-gi")
+        path = gaussians_file.save_gaussians(
+            pathlib.Path(tmp) / "gaussians.npz", init.gaussians, init="random-gi"
+        )
         for clamp in (False, True):
             c = dataclasses.replace(cfg, clamp=clamp)
             suffix = ", render clamped in the loss (as GaussianImage's forward)" if clamp else ""
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(rows[-1]["run"], [round(_at(res.history, s), 2) for s in COLUMNS], flush=True)
             t = time.perf_counter()
-            jres = fit(io.load_gaussians(path), target, c)
+            jres = fit(gaussians_file.load_gaussians(path), target, c)
             rows.append(
                 {
                     "run": f"`igi_jax.fit.fit`{suffix}",

@@ -30,7 +30,7 @@ import torch
 
 from baselines import torch_gi
 from igi_jax import gaussians as G
-from igi_jax import io
+from igi_jax import gaussians_file, io
 from igi_jax.fit import FitConfig, fit
 from igi_jax.render import render_gaussians, required_capacity
 
@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"load average before (1/5/15 min, 2 shared cores): {_load()}")
     g0 = G.random_init(jax.random.key(0), args.gaussians, h, w, kind="rs", variant="gi")
     with tempfile.TemporaryDirectory() as tmp:
-        path = io.save_gaussians(pathlib.Path(tmp) / "gaussians.npz", g0, init="random-gi")
-        g = io.load_gaussians(path)
+        path = gaussians_file.save_gaussians(pathlib.Path(tmp) / "gaussians.npz", g0, init="random-gi")
+        g = gaussians_file.load_gaussians(path)
         tg = torch_gi.TorchGaussians.load(path)
 
     # Render: forward from the raw parameters, synchronised.

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from igi_jax import compile_cache, io, one_image
+from igi_jax import compile_cache, gaussians_file, io, one_image
 from igi_jax.errors import FitDivergedError, InputError
 from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS
@@ -232,7 +232,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     one_image.check_backend(args.backend)
-    g = io.load_gaussians(args.gaussians)
+    g = gaussians_file.load_gaussians(args.gaussians)
     height, width = rescale.rescaled_size(g.height, g.width, args.scale)  # validate before rendering
     out = args.out if args.out is not None else args.gaussians.parent / f"render_x{args.scale:g}.png"
     if out.is_dir():
@@ -248,7 +248,7 @@ def _stats(name: str, a: np.ndarray, unit: str = "") -> str:
     return f"  {name:<16} min {lo:9.4g}  median {med:9.4g}  max {hi:9.4g} {unit}".rstrip()
 
 
-def describe(f: io.GaussiansFile, path: Path) -> list[str]:
+def describe(f: gaussians_file.GaussiansFile, path: Path) -> list[str]:
     """Human-readable lines about a Gaussians file (what ``igi info`` prints)."""
     g = f.gaussians
     means, cov, colors = np.asarray(g.means()), np.asarray(g.covariances()), np.asarray(g.colors)
@@ -272,7 +272,7 @@ def describe(f: io.GaussiansFile, path: Path) -> list[str]:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    print("\n".join(describe(io.read_gaussians(args.gaussians), args.gaussians)))
+    print("\n".join(describe(gaussians_file.read_gaussians(args.gaussians), args.gaussians)))
     return 0
 
 

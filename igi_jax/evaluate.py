@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from igi_jax import io, one_image
+from igi_jax import gaussians_file, io, one_image
 from igi_jax.render import rescale
 
 COLUMNS = ("psnr", "ms_ssim", "ssim", "num_gaussians", "steps", "compile_seconds", "total_seconds")
@@ -38,7 +38,7 @@ def measure_fit(fit_dir: str | os.PathLike, *, backend: str = "auto") -> dict[st
         image_path = Path(summary["image"]["path"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise io.InputError(f"{fit_dir}: unreadable metrics.json ({e})") from None
-    g = io.load_gaussians(fit_dir / "gaussians.npz")
+    g = gaussians_file.load_gaussians(fit_dir / "gaussians.npz")
     target, _ = io.load_image(image_path)
     if target.shape[:2] != (g.height, g.width):
         raise io.InputError(

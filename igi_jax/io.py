@@ -1,4 +1,4 @@
-"""File formats and safe writes: images in, Gaussian sets in and out, all-or-nothing outputs.
+"""Images in, all-or-nothing outputs (the Gaussians file format: :mod:`igi_jax.gaussians_file`).
 
 Images (:func:`load_image`) come back as ``[H, W, 3]`` float32 in [0, 1] plus a list of notes
 saying what was converted. Conversions:
@@ -10,23 +10,6 @@ saying what was converted. Conversions:
   16-bit *colour* PNGs at 8 bits per channel (the high byte); that is noted, not hidden;
 * EXIF orientation is applied (camera JPEGs are otherwise sideways).
 
-Gaussian sets (:func:`save_gaussians`) are a versioned ``.npz`` (no pickles) holding the live
-Gaussians only:
-
-=================  ==========  ===================================================
-key                shape       meaning
-=================  ==========  ===================================================
-``format_version`` ``()`` str  :data:`FORMAT_VERSION`
-``kind``           ``()`` str  ``"rs"`` or ``"cholesky"``
-``height/width``   ``()`` int  image size, pixels
-``xy``             ``[N, 2]``  raw positions (authoritative; see :mod:`igi_jax.gaussians`)
-``shape``          ``[N, 3]``  raw covariance parameters (authoritative)
-``colors``         ``[N, 3]``  RGB weights
-``means``          ``[N, 2]``  centres in pixels (derived copy, for other tools)
-``cov``            ``[N, 3]``  covariances (xx, xy, yy) in pixels² (derived copy)
-``meta``           ``()`` str  JSON object of free-form metadata
-=================  ==========  ===================================================
-
 Every write goes through :func:`atomic_write` / :func:`write_outputs`: data goes to a temporary
 file in the target directory and is renamed into place only once complete, so a crash or an
 error never leaves a half-written file, and a multi-file output appears all at once or not at all.
@@ -35,14 +18,12 @@ error never leaves a half-written file, and a multi-file output appears all at o
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import os
 import struct
 import tempfile
 import warnings
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -51,13 +32,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from igi_jax.errors import InputError
-from igi_jax.gaussians import KINDS, Gaussians, compact
 from igi_jax.memory import scaled_size
 
-FORMAT_VERSION = "igi-gaussians/1"
 MIN_SIDE = 2  # a 1-pixel side has no neighbour to fit or to measure against
-_ARRAYS = {"xy": 2, "shape": 3, "colors": 3, "means": 2, "cov": 3}  # key → columns
-_KEYS = ("format_version", "kind", "height", "width", "meta", *_ARRAYS)
 
 Writer = Callable[[IO[bytes]], None]
 
@@ -138,20 +115,20 @@ def _make_dirs(d: Path) -> list[Path]:
 
 def json_writer(obj: Any) -> Writer:
     """A writer for strict JSON (NaN/inf become ``null``)."""
-    text = json.dumps(_json_safe(obj), indent=2, allow_nan=False) + "\n"
+    text = json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n"
     return lambda f: f.write(text.encode())
 
 
-def _json_safe(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
     if isinstance(obj, Mapping):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, np.generic) or hasattr(obj, "__array__"):  # NumPy / JAX values
         a = np.asarray(obj)
-        return _json_safe(a.item() if a.ndim == 0 else a.tolist())
+        return json_safe(a.item() if a.ndim == 0 else a.tolist())
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
@@ -306,130 +283,3 @@ def _to_rgb_float(im: Image.Image, path: Path, notes: list[str]) -> np.ndarray:
             notes.append("fully opaque alpha channel dropped")
         return rgba[..., :3] * rgba[..., 3:]
     return np.asarray(im.convert("RGB"), np.float32) / 255.0
-
-
-# ---------------------------------------------------------------------------------------------
-# Gaussian sets
-
-
-def save_gaussians(path: str | os.PathLike, g: Gaussians, **meta: Any) -> Path:
-    """Save the live Gaussians of ``g`` to a versioned ``.npz`` (atomically).
-
-    Args:
-      path: output file; ``.npz`` is conventional but not enforced.
-      g: any (padded) set; masked entries are dropped.
-      **meta: JSON-serialisable metadata (e.g. ``init``, ``steps``, ``psnr``).
-    """
-    return atomic_write(path, gaussians_writer(g, **meta))
-
-
-def gaussians_writer(g: Gaussians, **meta: Any) -> Writer:
-    """The :func:`save_gaussians` payload as a writer (for :func:`write_outputs`)."""
-    g = compact(g)
-    arrays = {
-        "format_version": np.asarray(FORMAT_VERSION),
-        "kind": np.asarray(g.kind),
-        "height": np.asarray(g.height, np.int64),
-        "width": np.asarray(g.width, np.int64),
-        "meta": np.asarray(json.dumps(_json_safe(meta), allow_nan=False)),
-        "xy": np.asarray(g.xy, np.float32),
-        "shape": np.asarray(g.shape, np.float32),
-        "colors": np.asarray(g.colors, np.float32),
-        "means": np.asarray(g.means(), np.float32),
-        "cov": np.asarray(g.covariances(), np.float32),
-    }
-    return lambda f: np.savez(f, **arrays)
-
-
-@dataclasses.dataclass(frozen=True)
-class GaussiansFile:
-    """What :func:`read_gaussians` found: the set (mask all true), its metadata and version."""
-
-    gaussians: Gaussians
-    meta: dict[str, Any]
-    version: str
-
-
-def load_gaussians(path: str | os.PathLike) -> Gaussians:
-    """Load a set written by :func:`save_gaussians` (capacity = number of Gaussians)."""
-    return read_gaussians(path).gaussians
-
-
-def read_gaussians(path: str | os.PathLike) -> GaussiansFile:
-    """Load and validate a Gaussians ``.npz``; every problem is one :class:`InputError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
-    if not zipfile.is_zipfile(path):  # an .npz is a zip; a truncated one has lost its directory
-        raise InputError(f"{path}: not a valid .npz file (not a complete zip archive; truncated?)")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in _KEYS if k in z.files}  # members decode lazily: read all now
-    except ValueError as e:
-        if "pickle" in str(e):
-            raise InputError(f"{path}: contains pickled Python objects; refusing to load them") from None
-        raise InputError(f"{path}: not a valid .npz file ({e})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise InputError(f"{path}: not a valid .npz file, truncated or corrupt ({e})") from None
-    return _validate(path, data)
-
-
-def _scalar(path: Path, data: dict[str, np.ndarray], key: str, kind: str) -> Any:
-    v = data[key]
-    if v.shape != () or v.dtype.kind not in kind:
-        raise InputError(f"{path}: field {key!r} should be a scalar of kind {kind!r}, got {v.dtype}{v.shape}")
-    return v.item()
-
-
-def _validate(path: Path, data: dict[str, np.ndarray]) -> GaussiansFile:
-    if "format_version" not in data:
-        raise InputError(f"{path}: not an igi Gaussians file (no 'format_version' field)")
-    version = _scalar(path, data, "format_version", "U")
-    if version != FORMAT_VERSION:
-        raise InputError(f"{path}: unsupported format_version {version!r}; this igi reads {FORMAT_VERSION!r}")
-    missing = [k for k in _KEYS if k not in data]
-    if missing:
-        raise InputError(f"{path}: missing fields {missing}")
-    kind = _scalar(path, data, "kind", "U")
-    if kind not in KINDS:
-        raise InputError(f"{path}: unknown kind {kind!r}; expected one of {KINDS}")
-    height, width = _scalar(path, data, "height", "iu"), _scalar(path, data, "width", "iu")
-    if height < 1 or width < 1:
-        raise InputError(f"{path}: image size must be positive, got {height=} {width=}")
-    n = data["xy"].shape[0] if data["xy"].ndim == 2 else -1
-    for key, cols in _ARRAYS.items():
-        a = data[key]
-        if a.shape != (n, cols) or a.dtype.kind != "f":
-            raise InputError(f"{path}: field {key!r} has {a.dtype}{a.shape}, expected float [N, {cols}]")
-        if not np.isfinite(a).all():
-            raise InputError(f"{path}: field {key!r} has non-finite values")
-    if n < 1:
-        raise InputError(f"{path}: holds no Gaussians")
-    try:
-        meta = json.loads(_scalar(path, data, "meta", "U"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: field 'meta' is not valid JSON ({e})") from None
-    g = Gaussians(
-        xy=data["xy"].astype(np.float32),
-        shape=data["shape"].astype(np.float32),
-        colors=data["colors"].astype(np.float32),
-        mask=np.ones((n,), bool),
-        kind=kind,
-        height=int(height),
-        width=int(width),
-    )
-    return GaussiansFile(
-        gaussians=_to_device(g), meta=meta if isinstance(meta, dict) else {"meta": meta}, version=version
-    )
-
-
-def _to_device(g: Gaussians) -> Gaussians:
-    import jax.numpy as jnp  # deferred: reading metadata should not need a device
-
-    return dataclasses.replace(
-        g,
-        xy=jnp.asarray(g.xy),
-        shape=jnp.asarray(g.shape),
-        colors=jnp.asarray(g.colors),
-        mask=jnp.asarray(g.mask),
-    )

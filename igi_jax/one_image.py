@@ -5,7 +5,7 @@ write the same files. Options come from a config file (``configs/*.py`` with ``g
 and/or flags; :class:`FitOptions` is what both resolve to.
 
 Outputs of one fit (:func:`fit_writers`, written all-or-nothing by
-:meth:`igi_jax.outdir.OutputDir.write`): ``gaussians.npz`` (:mod:`igi_jax.io` format),
+:meth:`igi_jax.outdir.OutputDir.write`): ``gaussians.npz`` (:mod:`igi_jax.gaussians_file` format),
 ``render.png``, ``metrics.json`` and ``psnr_vs_time.png``. (Not to be confused with
 :mod:`igi_jax.data.pipeline`, the network's grain input pipeline.)
 """
@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from igi_jax import compile_cache, config_file, io, memory, plot
+from igi_jax import compile_cache, config_file, gaussians_file, io, memory, plot
 from igi_jax.fit import FitConfig, FitResult, fit
 from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS, InitResult, initialize
@@ -388,7 +388,7 @@ def fit_writers(run: FitRun) -> dict[str, io.Writer]:
     meta = {k: summary[k] for k in ("init", "steps", "psnr", "ms_ssim", "image")}
     title = f"{run.image_path.name}: {run.options.init} init, {summary['num_gaussians']:,} Gaussians"
     return {
-        "gaussians.npz": io.gaussians_writer(run.result.gaussians, **meta),
+        "gaussians.npz": gaussians_file.gaussians_writer(run.result.gaussians, **meta),
         "render.png": io.png_writer(np.asarray(run.result.image)),
         "metrics.json": io.json_writer(summary),
         "psnr_vs_time.png": lambda f: plot.write_psnr_plot(f, run.result.history, title=title),

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from igi_jax import cli, evaluate, io, memory, one_image, plot
+from igi_jax import cli, evaluate, gaussians_file, io, memory, one_image, plot
 from igi_jax.outdir import OutputDir
 
 H, W = 40, 48
@@ -158,7 +158,7 @@ def test_an_internal_value_error_is_not_swallowed(fitted, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("internal invariant broken")
 
-    monkeypatch.setattr(cli.io, "read_gaussians", broken)
+    monkeypatch.setattr(cli.gaussians_file, "read_gaussians", broken)
     with pytest.raises(ValueError, match="internal invariant broken"):
         run(["info", fitted[0] / "gaussians.npz"])
 
@@ -181,7 +181,10 @@ def _bad_npz(tmp_path: Path, kind: str) -> Path:
     else:
         arrays = {"format_version": np.asarray("igi-gaussians/0")}
         if kind == "pickle":
-            arrays = {"format_version": np.asarray(io.FORMAT_VERSION), "meta": np.array([{}], dtype=object)}
+            arrays = {
+                "format_version": np.asarray(gaussians_file.FORMAT_VERSION),
+                "meta": np.array([{}], dtype=object),
+            }
         np.savez(path, **arrays)
     return path
 
@@ -213,7 +216,7 @@ def test_fit_outputs(fitted):
     assert any("composited onto black" in n for n in m["notes"])
     assert Image.open(out / "render.png").size == (W, H)
     assert Image.open(out / "psnr_vs_time.png").format == "PNG"
-    g = io.load_gaussians(out / "gaussians.npz")
+    g = gaussians_file.load_gaussians(out / "gaussians.npz")
     assert (g.capacity, g.height, g.width, g.kind) == (150, H, W, "rs")
 
 
@@ -248,7 +251,7 @@ def test_render_bad_scale(fitted, tmp_path, scale):
 def test_info(fitted):
     rc, stdout, err = run(["info", fitted[0] / "gaussians.npz"])
     assert rc == 0, err
-    assert io.FORMAT_VERSION in stdout and "150 (rs" in stdout and f"{W}×{H} px" in stdout
+    assert gaussians_file.FORMAT_VERSION in stdout and "150 (rs" in stdout and f"{W}×{H} px" in stdout
     assert "meta init        random" in stdout
 
 
@@ -356,5 +359,5 @@ def test_max_side_downscales_on_load(png, tmp_path):
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert (m["image"]["height"], m["image"]["width"]) == (20, 24)
     assert f"downscaled from {W}×{H} to 24×20 px (--max-side 24)" in m["notes"]
-    g = io.load_gaussians(tmp_path / "o" / "gaussians.npz")
+    g = gaussians_file.load_gaussians(tmp_path / "o" / "gaussians.npz")
     assert (g.height, g.width) == (20, 24)

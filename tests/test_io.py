@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from igi_jax import io
+from igi_jax import gaussians_file, io
 from igi_jax.gaussians import compact, random_init
 from igi_jax.io import InputError
 
@@ -130,14 +130,18 @@ def test_16bit_colour_png_noted(tmp_path):
 def test_save_load_round_trip_exact(tmp_path, kind):
     g = random_init(jax.random.key(1), 37, 20, 30, kind=kind)  # padded to a 256 bucket
     g = g.with_params({"colors": g.colors.at[3].set(-0.25)})
-    path = io.save_gaussians(tmp_path / "g.npz", g, init="random", psnr=float("nan"), steps=7)
-    f = io.read_gaussians(path)
+    path = gaussians_file.save_gaussians(tmp_path / "g.npz", g, init="random", psnr=float("nan"), steps=7)
+    f = gaussians_file.read_gaussians(path)
     live = compact(g)
     assert (f.gaussians.kind, f.gaussians.height, f.gaussians.width) == (kind, 20, 30)
     assert f.gaussians.capacity == 37 and bool(np.all(f.gaussians.mask))
     for k, v in live.params().items():
         np.testing.assert_array_equal(np.asarray(f.gaussians.params()[k]), np.asarray(v))
-    assert f.version == io.FORMAT_VERSION and f.meta == {"init": "random", "psnr": None, "steps": 7}
+    assert f.version == gaussians_file.FORMAT_VERSION and f.meta == {
+        "init": "random",
+        "psnr": None,
+        "steps": 7,
+    }
     with np.load(path) as z:  # the derived pixel-space copies, for other tools
         np.testing.assert_array_equal(z["means"], np.asarray(live.means()))
         np.testing.assert_array_equal(z["cov"], np.asarray(live.covariances()))
@@ -145,7 +149,7 @@ def test_save_load_round_trip_exact(tmp_path, kind):
 
 def _arrays(tmp_path) -> dict[str, np.ndarray]:
     g = random_init(jax.random.key(0), 5, 8, 9)
-    io.save_gaussians(tmp_path / "good.npz", g)
+    gaussians_file.save_gaussians(tmp_path / "good.npz", g)
     with np.load(tmp_path / "good.npz") as z:
         return {k: z[k] for k in z.files}
 
@@ -180,7 +184,7 @@ def test_bad_npz_rejected(tmp_path, edit, match):
     edit(arrays)
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(InputError, match=match):
-        io.load_gaussians(tmp_path / "bad.npz")
+        gaussians_file.load_gaussians(tmp_path / "bad.npz")
 
 
 def test_pickled_object_refused(tmp_path):
@@ -188,7 +192,7 @@ def test_pickled_object_refused(tmp_path):
     arrays["meta"] = np.array([{"evil": print}], dtype=object)  # savez pickles object arrays
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(InputError, match="pickled Python objects"):
-        io.load_gaussians(tmp_path / "bad.npz")
+        gaussians_file.load_gaussians(tmp_path / "bad.npz")
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.9])
@@ -197,15 +201,15 @@ def test_truncated_npz(tmp_path, cut):
     data = (tmp_path / "good.npz").read_bytes()
     (tmp_path / "bad.npz").write_bytes(data[: int(len(data) * cut)])
     with pytest.raises(InputError, match="not a valid .npz"):
-        io.load_gaussians(tmp_path / "bad.npz")
+        gaussians_file.load_gaussians(tmp_path / "bad.npz")
 
 
 def test_not_an_npz(tmp_path):
     Image.fromarray(rgb()).save(tmp_path / "x.png")
     with pytest.raises(InputError, match="not a valid .npz"):
-        io.load_gaussians(tmp_path / "x.png")
+        gaussians_file.load_gaussians(tmp_path / "x.png")
     with pytest.raises(InputError, match="no such file"):
-        io.load_gaussians(tmp_path / "missing.npz")
+        gaussians_file.load_gaussians(tmp_path / "missing.npz")
 
 
 # ---------------------------------------------------------------------------------------- writes

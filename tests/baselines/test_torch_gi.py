@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 from baselines import torch_gi  # noqa: E402
 from igi_jax import gaussians as G  # noqa: E402
-from igi_jax import io, losses, optim  # noqa: E402
+from igi_jax import gaussians_file, losses, optim  # noqa: E402
 from igi_jax.fit import FitConfig, fit, make_optimizer  # noqa: E402
 from igi_jax.init import initialize  # noqa: E402
 
@@ -32,7 +32,7 @@ def _one_thread():
 @pytest.mark.parametrize("kind", ["rs", "cholesky"])
 def test_npz_loads_into_both_with_the_same_geometry(tmp_path, kind):
     g = G.random_init(jax.random.key(0), 200, 40, 56, kind=kind, variant="gi")
-    path = io.save_gaussians(tmp_path / "g.npz", g, init="random-gi")
+    path = gaussians_file.save_gaussians(tmp_path / "g.npz", g, init="random-gi")
     tg = torch_gi.TorchGaussians.load(path)
     assert (tg.kind, tg.height, tg.width, tg.xy.shape[0]) == (kind, 40, 56, 200)
     live = G.compact(g)
@@ -121,9 +121,9 @@ def test_fit_matches_igi_jax_fit_to_a_hundredth_of_a_db(tmp_path):
     with Image.open(DEMO) as im:
         target = np.asarray(im.convert("RGB").resize((64, 48), Image.BICUBIC), np.float32) / 255.0
     init = initialize("random-gi", target, num_gaussians=300, key=jax.random.key(0))
-    path = io.save_gaussians(tmp_path / "g.npz", init.gaussians, init="random-gi")
+    path = gaussians_file.save_gaussians(tmp_path / "g.npz", init.gaussians, init="random-gi")
     cfg = FitConfig(optimizer="adan", lr=1e-3, steps=500, log_every=50)
-    ours = fit(io.load_gaussians(path), target, cfg).history
+    ours = fit(gaussians_file.load_gaussians(path), target, cfg).history
     base = torch_gi.fit(torch_gi.TorchGaussians.load(path), target, cfg).history
     assert [h["step"] for h in ours] == [h["step"] for h in base] == list(range(0, 501, 50))
     for a, b in zip(ours, base, strict=True):
