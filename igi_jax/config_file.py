@@ -55,6 +55,18 @@ def call_get_config(
     return cfg
 
 
+def split_arg(path: str | os.PathLike) -> tuple[str, str | None]:
+    """``"FILE:ARG"`` → ``("FILE", "ARG")`` (the ``big_vision`` form); a plain file → ``(path, None)``."""
+    path = str(path)
+    if ":" in path and not os.path.isfile(path):
+        file, arg = path.rsplit(":", 1)
+        return file, arg
+    return path, None
+
+
 def load(path: str | os.PathLike, expected: type | tuple[type, ...] = object, arg: str | None = None) -> Any:
-    """:func:`call_get_config` of the file ``path`` (see :func:`load_module`)."""
+    """:func:`call_get_config` of the file ``path`` (see :func:`load_module`); ``path`` may be
+    ``FILE:ARG`` when ``arg`` is not given (:func:`split_arg`)."""
+    if arg is None:
+        path, arg = split_arg(path)
     return call_get_config(load_module(path), str(path), expected, arg)

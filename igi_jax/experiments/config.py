@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import os
 from pathlib import Path
 from typing import Any
 
-from igi_jax import io
+from igi_jax import config_file, io
 from igi_jax.fit import FitConfig
 from igi_jax.init import SOLVE_ITERS, parse_spec
 from igi_jax.render import api as render_api
@@ -176,16 +175,12 @@ def _sha256(path: str | os.PathLike) -> str:
 
 
 def load_experiment(path: str | os.PathLike) -> Experiment:
-    """The :class:`Experiment` of a config file's ``get_config()`` (named after the file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise io.InputError(f"{path}: no such experiment config")
-    spec = importlib.util.spec_from_file_location(f"_igi_experiment_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not callable(getattr(module, "get_config", None)):
-        raise io.InputError(f"{path}: an experiment config must define get_config()")
-    exp = module.get_config()
-    if not isinstance(exp, Experiment):
-        raise io.InputError(f"{path}: get_config() returned a {type(exp).__name__}, not an Experiment")
-    return exp if exp.name else dataclasses.replace(exp, name=path.stem)
+    """The :class:`Experiment` of a config file's ``get_config()`` (``FILE:ARG``: ``get_config(ARG)``),
+    named after the file (``stem-ARG``) unless it names itself.
+
+    Raises:
+      InputError: no such file, no ``get_config``, or it does not return an :class:`Experiment`.
+    """
+    file, arg = config_file.split_arg(path)
+    exp = config_file.load(file, Experiment, arg)
+    return exp if exp.name else dataclasses.replace(exp, name=Path(file).stem + (f"-{arg}" if arg else ""))

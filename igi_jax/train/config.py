@@ -100,9 +100,6 @@ def load(path: str | os.PathLike, arg: str | None = None) -> TrainConfig:
     Raises:
       InputError: missing file, no ``get_config``, or it does not return a :class:`TrainConfig`.
     """
-    path = str(path)
-    if arg is None and ":" in path and not os.path.isfile(path):
-        path, arg = path.rsplit(":", 1)
     cfg = config_file.load(path, TrainConfig, arg)
     env = os.environ.get("IGI_DATASETS")
     return with_data(cfg, dataset_root=env) if env else cfg

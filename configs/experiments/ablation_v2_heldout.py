@@ -1,0 +1,42 @@
+"""Issue 31's ablation: which network wins the fine-tune race on the held-out photos.
+
+    python evaluate.py --config configs/experiments/ablation_v2_heldout.py   # shipped + quad-tree
+    python -m igi_jax.train.export --workdir runs/v2_warm --out runs/v2_warm/latest.npz --latest
+    python evaluate.py --config configs/experiments/ablation_v2_heldout.py:v2_warm
+    (same for v2_warm_width), then ``python bench/ablation_table.py``
+
+The 5 photos of :data:`igi_jax.data.samples.VAL_PHOTOS` at ×2 (about Kodak's size), k = 3, the
+shipped fit, step budgets 0 / 200 / 2,000 only: these are deterministic, so runs made at
+different machine loads pair exactly (seconds budgets would not). ``shipped`` (no argument) also fits
+quad-tree + colour solve, the opponent of every row. The candidates (``configs/net_small_v2.py``
+variants) are read from ``runs/``: train and export them first.
+"""
+
+from igi_jax.data.samples import VAL_PHOTOS
+from igi_jax.experiments import Experiment
+from igi_jax.experiments.config import SHIPPED
+
+WEIGHTS = {
+    "shipped": SHIPPED,
+    "v2_warm": "runs/v2_warm/latest.npz",
+    "v2_warm_width": "runs/v2_warm_width/latest.npz",
+}
+
+
+def get_config(arg: str | None = None) -> Experiment:
+    arg = arg or "shipped"
+    if arg not in WEIGHTS:
+        raise ValueError(f"ablation_v2_heldout: unknown candidate {arg!r}; expected one of {sorted(WEIGHTS)}")
+    return Experiment(
+        dataset="photos",
+        only=tuple(VAL_PHOTOS),
+        downscale=2,
+        inits=("net+solve", "quadtree+solve") if arg == "shipped" else ("net+solve",),
+        kernel_sizes=(3,),
+        steps=(0, 200, 2000),
+        weights=WEIGHTS[arg],
+        grid_images=0,
+        fps_repeats=5,
+        out=f"bench/results/ablation_v2_heldout/{arg}",
+        notes=f"Issue 31 ablation, candidate {arg}: held-out photos ×2, steps 0/200/2000.",
+    )
