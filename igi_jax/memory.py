@@ -9,7 +9,7 @@ For the quad-tree init the Gaussian count follows the image (0.06–0.18 per pix
 its per-Gaussian share is folded into ``PER_PIXEL["quadtree"]``; the random inits pay for the
 count they are given. Calibration (peak RSS, ``/usr/bin/time -v``, reference backend, CPU):
 
-* 4 × 768×512 photo crops, quad-tree, ``evaluate.py --images`` (4 compiles): 1.04 GB;
+* 4 × 768×512 photo crops, quad-tree, one evaluation run over the four (4 compiles): 1.04 GB;
 * 4000×3000 (kodim01/05/15/23 tiled 2×2, resized; canvas 4096×3072), quad-tree (791,714
   Gaussians), ``igi fit --steps 20``: 4.17 GB (2026-12-01), i.e. 260 B per canvas pixel;
 * 8000×6000 photo, quad-tree at the older scale 0.75 (2.9M Gaussians), ``--steps 2`` (issue 14,

@@ -172,7 +172,8 @@ def solve_colors_with_info(
     """:func:`solve_colors`, plus ``info``: objective and MSE before/after, ``capacity``.
 
     ``info`` keys: ``objective_before``, ``objective_after`` (‖A c − y‖² + ridge‖c‖², summed over
-    pixels and channels), ``mse_before``, ``mse_after`` (mean over pixels and channels),
+    pixels and channels), ``mse_before``, ``mse_after`` (those objectives over pixels × channels:
+    the MSE, plus the ridge term's share after the solve),
     ``iters``, ``capacity``, ``compile_seconds`` (0 when the program was already compiled).
     """
     image = np.asarray(image, np.float32)
