@@ -17,7 +17,7 @@ from pathlib import Path
 
 from igi_jax.experiments import store
 
-CANDIDATES = ("shipped", "v2_warm", "v2_warm_width")
+CANDIDATES = ("shipped", "v2_warm", "v2_warm_width", "v2_warm_lookahead")
 NET, QT = "net+solve", "quadtree+solve"
 
 

@@ -9,12 +9,15 @@ trained on; validation is the net init of the held-out photos ×4, as for ``smal
     python train.py --config configs/net_small_v2.py --workdir runs/small_v2
     python train.py --config configs/net_small_v2.py:warm --workdir runs/v2_warm
     python train.py --config configs/net_small_v2.py:warm_width --workdir runs/v2_warm_width
+    python train.py --config configs/net_small_v2.py:warm_lookahead --workdir runs/v2_warm_lookahead
 
 ``arg`` (after the colon): ``None`` trains from scratch for 40,000 steps; ``warm`` continues the
 shipped ``small.npz`` on the new data for 2,000 steps at a lower peak rate (3e-4), the budget a
 2-core session affords; ``warm_width`` adds the width prior (λ = 0.02 on ``mean(scale /
-semi-axis)``, about 20 % of the loss at the shipped net's widths) against Gaussians ~2× wider than
-the quad-tree's, which slow the fine-tune (issue 31's objective ablation).
+semi-axis)``: 0.019 of a 0.11 loss at the shipped net's widths, step 40) against Gaussians ~2×
+wider than the quad-tree's, which slow the fine-tune; ``warm_lookahead`` scores the Gaussians after
+10 steps of the real fit (:mod:`igi_jax.net.lookahead`, half the reconstruction loss) instead
+(issue 31's objective ablation).
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ VARIANTS = {
     None: {},
     "warm": {"init_weights": WARM, "steps": 2000, "lr": 3e-4, "val_every": 250},
     "warm_width": {"init_weights": WARM, "steps": 2000, "lr": 3e-4, "val_every": 250, "width_prior": 0.02},
+    "warm_lookahead": {
+        "init_weights": WARM,
+        "steps": 2000,
+        "lr": 3e-4,
+        "val_every": 250,
+        "lookahead_steps": 10,
+    },
 }
 
 

@@ -20,6 +20,7 @@ WEIGHTS = {
     "shipped": SHIPPED,
     "v2_warm": "runs/v2_warm/latest.npz",
     "v2_warm_width": "runs/v2_warm_width/latest.npz",
+    "v2_warm_lookahead": "runs/v2_warm_lookahead/latest.npz",
 }
 
 
