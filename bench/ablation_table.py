@@ -41,7 +41,7 @@ def table(root: Path) -> str:
         "| candidate | Gaussians (net / quad-tree) | " + " | ".join(f"{s} steps" for s in steps) + " | code |"
     )
     lines = [
-        f"Held-out photos ×2 ({len(images)}: {', '.join(images)}); cell: mean PSNR of net + solve (dB), "
+        f"Held-out photos ×4 ({len(images)}: {', '.join(images)}); cell: mean PSNR of net + solve (dB), "
         "then its paired difference to quad-tree + solve and the images ahead.",
         "",
         head,
