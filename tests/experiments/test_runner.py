@@ -59,7 +59,8 @@ def test_one_entry_per_image_init_and_k(run_dir):
     for e in entries:
         assert e["params"] == 8 * e["gaussians"] > 0
         assert e["init_seconds"] > 0 and e["fps"] > 0
-        assert e["compile_seconds"] >= 0
+    # The programs are shared by entries of one shape: compiled for one entry, reused by the rest.
+    assert max(e["compile_seconds"] for e in entries) > 0
 
 
 def test_random_uses_the_nets_count(run_dir):

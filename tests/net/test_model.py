@@ -46,7 +46,7 @@ def test_inference_gaussians_layout(init, image):
     assert g.capacity == bucket(info["gaussians"]) and g.num_live() == info["gaussians"]
     assert info["gaussians"] > info["points"]  # about 2 triangles per point
     for key in ("t_network", "t_dither", "t_delaunay", "t_pad", "t_fields"):
-        assert info[key] >= 0
+        assert info[key] > 0  # every stage ran (perf_counter has ns resolution)
     assert info["seconds"] == pytest.approx(info["t_network"] + info["t_host"] + info["t_fields"])
     for leaf in (g.xy, g.shape, g.colors):
         assert np.isfinite(np.asarray(leaf)).all()
