@@ -37,9 +37,7 @@ def table(root: Path) -> str:
     steps = sorted(
         {r["budget"]["steps"] for e in base.values() for r in e["budgets"] if "steps" in r["budget"]}
     )
-    head = (
-        "| candidate | Gaussians (net / quad-tree) | " + " | ".join(f"{s} steps" for s in steps) + " | code |"
-    )
+    head = "| candidate | Gaussians | " + " | ".join(f"{s} steps" for s in steps) + " | code |"
     lines = [
         f"Held-out photos ×4 ({len(images)}: {', '.join(images)}); cell: mean PSNR of net + solve (dB), "
         "then its paired difference to quad-tree + solve and the images ahead.",
