@@ -12,58 +12,52 @@ quad-tree + solve (step budgets are deterministic, so runs made apart pair exact
 from __future__ import annotations
 
 import argparse
-import statistics
 from pathlib import Path
 
 from igi_jax.experiments import store
+from igi_jax.experiments.tables import commits, paired, summarize
 
 CANDIDATES = ("shipped", "v2_warm", "v2_warm_width", "v2_warm_lookahead")
 NET, QT = "net+solve", "quadtree+solve"
 
 
-def _entries(path: Path) -> tuple[dict[tuple[str, str], dict], str]:
+def _results(path: Path, init: str) -> tuple[list[dict], str]:
+    """The JAX entries of ``init`` in a run's ``results.json``, and the commits that made them."""
     data = store.load(path / "results.json")
-    entries = {(e["image"], e["init"]): e for e in data["entries"] if e["impl"] == "jax"}
-    return entries, ", ".join(sorted({r["code"] for r in data["runs"]}))
-
-
-def _psnr(entry: dict, steps: int) -> float | None:
-    return next((r["psnr"] for r in entry["budgets"] if r["budget"] == {"steps": steps}), None)
+    return [e for e in data["entries"] if e["impl"] == "jax" and e["init"] == init], ", ".join(
+        commits(data)[0]
+    )
 
 
 def table(root: Path) -> str:
-    base, base_code = _entries(root / "shipped")
-    images = sorted({img for img, init in base if init == QT})
-    steps = sorted(
-        {r["budget"]["steps"] for e in base.values() for r in e["budgets"] if "steps" in r["budget"]}
-    )
-    head = "| candidate | Gaussians | " + " | ".join(f"{s} steps" for s in steps) + " | code |"
+    qt, qt_code = _results(root / "shipped", QT)
+    images = sorted({e["image"] for e in qt})
+    (qt_row,) = summarize({"entries": qt})
+    labels = list(qt_row["budgets"])
     lines = [
         f"Held-out photos ×4 ({len(images)}: {', '.join(images)}); cell: mean PSNR of net + solve (dB), "
         "then its paired difference to quad-tree + solve and the images ahead.",
         "",
-        head,
-        "|" + "---|" * (len(steps) + 3),
+        "| candidate | Gaussians | " + " | ".join(labels) + " | code |",
+        "|" + "---|" * (len(labels) + 3),
+        f"| quad-tree + solve | {qt_row['gaussians']:,.0f} | "
+        + " | ".join(f"{qt_row['budgets'][b]['psnr']:.2f}" for b in labels)
+        + f" | {qt_code} |",
     ]
-    qt_row = [statistics.mean(_psnr(base[(i, QT)], s) for i in images) for s in steps]
-    qt_n = statistics.mean(base[(i, QT)]["gaussians"] for i in images)
-    lines.append(
-        f"| quad-tree + solve | {qt_n:,.0f} | " + " | ".join(f"{p:.2f}" for p in qt_row) + f" | {base_code} |"
-    )
     for name in CANDIDATES:
         if not (root / name / "results.json").exists():
-            lines.append(f"| {name} | (not run) |" + " |" * (len(steps) + 1))
+            lines.append(f"| {name} | (not run) |" + " |" * (len(labels) + 1))
             continue
-        ents, code = _entries(root / name)
-        have = [i for i in images if (i, NET) in ents]
-        cells = []
-        for s in steps:
-            net = [_psnr(ents[(i, NET)], s) for i in have]
-            diff = [n - _psnr(base[(i, QT)], s) for n, i in zip(net, have, strict=True)]
-            ahead = sum(d > 0 for d in diff)
-            cells.append(f"{statistics.mean(net):.2f} ({statistics.mean(diff):+.2f}, {ahead}/{len(have)})")
-        n = statistics.mean(ents[(i, NET)]["gaussians"] for i in have)
-        lines.append(f"| {name} | {n:,.0f} | " + " | ".join(cells) + f" | {code} |")
+        net, code = _results(root / name, NET)
+        data = {"entries": qt + net}  # one table's worth: the candidate's rows beside the opponent's
+        row = next(r for r in summarize(data) if r["init"] == NET)
+        (pair,) = paired(data, versus=("jax", QT, None))
+        cells = [
+            f"{row['budgets'][b]['psnr']:.2f} ({pair['budgets'][b]['delta']:+.2f}, "
+            f"{pair['budgets'][b]['ahead']}/{pair['budgets'][b]['images']})"
+            for b in labels
+        ]
+        lines.append(f"| {name} | {row['gaussians']:,.0f} | " + " | ".join(cells) + f" | {code} |")
     return "\n".join(lines) + "\n"
 
 
