@@ -22,6 +22,7 @@ WEIGHTS = {
     "v2_warm": "runs/v2_warm/latest.npz",
     "v2_warm_width": "runs/v2_warm_width/latest.npz",
     "v2_warm_lookahead": "runs/v2_warm_lookahead/latest.npz",
+    "v2_warm_width2": "runs/v2_warm_width2/latest.npz",
 }
 
 
