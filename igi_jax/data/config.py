@@ -2,13 +2,29 @@
 
 Lives in :mod:`igi_jax.data` (not in the trainer) so that the data path depends on nothing
 downstream of it; :class:`igi_jax.train.config.TrainConfig` holds one.
+
+Paths: a relative path in a config (``dataset_root``, ``cache_dir``, and the trainer's
+``init_weights``) is relative to the repository root (:data:`REPO`, the folder holding
+``igi_jax/``, ``configs/`` and ``train.py``), never to the current folder, so a command means the
+same from any folder. The code that reads a path calls :meth:`DataConfig.resolved` first. Paths
+given on a command line (``--dataset-root``) or in ``IGI_DATASETS`` are the user's and relative to
+the current folder; the entry points make them absolute.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 from igi_jax.data.samples import VAL_PHOTOS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def resolve_path(path: str | os.PathLike) -> str:
+    """``path`` made absolute: a relative one is taken relative to :data:`REPO`."""
+    return os.path.normpath(REPO / Path(path).expanduser())  # an absolute path replaces REPO
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,12 +32,13 @@ class DataConfig:
     """Where the samples come from, how labels are made, how batches are cut.
 
     Attributes:
-      dataset_root: folder holding the dataset folders named in ``sources``.
+      dataset_root: folder holding the dataset folders named in ``sources`` (relative paths:
+        to the repository root, see the module docstring).
       sources: ``(folder, scales)`` pairs: every image of ``dataset_root/folder`` at each
         downscale factor ≥ 1 (1 = as is; 1.5 allowed).
       exclude: image stems never trained on (the held-out photos).
       val: ``(folder, stems, scale)`` of the validation images (whole images).
-      cache_dir: pseudo-PPM cache (PNG labels + ``manifest.json``).
+      cache_dir: pseudo-PPM cache (PNG labels + ``manifest.json``; relative to the repository root).
       prepare_steps: fit steps from the quad-tree init per pseudo-PPM (measured, see configs).
       ppm_downsample: labels are stored at 1/this resolution (smooth maps; bilinear on load).
       limit: use at most this many images per source (``None``: all).
@@ -48,6 +65,12 @@ class DataConfig:
             raise ValueError(
                 f"batch_per_device must be ≥ 1 and crop ≥ 16, got {self.batch_per_device=} {self.crop=}"
             )
+
+    def resolved(self) -> DataConfig:
+        """This config with ``dataset_root`` and ``cache_dir`` absolute (:func:`resolve_path`)."""
+        return dataclasses.replace(
+            self, dataset_root=resolve_path(self.dataset_root), cache_dir=resolve_path(self.cache_dir)
+        )
 
     def global_batch(self, device_count: int) -> int:
         """The global batch of a run on ``device_count`` devices."""

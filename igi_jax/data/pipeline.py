@@ -23,6 +23,42 @@ from igi_jax.data.config import DataConfig
 from igi_jax.data.prepare import decode_ppm, ppm_path, read_manifest
 from igi_jax.data.samples import Sample
 
+REMEDY = "pass --dataset-root DIR or set IGI_DATASETS=DIR"
+
+
+def _dataset_error(data: DataConfig, what: str) -> ValueError:
+    """One line: what is missing, under which dataset root, and how to point at another."""
+    folders = sorted({folder for folder, _ in data.sources} | {data.val[0]})
+    return ValueError(
+        f"{what} (dataset root {data.dataset_root}); {REMEDY} to the folder holding "
+        + ", ".join(f"{f}/" for f in folders)
+    )
+
+
+def check_inputs(data: DataConfig, val_limit: int | None = None) -> None:
+    """Check, before a run writes anything, that its labels and every image they need exist.
+
+    ``data`` should be :meth:`DataConfig.resolved` (the paths are checked as given).
+
+    Raises:
+      ValueError: one line naming what is missing, where it was looked for, and the remedy.
+    """
+    root = Path(data.dataset_root)
+    if not root.is_dir():
+        raise _dataset_error(data, f"the dataset root {root} is not a folder")
+    for folder in [f for f, _ in data.sources] + [data.val[0]]:
+        if not (root / folder).is_dir():
+            raise _dataset_error(data, f"dataset folder {root / folder} not found")
+    validation_sources(data, val_limit)
+    recs = records(data)
+    missing = [r["source"] for r in recs if not (root / r["source"]).is_file()]
+    if missing:
+        raise _dataset_error(
+            data,
+            f"{len(missing)} of the {len(recs)} images of the label cache {data.cache_dir} are "
+            f"missing, e.g. {root / missing[0]}",
+        )
+
 
 def records(data: DataConfig) -> list[dict[str, Any]]:
     """The cached samples of ``data`` (manifest order, sorted by name), as plain dicts.
@@ -113,15 +149,23 @@ def make_dataset(
     return it
 
 
-def validation_images(data: DataConfig, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """The held-out images (whole, ×scale), as ``[(name, [H, W, 3])]``."""
+def validation_sources(data: DataConfig, limit: int | None = None) -> list[Sample]:
+    """The held-out samples (whole images, ×scale), not loaded.
+
+    Raises:
+      ValueError: an image is missing (one line, with the remedy).
+    """
     folder, stems, scale = data.val
     root = Path(data.dataset_root)
     out = []
     for stem in stems[:limit]:
         matches = sorted((root / folder).glob(f"{stem}.*"))
         if not matches:
-            raise ValueError(f"validation image {stem!r} not found in {root / folder}")
-        sample = Sample(name=f"{folder}_{stem}_x{scale:g}", source=str(matches[0]), scale=scale)
-        out.append((sample.name, sample.load()))
+            raise _dataset_error(data, f"validation image {stem!r} not found in {root / folder}")
+        out.append(Sample(name=f"{folder}_{stem}_x{scale:g}", source=str(matches[0]), scale=scale))
     return out
+
+
+def validation_images(data: DataConfig, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
+    """The held-out images (whole, ×scale), as ``[(name, [H, W, 3])]``."""
+    return [(s.name, s.load()) for s in validation_sources(data, limit)]

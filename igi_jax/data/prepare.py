@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -112,7 +113,11 @@ def fit_sample(image: np.ndarray, steps: int) -> tuple[np.ndarray, dict[str, Any
 
 
 def prepare(data: DataConfig, *, log=print) -> dict[str, Any]:
-    """Fill the label cache of ``data``; returns the manifest."""
+    """Fill the label cache of ``data``; returns the manifest.
+
+    Relative paths of ``data`` are relative to the repository root (:meth:`DataConfig.resolved`).
+    """
+    data = data.resolved()
     cache = Path(data.cache_dir)
     (cache / "ppm").mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(cache)
@@ -157,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         changes = {
             k: v
             for k, v in (
-                ("dataset_root", args.dataset_root),
+                ("dataset_root", args.dataset_root and os.path.abspath(args.dataset_root)),
                 ("limit", args.limit),
                 ("prepare_steps", args.steps),
             )

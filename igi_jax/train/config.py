@@ -1,7 +1,10 @@
 """Pretraining config: plain frozen dataclasses, built by ``configs/net_*.py: get_config()``.
 
-Paths are relative to the current directory unless absolute; ``dataset_root`` can also be set
-with ``--dataset-root`` or the ``IGI_DATASETS`` environment variable.
+Relative paths in a config (``data.dataset_root``, ``data.cache_dir``, ``init_weights``) are
+relative to the repository root, whatever the current folder (:mod:`igi_jax.data.config`; the
+trainer, the label builder and the exporter read :meth:`TrainConfig.resolved`). ``dataset_root``
+can also be set with ``--dataset-root`` or the ``IGI_DATASETS`` environment variable, which are
+relative to the current folder like any command-line path.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 from typing import Any
 
 from igi_jax import config_file
-from igi_jax.data.config import DataConfig
+from igi_jax.data.config import DataConfig, resolve_path
 
 __all__ = ["DataConfig", "TrainConfig", "load", "with_data"]
 
@@ -38,7 +41,7 @@ class TrainConfig:
       width_prior: weight of ``mean(scale / semi-axis)`` in the loss (0: off).
       init_weights: start from these trained weights (an ``igi-net`` ``.npz`` of the same
         ``net`` preset, e.g. the shipped ``small.npz``) instead of a fresh ``seed`` init; the
-        optimizer state starts fresh either way.
+        optimizer state starts fresh either way. Relative: to the repository root.
     """
 
     net: str = "small"
@@ -80,6 +83,11 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
+    def resolved(self) -> TrainConfig:
+        """This config with every path absolute (relative ones: to the repository root)."""
+        weights = None if self.init_weights is None else resolve_path(self.init_weights)
+        return self.replace(data=self.data.resolved(), init_weights=weights)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -97,9 +105,13 @@ def with_data(cfg: TrainConfig, **changes: Any) -> TrainConfig:
 def load(path: str | os.PathLike, arg: str | None = None) -> TrainConfig:
     """``get_config(arg)`` of a config file; ``path`` may be ``FILE:ARG`` (the ``big_vision`` form).
 
+    ``IGI_DATASETS``, when set, replaces ``data.dataset_root`` (made absolute against the current
+    folder). The config's own relative paths stay as written (portable ``config.json`` files);
+    :meth:`TrainConfig.resolved` makes them absolute against the repository root.
+
     Raises:
       InputError: missing file, no ``get_config``, or it does not return a :class:`TrainConfig`.
     """
     cfg = config_file.load(path, TrainConfig, arg)
     env = os.environ.get("IGI_DATASETS")
-    return with_data(cfg, dataset_root=env) if env else cfg
+    return with_data(cfg, dataset_root=os.path.abspath(env)) if env else cfg

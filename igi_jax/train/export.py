@@ -27,7 +27,7 @@ def export(workdir: str | Path, out: str | Path, *, best: bool = True) -> dict:
     ocp_args = checkpoint.ocp.args
     meta = mgr.restore(step, args=ocp_args.Composite(meta=ocp_args.JsonRestore()))["meta"]
     cfg = TrainConfig.from_dict(meta["config"])
-    stepper = Stepper(cfg)
+    stepper = Stepper(cfg.resolved())  # relative init_weights: to the repository root
     abstract = {"train": stepper.abstract_state, "pending": stepper.abstract_prediction()}
     restored, _, _ = checkpoint.restore(mgr, step, abstract)
     mgr.close()
