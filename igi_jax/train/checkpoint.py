@@ -10,12 +10,24 @@ Each checkpoint holds three items:
   of the data order, not host 0's;
 * ``meta``: the config and the step's metrics (JSON).
 
-Retention: the latest checkpoint and the best by ``val_psnr`` (``AnyPreservationPolicy``).
+Retention: the latest two checkpoints and the best by ``val_psnr`` (``AnyPreservationPolicy``;
+orbax 0.12 deprecates ``max_to_keep`` in favour of ``LatestN``). Two, so that a resume whose latest
+checkpoint is damaged (a full disk, a kill mid-write on a file system without atomic renames)
+falls back to the one before (:func:`restore_latest`). Temporary folders of unfinished saves
+(``*.orbax-checkpoint-tmp*``) are removed when a manager opens the folder
+(``cleanup_tmp_directories``) and by :func:`remove_unfinished`.
 """
 
 from __future__ import annotations
 
+import gc
+import io
 import json
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +36,19 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
 BEST_METRIC = "val_psnr"
+KEEP_LATEST = 2
+TMP_SUFFIX = ".orbax-checkpoint-tmp"
+
+
+class _NoMetricsWarning(logging.Filter):
+    """Drop orbax's warning on every save without metrics: most saves here have none, by design
+    (only validation steps compete for the best)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "did not provide metrics" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_NoMetricsWarning())
 
 
 class _IteratorState:
@@ -48,10 +73,10 @@ class _IteratorState:
 
 
 def manager(directory: str | Path) -> ocp.CheckpointManager:
-    """A manager over ``directory`` keeping the latest and the best (highest ``val_psnr``)."""
+    """A manager over ``directory`` keeping the latest two and the best (highest ``val_psnr``)."""
     keep = policies.AnyPreservationPolicy(
         [
-            policies.LatestN(n=1),
+            policies.LatestN(n=KEEP_LATEST),
             policies.BestN(
                 get_metric_fn=lambda m: m[BEST_METRIC],
                 reverse=False,
@@ -61,7 +86,11 @@ def manager(directory: str | Path) -> ocp.CheckpointManager:
         ]
     )
     options = ocp.CheckpointManagerOptions(
-        best_fn=lambda m: m[BEST_METRIC], best_mode="max", preservation_policy=keep, create=True
+        best_fn=lambda m: m[BEST_METRIC],
+        best_mode="max",
+        preservation_policy=keep,
+        create=True,
+        cleanup_tmp_directories=True,
     )
     return ocp.CheckpointManager(
         Path(directory).absolute(), item_names=("state", "data_iter", "meta"), options=options
@@ -99,3 +128,104 @@ def restore(mgr: ocp.CheckpointManager, step: int, abstract_state: Any) -> tuple
         ),
     )
     return out["state"], out["data_iter"].state, out["meta"]
+
+
+def _reason(e: BaseException) -> str:
+    """An exception as one short line (orbax and tensorstore messages run over many lines)."""
+    first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "")
+    first = first.split(" See full TensorStore details")[0]  # a spec dump follows
+    text = f"{type(e).__name__}: {first}" if first else type(e).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _try_restore(mgr: ocp.CheckpointManager, step: int, abstract_state: Any) -> tuple | str:
+    """:func:`restore`, or why it failed (one line), without orbax's echoes of the failure.
+
+    A damaged array fails every one of orbax's concurrent reads: the first error is raised, and
+    the others print hundreds of tracebacks to stderr (futures completing on the closed event
+    loop, never-retrieved coroutine errors when collected). While restoring, stderr and the
+    unraisable hook are captured; on success the capture is passed on, on failure it is dropped
+    once the echoes have stopped.
+    """
+    captured = io.StringIO()
+    stderr, hook = sys.stderr, sys.unraisablehook
+    sys.stderr, sys.unraisablehook = captured, lambda unraisable: None
+    reason = None
+    try:
+        try:
+            return restore(mgr, step, abstract_state)
+        except Exception as e:  # a damaged folder raises anything from JSON to tensorstore errors
+            reason = _reason(e)
+        _wait_quiet(captured)  # out of the except block: the failed reads can now be collected
+        return reason
+    finally:
+        sys.stderr, sys.unraisablehook = stderr, hook
+        if reason is None:
+            stderr.write(captured.getvalue())
+
+
+def _wait_quiet(captured: io.StringIO, quiet: float = 0.3, limit: float = 10.0) -> None:
+    """Collect garbage and wait until nothing has been written to ``captured`` for ``quiet`` s."""
+    t0 = time.monotonic()
+    size = -1
+    while time.monotonic() - t0 < limit:
+        gc.collect()
+        if captured.tell() == size:
+            return
+        size = captured.tell()
+        time.sleep(quiet)
+
+
+def restore_latest(
+    mgr: ocp.CheckpointManager, abstract_state: Any, log: Callable[[str], None], *, primary: bool = True
+) -> tuple[int, Any, dict, dict] | None:
+    """``(step, state, data_iter_state, meta)`` of the newest checkpoint that restores.
+
+    A checkpoint that fails to restore is reported in one line and moved aside to
+    ``<step>.unreadable`` (by the ``primary`` process), so that the run can save that step again;
+    the one before it is tried next.
+
+    Returns:
+      ``None`` when ``mgr`` holds no checkpoint.
+
+    Raises:
+      ValueError: there are checkpoints but none restores (one line naming the folder).
+    """
+    steps = sorted(mgr.all_steps(), reverse=True)
+    bad: list[tuple[int, str]] = []
+    for step in steps:
+        out = _try_restore(mgr, step, abstract_state)
+        if isinstance(out, str):
+            bad.append((step, out))
+            continue
+        for bad_step, reason in bad:
+            folder = Path(mgr.directory) / str(bad_step)
+            aside = folder.with_name(f"{folder.name}.unreadable")
+            if primary:
+                shutil.rmtree(aside, ignore_errors=True)
+                folder.rename(aside)
+            log(
+                f"train: checkpoint {folder} does not restore ({reason}); moved to {aside.name}, "
+                f"resuming from step {step}"
+            )
+        if bad:
+            mgr.reload()
+        return (step, *out)
+    if not bad:
+        return None
+    step, reason = bad[0]
+    others = f" (nor do steps {', '.join(str(s) for s, _ in bad[1:])})" if len(bad) > 1 else ""
+    raise ValueError(
+        f"no checkpoint restores: {Path(mgr.directory) / str(step)}: {reason}{others}; move "
+        f"{mgr.directory} aside to start from step 0"
+    )
+
+
+def remove_unfinished(directory: str | Path) -> list[Path]:
+    """Remove the temporary folders of unfinished saves directly in ``directory`` (one run's
+    checkpoint folder); returns what was removed."""
+    directory = Path(directory)
+    gone = [p for p in directory.glob(f"*{TMP_SUFFIX}*") if p.is_dir()] if directory.is_dir() else []
+    for p in gone:
+        shutil.rmtree(p, ignore_errors=True)
+    return gone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from PIL import Image
 
 from configs.net_tiny import get_config
 from igi_jax.data.prepare import FORMAT, encode_ppm
+from igi_jax.train.config import TrainConfig
 
 
 def synthetic_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -27,7 +29,11 @@ def synthetic_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 @pytest.fixture(scope="session")
 def tiny_setup(tmp_path_factory):
     """``(cfg, root)``: the tiny config pointed at 3 training images + 1 validation image."""
-    root = tmp_path_factory.mktemp("datasets")
+    return make_tiny(tmp_path_factory.mktemp("datasets"))
+
+
+def make_tiny(root: Path) -> tuple[TrainConfig, Path]:
+    """Write the synthetic images and labels of :func:`tiny_setup` under ``root``."""
     rng = np.random.default_rng(0)
     (root / "photos").mkdir()
     names = ["a01", "a02", "a03", "v01"]
