@@ -246,3 +246,21 @@ def test_sigint_and_sigterm_stop_cleanly_and_the_run_resumes(tiny_setup, tmp_pat
     assert _lines(proc.stderr)[0] == f"train: resumed from step {last} in {work}"
     steps = [json.loads(ln)["step"] for ln in (work / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, last + 3))
+
+
+def test_distributed_reads_the_process_count_and_id_from_the_environment(monkeypatch):
+    """The README's multi-host command sets JAX_NUM_PROCESSES / JAX_PROCESS_ID, which jax 0.10
+    does not read itself."""
+    import jax
+
+    from igi_jax.train import distributed
+
+    seen = {}
+    monkeypatch.setattr(jax.distributed, "initialize", lambda **kw: seen.update(kw))
+    monkeypatch.setattr(jax.config, "update", lambda *a: None)
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "4")
+    monkeypatch.setenv("JAX_PROCESS_ID", "3")
+    distributed.initialize()
+    assert seen == {"num_processes": 4, "process_id": 3}
+    distributed.initialize(num_processes=2, process_id=0)  # explicit arguments win
+    assert seen == {"num_processes": 2, "process_id": 0}
