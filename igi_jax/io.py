@@ -31,6 +31,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from igi_jax import memory
 from igi_jax.errors import InputError
 from igi_jax.memory import scaled_size
 
@@ -166,8 +167,12 @@ def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> tuple
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
+            limit = Image.MAX_IMAGE_PIXELS
+            with _bomb_limit_lifted(), Image.open(path) as im:  # the header only: no pixels yet
+                if limit is not None and im.width * im.height > limit:
+                    im = _reduced_huge(im, path, limit, max_side, notes)
+                else:
+                    im.load()
                 if getattr(im, "n_frames", 1) > 1:
                     notes.append(f"{im.format} has {im.n_frames} frames; using the first")
                 if im.getexif().get(0x0112, 1) != 1:  # EXIF Orientation
@@ -198,12 +203,72 @@ def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> tuple
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(height, width)`` of an image file from its header, without decoding it (EXIF not applied)."""
+    """``(height, width)`` of an image file from its header, without decoding it (EXIF not applied).
+
+    Reading a header is safe at any size, so Pillow's decompression-bomb limit is lifted here;
+    :func:`load_image` applies the policy for images over it.
+    """
     try:
-        with Image.open(path) as im:
+        with _bomb_limit_lifted(), Image.open(path) as im:
             return im.height, im.width
     except (OSError, UnidentifiedImageError, ValueError):
         return load_image(path)[0].shape[:2]  # raises the precise error (or decodes what the header hid)
+
+
+@contextlib.contextmanager
+def _bomb_limit_lifted():
+    """Pillow's decompression-bomb check off, for header reads and the guarded read of
+    :func:`_reduced_huge` only (it is a process-wide setting, restored on exit)."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _reduced_huge(
+    im: Image.Image, path: Path, limit: int, max_side: int | None, notes: list[str]
+) -> Image.Image:
+    """Decode an image over Pillow's pixel ``limit`` shrunk in 8 bits, or refuse it.
+
+    Without ``max_side`` the full-size float32 copy (12 bytes a pixel) is what a fit would hold,
+    so it is refused naming the remedy. With it, the decode (``W·H·bands`` bytes) is checked
+    against the host memory first, then shrunk by an integer factor in Pillow's uint8 domain
+    (JPEG: in the decoder, draft mode) to ≥ 2 × ``max_side``, so that only the small copy is
+    ever converted to float; :func:`load_image` finishes with its Lanczos resize.
+    """
+    w, h = im.size
+    size = f"{w}×{h} px ({w * h / 1e6:,.0f} MP, over Pillow's {limit / 1e6:.0f} MP safety limit)"
+    if max_side is None:
+        raise InputError(
+            f"{path}: {size} is too large to fit at full size; downscale it on load with --max-side N"
+        )
+    factor = max(1, max(w, h) // (2 * max_side))
+    if im.format == "JPEG" and factor > 1:
+        im.draft(im.mode, (-(-w // factor), -(-h // factor)))  # decodes at 1/2, 1/4 or 1/8 scale
+    bands = len(im.getbands())
+    need = im.width * im.height * bands * (2 if im.mode in ("P", "1") else 1)  # + the RGB(A) copy
+    have = (
+        float(memory.parse_bytes(os.environ[memory.ENV_VAR]))
+        if os.environ.get(memory.ENV_VAR)
+        else memory.host_bytes()
+    )
+    if have is not None and need > have:
+        raise InputError(
+            f"{path}: {size} needs {need / memory.GB:.1f} GB to decode, "
+            f"more than the {have / memory.GB:.1f} GB available"
+        )
+    im.load()
+    if im.mode == "P":  # Image.reduce has no palette mode
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif im.mode == "1":
+        im = im.convert("L")
+    factor = max(1, max(im.size) // (2 * max_side))
+    if factor > 1:
+        im = im.reduce(factor)
+    notes.append(f"read {w}×{h} px shrunk to {im.width}×{im.height} in 8 bits before the resize")
+    return im
 
 
 # The one place images are resampled, with PIL's filter chosen by purpose (every PIL filter

@@ -128,6 +128,7 @@ class Runner:
         self.weights = self.exp.weights  # a file, or None: no network
         self.specs = [parse_spec(s) for s in self.exp.inits]
         self.fitted = 0  # entries computed (not skipped) by this invocation
+        self.failed: dict[str, str] = {}  # image name → why it could not be read (the batch goes on)
 
     def images(self) -> list[Path]:
         return dataset_images(self.exp)
@@ -144,6 +145,8 @@ class Runner:
         for i, path in enumerate(paths):
             image, name = None, path.stem
             for k in self.exp.kernel_sizes:
+                if name in self.failed:
+                    break
                 for spec in self.specs:
                     kk = k if spec.uses_net or (spec.uses_k and self.weights is not None) else None
                     impls = ["jax"] + ([self.exp.baseline] if self.exp.baseline else [])
@@ -153,7 +156,13 @@ class Runner:
                     if self.stop_after is not None and self.clock() - t0 >= self.stop_after:
                         self.skipped.update((name, spec.name, kk, m) for m in todo)  # a k-free init once
                         continue
-                    image = load_dataset_image(path, self.exp.downscale) if image is None else image
+                    if image is None:
+                        try:
+                            image = load_dataset_image(path, self.exp.downscale)
+                        except io.InputError as e:  # one bad image must not cost the others
+                            self.failed[name] = str(e)
+                            self.log(f"evaluate.py: skipped: {e}")
+                            break
                     self._entry(name, image, spec, kk, todo, keep=i < self.exp.grid_images)
         self.store.finish()
         return self.store.data
