@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from igi_jax import compile_cache, gaussians_file, io, one_image
+from igi_jax import compile_cache, gaussians_file, interrupt, io, one_image
 from igi_jax.errors import FitDivergedError, InputError
 from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS
@@ -202,6 +202,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     progress = Progress(
         options.fit.steps, seconds=seconds, enabled=not args.quiet, label=f"{options.init} init"
     )
+    done = {"step": None}  # the last step reported, for the interruption message
+
+    def on_entry(entry) -> None:
+        done["step"] = int(entry["step"])
+        progress.on_entry(entry)
+
     with OutputDir(out, overwrite=args.overwrite) as claim:  # claimed before the work, not after
         try:
             run = one_image.fit_image(
@@ -210,8 +216,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 max_side=args.max_side,
                 on_start=progress.on_start,
                 on_init=progress.on_init,
-                callback=progress.on_entry,
+                callback=on_entry,
             )
+        except KeyboardInterrupt as e:
+            e.where = " before the fit's first step" if done["step"] is None else f" at step {done['step']}"
+            raise
         finally:
             progress.close()
         written = claim.write(one_image.fit_writers(run))
@@ -282,18 +291,22 @@ def cmd_info(args: argparse.Namespace) -> int:
 def guarded(prog: str, fn: Callable[[], int]) -> int:
     """Run ``fn`` with user errors turned into one line on stderr and an exit code.
 
-    0 ok, 1 operating-system I/O failure, 2 usage/input error or a diverged fit, 130 Ctrl-C.
+    0 ok, 1 operating-system I/O failure, 2 usage/input error or a diverged fit, 130 SIGINT
+    (Ctrl-C), 143 SIGTERM (both unwind, so the output lock and temp files are removed).
     ``IGI_DEBUG=1`` re-raises instead (for a traceback). Only :class:`~igi_jax.errors.InputError`,
     :class:`~igi_jax.errors.FitDivergedError` and ``OSError`` are user errors; any other exception
     (a plain ``ValueError`` included) is a bug and propagates with its traceback.
     """
     try:
-        return fn()
+        with interrupt.signals_raise():
+            return fn()
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; nothing was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        name, code = interrupt.describe(e)
+        where = getattr(e, "where", "")  # set by the command that knows (igi fit: the step)
+        print(f"{prog}: interrupted ({name}){where}; nothing was written", file=sys.stderr)
+        return code
     except (InputError, FitDivergedError, OSError) as e:  # any other exception is a bug: traceback
         if os.environ.get("IGI_DEBUG"):
             raise

@@ -25,7 +25,7 @@ import re
 import sys
 from pathlib import Path
 
-from igi_jax import cli, evaluate, io, one_image
+from igi_jax import cli, evaluate, interrupt, io, one_image
 from igi_jax.experiments import plots, report, tables
 from igi_jax.experiments.config import REPO, Experiment, load_experiment, shipped_weights
 from igi_jax.experiments.runner import Runner
@@ -167,13 +167,14 @@ def run_experiment(exp: Experiment, argv: list[str], *, stop_after: str | None, 
     out = runner.out
     try:
         data = runner.run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        name, code = interrupt.describe(e)
         print(
-            f"evaluate.py: interrupted; the {len(runner.store.entries)} finished entries are in "
+            f"evaluate.py: interrupted ({name}); the {len(runner.store.entries)} finished entries are in "
             f"{out / 'results.json'}; run the same command again to resume",
             file=sys.stderr,
         )
-        return 130
+        return code
     text = report.markdown(data)
     io.atomic_write(out / "report.md", lambda f: f.write(text.encode()))
     written = plots.write_all(out)
