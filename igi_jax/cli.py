@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,26 @@ from igi_jax.render import rescale
 from igi_jax.render.api import BACKENDS
 
 SOLVE_COLORS_ITERS = 20  # `--solve-colors` without a value
-UNLIMITED_STEPS = 10**9  # with --seconds, time is the only limit
+UNLIMITED_STEPS = one_image.UNLIMITED_STEPS  # with --seconds, time is the only limit
+# The options' field names as the user typed them, so that an error names the flag.
+FLAGS = {
+    "num_gaussians": "--gaussians",
+    "warmup_steps": "--warmup",
+    "solve_colors": "--solve-colors",
+    "kernel_size": "--kernel-size",
+    "net_shrink": "--net-shrink",
+    "log_every": "--log-every",
+    "max_side": "--max-side",
+    **{k: f"--{k}" for k in ("seed", "lr", "steps", "seconds")},  # the rest: argparse's choices
+}
+
+
+def in_flags(message: str, fields) -> str:
+    """``message`` with the option ``fields`` the user set renamed to their flags."""
+    names = [f for f in fields if f in FLAGS]
+    if not names:
+        return message
+    return re.sub(rf"\b({'|'.join(map(re.escape, names))})\b", lambda m: FLAGS[m[1]], message)
 
 
 class Parser(argparse.ArgumentParser):
@@ -170,30 +190,42 @@ def _fit_options(args: argparse.Namespace) -> one_image.FitOptions:
         changes.update(seconds=args.seconds, steps=UNLIMITED_STEPS)
     elif args.steps is not None:
         changes.update(steps=args.steps, seconds=None)
-    options = options.replace(**changes)
+    if args.kernel_size is not None and (args.init or options.init) != "net":
+        raise InputError(f"--kernel-size applies to --init net only, not {args.init or options.init!r}")
+    try:
+        options = options.replace(**changes)
+        if args.max_side is not None and args.max_side < 2:
+            raise InputError(f"max_side must be at least 2 pixels, got {args.max_side}")
+        one_image.check_options(options)
+    except InputError as e:
+        raise InputError(in_flags(str(e), [*changes, "max_side"])) from None
     if args.log_every is not None:
         log_every = args.log_every
     elif options.fit.seconds is not None:
         log_every = 10  # the budget is checked between blocks: keep them short
     else:  # ~20 progress updates, but no more than the config's interval
         log_every = min(options.fit.log_every, max(10, options.fit.steps // 20))
-    return options.replace(log_every=log_every)
+    try:
+        return options.replace(log_every=log_every)
+    except InputError as e:
+        raise InputError(in_flags(str(e), ["log_every"])) from None
 
 
-def _check_out_dir(out: Path) -> None:
-    """Fail before a long fit, not after, if ``out`` cannot become an output directory."""
+def _check_out_dir(out: Path, shown: Path | None = None) -> None:
+    """Fail before a long fit or render, not after, if ``out`` cannot become an output directory;
+    the error names ``shown`` (default ``out``), what the user passed as ``--out``."""
+    shown = out if shown is None else shown
     if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a directory")
+        raise InputError(f"--out {shown}: {out} exists and is not a directory")
     parent = out
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"--out {out}: cannot create or write in {parent}")
+        raise InputError(f"--out {shown}: cannot create or write in {parent}")
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
     options = _fit_options(args)
-    one_image.check_options(options)
     if not args.image.is_file():  # before compiling anything; load_image says what is wrong
         io.load_image(args.image)
     out = args.out if args.out is not None else Path("out") / args.image.stem
@@ -246,6 +278,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else args.gaussians.parent / f"render_x{args.scale:g}.png"
     if out.is_dir():
         raise InputError(f"--out {out} is a directory; give a .png file name")
+    _check_out_dir(out.parent, shown=out)  # before the render, which may take a while
     image = rescale.render_at_scale(g, args.scale, backend=args.backend)
     io.write_outputs(out.parent, {out.name: io.png_writer(np.asarray(image))})
     print(f"wrote {out} ({width}×{height} px, scale {args.scale:g} of {g.width}×{g.height})")

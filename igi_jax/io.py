@@ -58,7 +58,10 @@ def atomic_write(path: str | os.PathLike, writer: Writer) -> Path:
 
 @contextlib.contextmanager
 def _staged(path: Path, writer: Writer):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:  # name the user's file, not the temp file it would have been staged in
+        raise OSError(e.errno, f"cannot write {path} ({e.strerror})") from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should look like any file
         with os.fdopen(fd, "wb") as f:

@@ -37,6 +37,7 @@ from igi_jax.render import api as render_api
 RANDOM_INITS = tuple(name for name in INITS if name.startswith("random"))
 DEFAULT_INIT = "quadtree" if "quadtree" in INITS else INITS[0]  # until the network init exists
 DEFAULT_STEPS = 2000
+UNLIMITED_STEPS = 10**9  # the step budget of a time-limited fit (--seconds): time is the only limit
 DEFAULT_CONFIG_MODULE = "configs.fit_default"
 MAX_PER_PIXEL = 50  # more Gaussians than this per pixel is a typo, not an experiment
 PIXELS_PER_RANDOM_GAUSSIAN = 10  # default random-init count: one Gaussian per 10 pixels
@@ -217,6 +218,8 @@ class FitRun:
                 ),
                 "num_gaussians": o.num_gaussians,
                 **dataclasses.asdict(o.fit),
+                # The step budget: none with --seconds (the steps run are the top-level "steps").
+                **({"steps": None} if o.fit.steps >= UNLIMITED_STEPS else {}),
             },
             "init_info": {k: v for k, v in self.init.info.items() if np.ndim(v) == 0},
             "notes": self.notes,
@@ -276,6 +279,8 @@ def check_options(options: FitOptions) -> None:
         check_gaussian_count(options.num_gaussians)  # the per-pixel limit is checked after loading
     if options.init != "net" and (options.weights is not None or options.net_shrink is not None):
         raise io.InputError(f"--weights and --net-shrink apply to --init net only, not {options.init!r}")
+    if options.solve_colors is not None and options.solve_colors < 0:
+        raise io.InputError(f"solve_colors must be ≥ 0 iterations, got {options.solve_colors}")
     if options.kernel_size not in (3, 4, 5):
         raise io.InputError(f"kernel size must be 3, 4 or 5, got {options.kernel_size!r}")
     if options.init == "net":
