@@ -18,20 +18,19 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from igi_jax import compile_cache, gaussians_file, interrupt, io, one_image
+# Only light modules at the top: JAX is imported by the commands that need it, not for --help.
+from igi_jax import interrupt
+from igi_jax.cli_names import BACKENDS, DEFAULT_INIT, DEFAULT_STEPS, INITS, KINDS, UNLIMITED_STEPS
 from igi_jax.errors import FitDivergedError, InputError
-from igi_jax.gaussians import KINDS
-from igi_jax.init import INITS
-from igi_jax.outdir import OutputDir
-from igi_jax.progress import Progress
-from igi_jax.render import rescale
-from igi_jax.render.api import BACKENDS
+
+if TYPE_CHECKING:
+    from igi_jax import gaussians_file, one_image
 
 SOLVE_COLORS_ITERS = 20  # `--solve-colors` without a value
-UNLIMITED_STEPS = one_image.UNLIMITED_STEPS  # with --seconds, time is the only limit
 # The options' field names as the user typed them, so that an error names the flag.
 FLAGS = {
     "num_gaussians": "--gaussians",
@@ -83,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config", type=Path, help="config file with get_config() (default: configs/fit_default.py)"
     )
-    p.add_argument("--init", choices=INITS, help=f"initialisation (default {one_image.DEFAULT_INIT})")
+    p.add_argument("--init", choices=INITS, help=f"initialisation (default {DEFAULT_INIT})")
     p.add_argument(
         "--gaussians",
         type=_count,
@@ -91,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of Gaussians, random inits only (default: one per 10 pixels)",
     )
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=_count, help=f"optimiser steps (default {one_image.DEFAULT_STEPS})")
+    budget.add_argument("--steps", type=_count, help=f"optimiser steps (default {DEFAULT_STEPS})")
     budget.add_argument("--seconds", type=float, help="time budget in seconds, init included")
     p.add_argument(
         "--max-side",
@@ -167,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fit_options(args: argparse.Namespace) -> one_image.FitOptions:
+    from igi_jax import one_image
+
     options, notes = one_image.load_config(args.config)
     for note in notes:
         print(f"igi: note: {note}", file=sys.stderr)
@@ -225,6 +226,10 @@ def _check_out_dir(out: Path, shown: Path | None = None) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from igi_jax import io, one_image
+    from igi_jax.outdir import OutputDir
+    from igi_jax.progress import Progress
+
     options = _fit_options(args)
     if not args.image.is_file():  # before compiling anything; load_image says what is wrong
         io.load_image(args.image)
@@ -272,6 +277,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from igi_jax import gaussians_file, io, one_image
+    from igi_jax.render import rescale
+
     one_image.check_backend(args.backend)
     g = gaussians_file.load_gaussians(args.gaussians)
     height, width = rescale.rescaled_size(g.height, g.width, args.scale)  # validate before rendering
@@ -314,6 +322,8 @@ def describe(f: gaussians_file.GaussiansFile, path: Path) -> list[str]:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from igi_jax import gaussians_file
+
     print("\n".join(describe(gaussians_file.read_gaussians(args.gaussians), args.gaussians)))
     return 0
 
@@ -351,6 +361,8 @@ def guarded(prog: str, fn: Callable[[], int]) -> int:
 def use_persistent_cache(enabled: bool) -> None:
     """Turn on JAX's on-disk compilation cache (see :mod:`igi_jax.compile_cache`) if ``enabled``."""
     if enabled:
+        from igi_jax import compile_cache
+
         compile_cache.enable_persistent_cache()
 
 

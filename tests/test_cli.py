@@ -158,7 +158,7 @@ def test_an_internal_value_error_is_not_swallowed(fitted, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("internal invariant broken")
 
-    monkeypatch.setattr(cli.gaussians_file, "read_gaussians", broken)
+    monkeypatch.setattr(gaussians_file, "read_gaussians", broken)
     with pytest.raises(ValueError, match="internal invariant broken"):
         run(["info", fitted[0] / "gaussians.npz"])
 
