@@ -14,7 +14,10 @@ count they are given. Calibration (peak RSS, ``/usr/bin/time -v``, reference bac
   Gaussians), ``igi fit --steps 20``: 4.17 GB (2026-12-01), i.e. 260 B per canvas pixel;
 * 8000×6000 photo, quad-tree at the older scale 0.75 (2.9M Gaussians), ``--steps 2`` (issue 14,
   before the canvas change): 19.4 GB, i.e. 370 B per pixel;
-* kodim23, 40,000 random Gaussians, 2,000 steps: 0.66–0.69 GB.
+* kodim23, 40,000 random Gaussians, 2,000 steps: 0.66–0.69 GB;
+* ``--init net`` (shipped weights, ``--steps 20``), photos/001.png 1276×850 (canvas 1536×1024,
+  108,562 Gaussians): 1.96 GB; photos/003.png 1436×730 (canvas 1536×768, 103,314): 1.94 GB
+  (2026-12-04), i.e. up to 880 B per canvas pixel; 1.79–1.92 GiB reported on other 1–1.1 MP photos.
 
 ``PER_PIXEL["quadtree"]`` = 400 B covers both large runs with a margin (the model says 5.9 and
 21.0 GB for them): the list lengths, hence memory, grow with the Gaussians' sizes, which vary
@@ -39,7 +42,9 @@ from igi_jax.errors import InputError
 
 GB = 1e9
 BASE = 0.9 * GB  # Python, JAX, XLA and the compiled programs
-PER_PIXEL = {"quadtree": 400.0, "random": 60.0, "random-gi": 60.0}  # bytes per canvas pixel
+# Bytes per canvas pixel. The net's 1,100 B bounds its 1 MP runs (the model: 2.2 GB on the
+# 1536×768 canvas measured at 1.94 GB); it is calibrated at ~1 MP only.
+PER_PIXEL = {"quadtree": 400.0, "net": 1100.0, "random": 60.0, "random-gi": 60.0}
 PER_GAUSSIAN = 1000.0  # bytes per Gaussian (params, optimiser state, gradients, lists)
 DEFAULT_PER_PIXEL = 400.0  # inits without a measurement of their own
 ENV_VAR = "IGI_MEMORY_LIMIT"  # e.g. "8G", "512M" or a number of bytes

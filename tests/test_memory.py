@@ -63,3 +63,16 @@ def test_env_overrides_the_device(monkeypatch):
     monkeypatch.setenv(memory.ENV_VAR, "lots")
     with pytest.raises(InputError, match="expected a size"):
         memory.available_bytes()
+
+
+# Peak RSS of `igi fit PHOTO --init net --steps 20` (/usr/bin/time -v, CPU, 2026-12-04) and the
+# 1.79–1.92 GiB peaks of issue 33 (on 1–1.1 MP photos, canvas 1536×768 or 1536×1024).
+NET_PEAKS = [((850, 1276), 1.964e9), ((730, 1436), 1.941e9), ((730, 1436), 1.92 * 2**30)]
+
+
+@pytest.mark.parametrize("size, peak", NET_PEAKS)
+def test_the_model_bounds_the_measured_net_peaks(size, peak):
+    from igi_jax.compile_cache import canvas_size
+
+    h, w = canvas_size(*size)
+    assert memory.estimate_bytes(h * w, "net") >= peak
