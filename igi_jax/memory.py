@@ -42,9 +42,9 @@ from igi_jax.errors import InputError
 
 GB = 1e9
 BASE = 0.9 * GB  # Python, JAX, XLA and the compiled programs
-# Bytes per canvas pixel. The net's 1,100 B bounds its 1 MP runs (the model: 2.2 GB on the
-# 1536×768 canvas measured at 1.94 GB); it is calibrated at ~1 MP only.
-PER_PIXEL = {"quadtree": 400.0, "net": 1100.0, "random": 60.0, "random-gi": 60.0}
+# Bytes per canvas pixel. The net's 1,200 B bounds its 1 MP runs, the 1.92 GiB (2.06 GB)
+# even on the smallest 1 MP canvas, 1024×1024 (the model: 2.16 GB); calibrated at ~1 MP only.
+PER_PIXEL = {"quadtree": 400.0, "net": 1200.0, "random": 60.0, "random-gi": 60.0}
 PER_GAUSSIAN = 1000.0  # bytes per Gaussian (params, optimiser state, gradients, lists)
 DEFAULT_PER_PIXEL = 400.0  # inits without a measurement of their own
 ENV_VAR = "IGI_MEMORY_LIMIT"  # e.g. "8G", "512M" or a number of bytes
