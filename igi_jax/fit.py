@@ -256,6 +256,8 @@ def fit(
     height, width = g.height, g.width
     if target.shape != (height, width, 3):
         raise ValueError(f"target shape {target.shape} does not match Gaussians sized {(height, width, 3)}")
+    if cfg.steps == 0:  # nothing to optimise: one forward render, no fit program compiled
+        return _unfitted(g, target, init_seconds, cfg.backend, callback, 0 in snapshots)
     canvas = _canvas(height, width, cfg)
     cfg = _size_rule(cfg, canvas)
     wanted = render_api.required_capacity(g.means(), g.covariances(), g.mask, *canvas, backend=cfg.backend)
@@ -318,4 +320,40 @@ def fit(
         fit_seconds=fit_seconds,
         capacity=capacity,
         snapshots=kept,
+    )
+
+
+def _unfitted(
+    g: Gaussians,
+    target: np.ndarray,  # [H, W, 3]
+    init_seconds: float,
+    backend: str,
+    callback: Callable[[dict[str, float]], Any] | None,
+    keep: bool,
+) -> FitResult:
+    """:func:`fit` of 0 steps: the init's render and PSNR (the block's step-0 values: PSNR of the
+    clamped render, image unclamped). ``compile_seconds`` is the render's compile plus the render."""
+    t = time.perf_counter()
+    means, cov = g.means(), g.covariances()
+    capacity = render_api.required_capacity(means, cov, g.mask, g.height, g.width, backend=backend)
+    render = jax.jit(
+        lambda m, c, col, mask: render_api.render(
+            m, c, col, mask, g.height, g.width, capacity=capacity, backend=backend
+        )
+    )
+    image = jax.block_until_ready(render(means, cov, g.colors, g.mask))
+    psnr = float(metrics.psnr(image, jnp.asarray(target)))
+    history = [{"step": 0, "seconds": init_seconds, "psnr": psnr, "loss": float("nan")}]
+    if callback:
+        callback(history[-1])
+    return FitResult(
+        gaussians=g,
+        image=image,
+        history=history,
+        steps=0,
+        init_seconds=init_seconds,
+        compile_seconds=time.perf_counter() - t,
+        fit_seconds=0.0,
+        capacity=capacity,
+        snapshots={0: np.asarray(image)} if keep else {},
     )
