@@ -150,10 +150,17 @@ def png_writer(image: np.ndarray) -> Writer:
 # Images
 
 
-def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> tuple[np.ndarray, list[str]]:
+HUGE_REMEDY = "downscale it on load with --max-side N"  # igi fit's; other commands pass theirs
+
+
+def load_image(
+    path: str | os.PathLike, *, max_side: int | None = None, huge_remedy: str = HUGE_REMEDY
+) -> tuple[np.ndarray, list[str]]:
     """Read an image file as ``[H, W, 3]`` float32 in [0, 1].
 
     ``max_side``: downscale (Lanczos, aspect kept) so that the longer side is at most this; noted.
+    ``huge_remedy``: what the refusal of an image over Pillow's pixel limit without ``max_side``
+    tells the user to do.
 
     Returns:
       ``(image, notes)``; ``notes`` lists every conversion applied (empty for 8-bit RGB).
@@ -173,7 +180,7 @@ def load_image(path: str | os.PathLike, *, max_side: int | None = None) -> tuple
             limit = Image.MAX_IMAGE_PIXELS
             with _bomb_limit_lifted(), Image.open(path) as im:  # the header only: no pixels yet
                 if limit is not None and im.width * im.height > limit:
-                    im = _reduced_huge(im, path, limit, max_side, notes)
+                    im = _reduced_huge(im, path, limit, max_side, notes, huge_remedy)
                 else:
                     im.load()
                 if getattr(im, "n_frames", 1) > 1:
@@ -231,7 +238,7 @@ def _bomb_limit_lifted():
 
 
 def _reduced_huge(
-    im: Image.Image, path: Path, limit: int, max_side: int | None, notes: list[str]
+    im: Image.Image, path: Path, limit: int, max_side: int | None, notes: list[str], remedy: str
 ) -> Image.Image:
     """Decode an image over Pillow's pixel ``limit`` shrunk in 8 bits, or refuse it.
 
@@ -244,9 +251,7 @@ def _reduced_huge(
     w, h = im.size
     size = f"{w}×{h} px ({w * h / 1e6:,.0f} MP, over Pillow's {limit / 1e6:.0f} MP safety limit)"
     if max_side is None:
-        raise InputError(
-            f"{path}: {size} is too large to fit at full size; downscale it on load with --max-side N"
-        )
+        raise InputError(f"{path}: {size} is too large to fit at full size; {remedy}")
     factor = max(1, max(w, h) // (2 * max_side))
     if im.format == "JPEG" and factor > 1:
         im.draft(im.mode, (-(-w // factor), -(-h // factor)))  # decodes at 1/2, 1/4 or 1/8 scale

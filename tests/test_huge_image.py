@@ -90,7 +90,7 @@ def test_igi_fit_huge_image_is_one_line(tmp_path):
         assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
 
 
-def test_dataset_batch_survives_a_huge_image(tmp_path):
+def test_dataset_batch_survives_a_huge_image(tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
     smooth_png(data / "a.png", 32, 40)
@@ -102,3 +102,6 @@ def test_dataset_batch_survives_a_huge_image(tmp_path):
     assert code == 2
     entries = json.loads((out / "results.json").read_text())["entries"]
     assert sorted({e["image"] for e in entries}) == ["a", "c"]
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("evaluate.py: error: ") and "b.png: 20000×20000 px" in line, line
+    assert "shrink the file first" in line and "--max-side" not in line, line  # evaluate.py has none

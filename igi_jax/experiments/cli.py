@@ -183,12 +183,9 @@ def run_experiment(exp: Experiment, argv: list[str], *, stop_after: str | None, 
         f"{runner.fitted} entries computed, {len(data['entries']) - runner.fitted} reused; wrote "
         f"{out / 'results.json'}, {out / 'report.md'}, {', '.join(p.name for p in written)}"
     )
-    if runner.failed:
-        print(
-            f"evaluate.py: error: {len(runner.failed)} image(s) could not be read and have no entries: "
-            f"{', '.join(runner.failed)} (the reasons are above)",
-            file=sys.stderr,
-        )
+    if runner.failed:  # one line per image, after the others' results: the batch went on
+        for reason in runner.failed.values():
+            print(f"evaluate.py: error: {reason}; it has no entries", file=sys.stderr)
         return 2
     if runner.left:
         print(

@@ -54,7 +54,10 @@ def find_images(folder: str | os.PathLike) -> list[Path]:
 
 def load_dataset_image(path: Path, downscale: int) -> np.ndarray:
     """``[H, W, 3]`` float32 in [0, 1], box-downscaled by ``downscale`` (area average)."""
-    image, _ = io.load_image(path)
+    # No --max-side here: the results are for the images as they are.
+    image, _ = io.load_image(
+        path, huge_remedy="shrink the file first (evaluate.py reads images at full size)"
+    )
     if downscale > 1:
         im = Image.fromarray(np.round(image * 255).astype(np.uint8))
         im = im.resize((im.width // downscale, im.height // downscale), Image.BOX)
