@@ -39,7 +39,8 @@ def measure_fit(fit_dir: str | os.PathLike, *, backend: str = "auto") -> dict[st
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise io.InputError(f"{fit_dir}: unreadable metrics.json ({e})") from None
     g = gaussians_file.load_gaussians(fit_dir / "gaussians.npz")
-    target, _ = io.load_image(image_path)
+    # A fit made with --max-side holds the downscaled size; the same load gives the same target.
+    target, _ = io.load_image(image_path, max_side=max(g.height, g.width))
     if target.shape[:2] != (g.height, g.width):
         raise io.InputError(
             f"{fit_dir}: Gaussians are {g.width}×{g.height} but {image_path} is "

@@ -105,3 +105,15 @@ def test_dataset_batch_survives_a_huge_image(tmp_path, capsys):
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("evaluate.py: error: ") and "b.png: 20000×20000 px" in line, line
     assert "shrink the file first" in line and "--max-side" not in line, line  # evaluate.py has none
+
+
+def test_a_fit_made_with_max_side_can_be_remeasured(tmp_path):
+    from igi_jax import cli, evaluate
+
+    png = smooth_png(tmp_path / "a.png", 60, 72)
+    out = tmp_path / "fits" / "a"
+    argv = ["fit", png, "--max-side", "36", "--init", "random", "--gaussians", "80", "--steps", "5"]
+    assert cli.main([str(a) for a in [*argv, "--backend", "dense", "--out", out, "--quiet"]]) == 0
+    report = evaluate.measure_fits(tmp_path / "fits", backend="dense", log=lambda _: None)
+    stored = json.loads((out / "metrics.json").read_text())
+    assert report["failed"] == 0 and abs(report["mean"]["psnr"] - stored["psnr"]) < 1e-3
