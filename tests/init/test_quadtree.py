@@ -142,7 +142,8 @@ def test_geometry_ellipses_circles_colours():
     img = _synthetic(60, 80, seed=6)
     means, cov, colors, info = quadtree_geometry(img, min_std=0.0)
     n = info["gaussians"]
-    assert n == info["ellipses"] + info["circles"] == len(means) == len(cov) == len(colors)
+    assert n == info["ellipses"] + info["circles"] + info["edge_gaussians"] == len(means) == len(cov)
+    assert len(colors) == n
     assert info["triangles"] == info["ellipses"] + info["dropped_outside"] + info["dropped_ratio"]
     assert np.all(means >= 0) and np.all(means <= [80, 60])
     # The colours are the unblurred image at the centres: an independent bilinear (scipy, float64).
@@ -153,9 +154,21 @@ def test_geometry_ellipses_circles_colours():
     np.testing.assert_allclose(colors, want, atol=2e-6)  # float32 sampling
     np.testing.assert_array_equal(colors, sample_bilinear(img, means))
 
-    # Reproduce the ellipses and the extra circles independently.
-    pts = leaf_points(quadtree_leaves(img), 60, 80)
-    verts = np.concatenate([pts, [[0, 0], [80, 0], [0, 60], [80, 60]]])
+    # Reproduce the edge points, the ellipses, the extra circles and the edge Gaussians independently.
+    leaves = quadtree_leaves(img)
+    pts = leaf_points(leaves, 60, 80)
+    edge = {(0.0, 0.0), (80.0, 0.0), (0.0, 60.0), (80.0, 60.0)}
+    for x0, y0, x1, y1 in leaves:
+        if x0 >= 80 or y0 >= 60:
+            continue  # all padding
+        cx, cy = min((x0 + x1) / 2, 80), min((y0 + y1) / 2, 60)
+        edge |= {(cx, 0.0)} if y0 == 0 else set()
+        edge |= {(cx, 60.0)} if y1 >= 60 else set()
+        edge |= {(0.0, cy)} if x0 == 0 else set()
+        edge |= {(80.0, cy)} if x1 >= 80 else set()
+    edge = np.array(sorted(edge))
+    assert info["edge_gaussians"] == len(edge)
+    verts = np.concatenate([pts, edge])
     tri = triangulate(verts)
     c, semi, _ = triangle_ellipses(verts[tri.triangles])
     keep = semi[:, 0] <= 10 * semi[:, 1]
@@ -166,10 +179,17 @@ def test_geometry_ellipses_circles_colours():
     add = vertex_area > 2 * vertex_area.mean()
     assert info["circles"] == add.sum() > 0 and info["ellipses"] == keep.sum()
     radius = 0.4 * np.sqrt(vertex_area[add] / vertex_area.mean() * area.mean() / np.pi)
-    ne = info["ellipses"]
+    ne, nc = info["ellipses"], info["circles"]
     np.testing.assert_allclose(means[:ne], c[keep])
-    np.testing.assert_allclose(means[ne:], verts[add])
-    np.testing.assert_allclose(cov[ne:], np.stack([radius, 0 * radius, radius], 1) ** 2 * 0.54**2, atol=1e-12)
+    np.testing.assert_allclose(means[ne : ne + nc], verts[add])
+    want_cov = np.stack([radius, 0 * radius, radius], 1) ** 2 * 0.54**2
+    np.testing.assert_allclose(cov[ne : ne + nc], want_cov, atol=1e-12)
+    # Edge Gaussians: on the outermost pixel centres, semi-axis half the mean distance to the two
+    # nearest edge points.
+    dist = np.linalg.norm(edge[:, None] - edge[None], axis=-1)
+    half = 0.5 * np.sort(dist, axis=1)[:, 1:3].mean(axis=1)
+    np.testing.assert_allclose(means[ne + nc :], np.clip(edge, 0.5, [79.5, 59.5]))
+    np.testing.assert_allclose(cov[ne + nc :], np.stack([half, 0 * half, half], 1) ** 2 * 0.54**2, atol=1e-12)
     det = cov[:ne, 0] * cov[:ne, 2] - cov[:ne, 1] ** 2
     np.testing.assert_allclose(np.sqrt(det), 0.54**2 * semi[keep, 0] * semi[keep, 1], rtol=1e-9)
 
@@ -212,9 +232,12 @@ def test_small_and_flat_images(shape, flat):
 
 
 @pytest.mark.parametrize("shape", [(1, 50, 3), (50, 1, 3), (2, 64, 3)])
-def test_thin_image_raises(shape):
-    with pytest.raises(ValueError, match="too thin"):
-        quadtree_geometry(np.random.default_rng(0).uniform(size=shape))
+def test_thin_image_is_covered_by_its_edge_points(shape):
+    # With the corners alone every triangle was too thin and the init refused the image.
+    means, cov, _, info = quadtree_geometry(np.random.default_rng(0).uniform(size=shape))
+    assert info["edge_gaussians"] > 4 and info["gaussians"] >= info["edge_gaussians"]
+    assert np.all(means >= 0) and np.all(means <= [shape[1], shape[0]])
+    assert np.all(cov[:, 0] * cov[:, 2] - cov[:, 1] ** 2 > 0)
 
 
 @pytest.mark.parametrize(
