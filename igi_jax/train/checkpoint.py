@@ -51,6 +51,22 @@ class _NoMetricsWarning(logging.Filter):
 logging.getLogger("absl").addFilter(_NoMetricsWarning())
 
 
+class _FailedReadEchoes(logging.Filter):
+    """Once a restore has failed (and been reported in one line), drop asyncio's "exception was
+    never retrieved" records: they are the other concurrent reads of the same damaged folder,
+    logged when collected, possibly after :func:`_wait_quiet`, through a handler that holds the
+    real stderr."""
+
+    active = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.active and "exception was never retrieved" in record.getMessage())
+
+
+_ECHOES = _FailedReadEchoes()
+logging.getLogger("asyncio").addFilter(_ECHOES)
+
+
 class _IteratorState:
     """A saved grain iterator state, in the shape grain's checkpoint handler reads and writes.
 
@@ -156,6 +172,7 @@ def _try_restore(mgr: ocp.CheckpointManager, step: int, abstract_state: Any) -> 
             return restore(mgr, step, abstract_state)
         except Exception as e:  # a damaged folder raises anything from JSON to tensorstore errors
             reason = _reason(e)
+            _ECHOES.active = True
         _wait_quiet(captured)  # out of the except block: the failed reads can now be collected
         return reason
     finally:

@@ -57,7 +57,7 @@ def test_bad_weights_and_flags(png, tmp_path, capsys):
     assert rc == 2 and "--init net only" in err
     for bad in ("nan", "inf", "0", "-1"):
         rc, err = _run(capsys, "fit", png, "--init", "net", "--net-shrink", bad, "--out", tmp_path / "o")
-        assert rc == 2 and "net_shrink must be a number in (0, 4]" in err, bad
+        assert rc == 2 and "--net-shrink must be a number in (0, 4]" in err, bad
     assert not (tmp_path / "o").exists()
 
 
