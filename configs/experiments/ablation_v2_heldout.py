@@ -23,6 +23,7 @@ WEIGHTS = {
     "v2_warm_width": "runs/v2_warm_width/latest.npz",
     "v2_warm_lookahead": "runs/v2_warm_lookahead/latest.npz",
     "v2_warm_width2": "runs/v2_warm_width2/latest.npz",
+    "v2_warm_width3": "runs/v2_warm_width3/latest.npz",
 }
 
 
