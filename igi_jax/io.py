@@ -257,11 +257,7 @@ def _reduced_huge(
         im.draft(im.mode, (-(-w // factor), -(-h // factor)))  # decodes at 1/2, 1/4 or 1/8 scale
     bands = len(im.getbands())
     need = im.width * im.height * bands * (2 if im.mode in ("P", "1") else 1)  # + the RGB(A) copy
-    have = (
-        float(memory.parse_bytes(os.environ[memory.ENV_VAR]))
-        if os.environ.get(memory.ENV_VAR)
-        else memory.host_bytes()
-    )
+    have = memory.host_limit_bytes()
     if have is not None and need > have:
         raise InputError(
             f"{path}: {size} needs {need / memory.GB:.1f} GB to decode, "

@@ -88,11 +88,18 @@ def available_bytes() -> float | None:
     Raises:
       InputError: ``$IGI_MEMORY_LIMIT`` is not a size.
     """
+    device = None if os.environ.get(ENV_VAR) else device_bytes()
+    return device if device is not None else host_limit_bytes()
+
+
+def host_limit_bytes() -> float | None:
+    """Host memory a decode may use: ``$IGI_MEMORY_LIMIT``, else :func:`host_bytes`.
+
+    Raises:
+      InputError: ``$IGI_MEMORY_LIMIT`` is not a size.
+    """
     if os.environ.get(ENV_VAR):
         return float(parse_bytes(os.environ[ENV_VAR]))
-    device = device_bytes()
-    if device is not None:
-        return device
     return host_bytes()
 
 
