@@ -24,6 +24,7 @@ WEIGHTS = {
     "v2_warm_lookahead": "runs/v2_warm_lookahead/latest.npz",
     "v2_warm_width2": "runs/v2_warm_width2/latest.npz",
     "v2_warm_width3": "runs/v2_warm_width3/latest.npz",
+    "v2_warm_width4": "runs/v2_warm_width4/latest.npz",
 }
 
 
