@@ -9,6 +9,8 @@ that is not verified on this (non-CPU) platform warns, naming the kernel.
 
 from __future__ import annotations
 
+import functools
+import sys
 import warnings
 
 import jax
@@ -20,6 +22,30 @@ KERNELS = ("splat", "dither")  # the ops of pallas_kernels/
 # the reference, forward and backward). The only place to flip once a GPU run passes, e.g.
 # ``{"gpu": frozenset({"splat", "dither"})}``. Interpret mode is not listed: CI runs it on CPU.
 VERIFIED_PALLAS: dict[str, frozenset[str]] = {"gpu": frozenset()}
+
+# Whether ``"auto"`` may pick the C++ splat kernel on CPU (:mod:`pallas_kernels.splat_native`): set
+# once its parity tests (tests/kernels/test_splat_native.py) and ``bench/render.py`` passed.
+VERIFIED_NATIVE = False
+
+
+def native_ready() -> bool:
+    """Whether ``"auto"`` renders with the native CPU kernel here: verified, and it builds.
+
+    A build that fails (or no compiler) prints one note on stderr, once, and keeps the XLA path.
+    """
+    if not VERIFIED_NATIVE:
+        return False
+    from pallas_kernels import splat_native
+
+    reason = splat_native.unavailable_reason()
+    if reason is not None:
+        _note_once(f"igi-jax: using the XLA CPU renderer; {reason}")
+    return reason is None
+
+
+@functools.cache
+def _note_once(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def is_verified(kernel: str, platform: str | None = None) -> bool:

@@ -190,7 +190,9 @@ def solve_colors_with_info(
         capacity = render_api.required_capacity(means, cov, g.mask, *canvas, backend=backend)
     # The reference backend caches every chunk's weights: size that store from the data (a cheap
     # count) rather than the binning's worst case, several times larger.
-    max_chunks = render_api.required_chunks(means, cov, g.mask, *canvas) if backend == "reference" else 0
+    max_chunks = (
+        render_api.required_chunks(means, cov, g.mask, *canvas) if backend in render_api.CELL_BACKENDS else 0
+    )
     family = ("solve", canvas, backend, precondition)
     n, capacity, max_chunks = compile_cache.choose(family, (g.capacity, capacity, max_chunks))
     program, compile_seconds = compile_cache.compiled(

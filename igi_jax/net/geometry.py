@@ -36,13 +36,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from igi_jax import backend as backend_lib
-from igi_jax import binning as binning_lib
 from igi_jax.buckets import bucket
 from igi_jax.covariance import SIGMA_MAX
 from igi_jax.geometry import ellipse as ellipse_lib
 from igi_jax.geometry import triangulate as tri_lib
 from igi_jax.geometry.dither import dither
-from pallas_kernels import splat_reference as rasterize_lib
+from igi_jax.render import api as render_api
 
 # The Σ field's scale activation is bounded by this factor of the ellipse semi-axes.
 MAX_SCALE_FACTOR = 3.0
@@ -90,8 +89,9 @@ class Geometry:
         return np.asarray(self.mask).sum(axis=-1)
 
 
-def _cell(backend: str) -> int:
-    return rasterize_lib.DEFAULT_CELL if backend == "reference" else binning_lib.TILE
+def _dither_backend(backend: str) -> str:
+    """The dithering backend for a render backend name (the native CPU kernel renders only)."""
+    return backend_lib.resolve_backend("reference" if backend == "cpu-native" else backend, kernel="dither")
 
 
 def render_capacity_bound(
@@ -158,7 +158,7 @@ def dither_batch(ppm: jax.Array, k: int, *, backend: str = "auto") -> tuple[jax.
       ``points [B, P, 2]`` float32 pixels (−1 padded, ``P = ceil(H/k)·ceil(W/k)``) and
       ``counts [B]`` int32, the real points of each image.
     """
-    backend = backend_lib.resolve_backend(backend)
+    backend = _dither_backend(backend)
     _, points, counts = jax.vmap(lambda p: dither(p, k, backend=backend))(ppm)
     return points, counts
 
@@ -230,7 +230,7 @@ def geometry_from_points(
     points, counts = np.asarray(points), np.asarray(counts)
     if points.ndim != 3 or points.shape[-1] != 2 or counts.shape != points.shape[:1]:
         raise ValueError(f"points must be [B, P, 2] with counts [B], got {points.shape} and {counts.shape}")
-    backend = backend_lib.resolve_backend(backend)
+    backend = render_api.resolve_backend(backend)
     per_image = [p[: int(c)] for p, c in zip(points, counts, strict=True)]
     b = len(per_image)
     t1 = time.perf_counter()
@@ -241,7 +241,7 @@ def geometry_from_points(
     else:
         tris = [triangles_from_points(p, height, width) for p in per_image]
     t2 = time.perf_counter()
-    cell = _cell(backend)
+    cell = render_api.list_cell(backend)
     need = max(render_capacity_bound(t.vertices, t.semi_axes[:, 0], height, width, cell=cell) for t in tris)
     geom = pad_batch(tris, capacity, max(bucket(need, minimum=1024), int(min_render_capacity)), backend)
     t3 = time.perf_counter()
@@ -276,9 +276,8 @@ def host_geometry_with_info(
         raise ValueError(f"ppm must be [B, H, W], got shape {ppm.shape}")
     if not np.isfinite(ppm).all():
         raise ValueError("ppm contains NaN or inf")
-    backend = backend_lib.resolve_backend(backend)
     t0 = time.perf_counter()
-    points, counts = jax.device_get(_dither_batch_jit(jnp.asarray(ppm), k, backend=backend))
+    points, counts = jax.device_get(_dither_batch_jit(jnp.asarray(ppm), k, backend=_dither_backend(backend)))
     t1 = time.perf_counter()
     geom, info = geometry_from_points(
         points,

@@ -16,16 +16,29 @@ from igi_jax.gaussians import Gaussians
 from igi_jax.render.dense import render_dense
 from pallas_kernels import splat_reference as rasterize_lib
 
-BACKENDS = (*backend_lib.KERNEL_BACKENDS, "dense")
+BACKENDS = (*backend_lib.KERNEL_BACKENDS, "dense", "cpu-native")
+# The backends that render from 8×8-pixel cell lists (the rest use 16×16 tiles).
+CELL_BACKENDS = ("reference", "cpu-native")
 
 
 def resolve_backend(backend: str) -> str:
     """Validate a render backend name and resolve ``"auto"`` for the splat kernel.
 
     ``"auto"`` is ``"pallas"`` only where :data:`igi_jax.backend.VERIFIED_PALLAS` lists the splat
-    kernel for this platform, else ``"reference"``; see :func:`igi_jax.backend.resolve_backend`.
+    kernel for this platform (see :func:`igi_jax.backend.resolve_backend`); on CPU it is
+    ``"cpu-native"`` where :data:`igi_jax.backend.VERIFIED_NATIVE` is set and the C++ kernel
+    builds here (:mod:`pallas_kernels.splat_native`; else one note on stderr), else ``"reference"``.
+    ``"cpu-native"`` asked for by name and not buildable raises, with the reason.
     """
-    return backend_lib.resolve_backend(backend, extra=("dense",), kernel="splat")
+    resolved = backend_lib.resolve_backend(backend, extra=("dense", "cpu-native"), kernel="splat")
+    if backend == "auto" and resolved == "reference" and jax.default_backend() == "cpu":
+        return "cpu-native" if backend_lib.native_ready() else "reference"
+    if resolved == "cpu-native":
+        from pallas_kernels import splat_native
+
+        if (reason := splat_native.unavailable_reason()) is not None:
+            raise ValueError(f"backend 'cpu-native' is unavailable: {reason}")
+    return resolved
 
 
 def required_capacity(
@@ -42,12 +55,13 @@ def required_capacity(
     The reference backend lists (Gaussian, 8×8 cell) entries, the Pallas kernels (Gaussian,
     16×16 tile) pairs; both are counted without sorting.
     """
-    n = int(_count(means, cov, mask, height, width, _cell(resolve_backend(backend))))
+    n = int(_count(means, cov, mask, height, width, list_cell(resolve_backend(backend))))
     return bucket(n, minimum=1024)
 
 
-def _cell(backend: str) -> int:
-    return rasterize_lib.DEFAULT_CELL if backend == "reference" else binning_lib.TILE
+def list_cell(backend: str) -> int:
+    """Cell size (pixels) of a resolved backend's binning: 8 for the CPU paths, 16 for Pallas."""
+    return rasterize_lib.DEFAULT_CELL if backend in CELL_BACKENDS else binning_lib.TILE
 
 
 _count = jax.jit(binning_lib.count_entries, static_argnums=(3, 4, 5))
@@ -163,6 +177,13 @@ def _render_binned(means, cov, colors, mask, height, width, capacity, backend, c
             means, cov, mask, height, width, capacity, cell=rasterize_lib.DEFAULT_CELL
         )
         image = rasterize_lib.splat_reference(means, conics, colors, b, height, width, chunk=chunk)
+    elif backend == "cpu-native":
+        from pallas_kernels import splat_native
+
+        nb = splat_native.bin_gaussians(
+            means, cov, mask, height, width, capacity, cell=rasterize_lib.DEFAULT_CELL
+        )
+        image, b = splat_native.rasterize(means, conics, colors, nb, height, width), nb.binning
     else:
         from pallas_kernels import splat  # deferred: Pallas imports are heavy and GPU-oriented
 
@@ -208,7 +229,8 @@ def color_operator(
             means, cov, mask, height, width, backend=kwargs.get("backend", "auto")
         )
     means, cov = jax.lax.stop_gradient(means), jax.lax.stop_gradient(cov)
-    if resolve_backend(kwargs.get("backend", "auto")) == "reference" and kwargs.get("capacity"):
+    # The weight store serves both cell backends: with a fixed geometry it beats re-splatting.
+    if resolve_backend(kwargs.get("backend", "auto")) in CELL_BACKENDS and kwargs.get("capacity"):
         chunk = kwargs.get("chunk", rasterize_lib.DEFAULT_CHUNK)
         if max_chunks is None and concrete:
             max_chunks = required_chunks(means, cov, mask, height, width, chunk=chunk)
