@@ -12,6 +12,9 @@ pipelined loop of :mod:`igi_jax.train.loop` two ways, side by side on the same b
   behind the in-flight update, so the host stage cannot overlap it;
 * ``device_dither``: the loop as it is: the predict stage dithers, the host gets only points.
 
+``--render reference`` keeps the train step's render on the XLA path where ``auto`` would pick the
+native CPU kernel (:data:`igi_jax.backend.VERIFIED_NATIVE`): the before / after of that kernel.
+
 Prints one line of JSON (appended to ``bench/results/train_throughput.jsonl`` with ``--record``).
 """
 
@@ -70,7 +73,14 @@ def main() -> None:
     p.add_argument("--batch", type=int)
     p.add_argument("--repeats", type=int, default=3, help="alternating runs of each loop variant")
     p.add_argument("--record", action="store_true")
+    p.add_argument("--render", choices=("auto", "reference"), default="auto", help="see the docstring")
     args = p.parse_args()
+    if args.render == "reference":
+        from igi_jax import backend as backend_lib
+
+        backend_lib.VERIFIED_NATIVE = False
+    from igi_jax.render import api as render_api
+
     cfg = config_lib.load(args.config)
     changes = {k: v for k, v in (("crop", args.crop), ("batch_per_device", args.batch)) if v}
     cfg = config_lib.with_data(cfg, **changes)
@@ -107,6 +117,7 @@ def main() -> None:
     params = sum(x.size for x in jax.tree.leaves(st.abstract_state))
     out = {
         "config": args.config,
+        "render": render_api.resolve_backend("auto"),
         "net": cfg.net,
         "devices": jax.device_count(),
         "batch": b,

@@ -10,8 +10,10 @@ process on identical inputs, one after the other:
   ``fori_loop`` blocks; ``baselines.torch_gi.fit``: an eager loop), median over blocks of
   ``--block`` steps (each block also renders once for its PSNR log, in both); compilation excluded.
 
-Prints absolute numbers and ratios and writes ``bench/results/vs_torch.txt``. The CPU is shared:
-the load average is printed before and after. Run: ``python bench/vs_torch.py``.
+JAX runs twice, on the tiled XLA path (``reference``) and on the native C++ kernel
+(``cpu-native``, when it builds here). Prints absolute numbers and ratios and writes
+``bench/results/vs_torch.txt``. The CPU is shared: the load average is printed before and after.
+Run: ``python bench/vs_torch.py``.
 """
 
 from __future__ import annotations
@@ -95,51 +97,74 @@ def main(argv: list[str] | None = None) -> int:
         g = gaussians_file.load_gaussians(path)
         tg = torch_gi.TorchGaussians.load(path)
 
-    # Render: forward from the raw parameters, synchronised.
+    from pallas_kernels import splat_native
+
+    backends = ["reference"] + (["cpu-native"] if splat_native.available() else [])
     cap = required_capacity(g.means(), g.covariances(), g.mask, h, w, backend="reference")
-    jax_render = jax.jit(lambda p: render_gaussians(g.with_params(p), capacity=cap, backend="reference"))
     params = g.params()
     with torch.no_grad():
         img_t = tg(args.cell).numpy()
-    diff = float(np.max(np.abs(img_t - np.asarray(jax_render(params)))))
-    say(f"max |torch − jax| render difference: {diff:.2e}")
-    t_jax = _median_time(lambda: jax.block_until_ready(jax_render(params)), args.repeats)
 
     def torch_render():
         with torch.no_grad():
             tg(args.cell)
 
     t_torch = _median_time(torch_render, args.repeats)
-
-    # Fit steps, as each fitter runs them (compilation excluded by igi_jax.fit.fit).
-    n_jax = args.block * args.jax_blocks
-    res = fit(g, target, FitConfig(steps=n_jax, log_every=args.block, backend="reference"))
-    s_jax = _step_seconds(res.history)
     n_torch = args.block * args.torch_blocks
     tres = torch_gi.fit(tg, target, FitConfig(steps=n_torch, log_every=args.block), cell=args.cell)
     s_torch = _step_seconds(tres.history)
-    common = min(n_jax, n_torch)
-    psnr_j = next(x["psnr"] for x in res.history if x["step"] == common)
+    # Render: forward from the raw parameters, synchronised; fit steps as each fitter runs them
+    # (compilation excluded by igi_jax.fit.fit).
+    jax_rows = {}
+    for be in backends:
+        jax_render = jax.jit(lambda p, be=be: render_gaussians(g.with_params(p), capacity=cap, backend=be))
+        diff = float(np.max(np.abs(img_t - np.asarray(jax_render(params)))))
+        t_jax = _median_time(
+            lambda jax_render=jax_render: jax.block_until_ready(jax_render(params)), args.repeats
+        )
+        res = fit(g, target, FitConfig(steps=args.block * args.jax_blocks, log_every=args.block, backend=be))
+        jax_rows[be] = (t_jax, _step_seconds(res.history), res, diff)
+    say("max |torch − jax| render difference: " + ", ".join(f"{be} {r[3]:.2e}" for be, r in jax_rows.items()))
+    common = min(args.block * args.jax_blocks, n_torch)
     psnr_t = next(x["psnr"] for x in tres.history if x["step"] == common)
 
     say("")
-    say("| | JAX (igi_jax) | PyTorch baseline | PyTorch / JAX |")
-    say("|---|---|---|---|")
-    say(
-        f"| render, ms (median of {args.repeats}) | {t_jax * 1e3:.1f} | {t_torch * 1e3:.1f} | "
-        f"{t_torch / t_jax:.2f}× |"
+    head = " | ".join(f"JAX {be}" for be in backends)
+    ratios = " | ".join(f"PyTorch / JAX {be}" for be in backends)
+    say(f"| | {head} | PyTorch baseline | {ratios} |")
+    say("|---|" + "---|" * (2 * len(backends) + 1))
+    t = [jax_rows[be][0] for be in backends]
+    s_ = [jax_rows[be][1] for be in backends]
+
+    def row(label, jax_vals, torch_val, fmt, ratio):
+        cells = [fmt.format(v) for v in jax_vals] + [fmt.format(torch_val)] + [ratio(v) for v in jax_vals]
+        say(f"| {label} | " + " | ".join(cells) + " |")
+
+    row(
+        f"render, ms (median of {args.repeats})",
+        [x * 1e3 for x in t],
+        t_torch * 1e3,
+        "{:.1f}",
+        lambda v: f"{t_torch * 1e3 / v:.2f}×",
     )
-    say(f"| render FPS | {1 / t_jax:.1f} | {1 / t_torch:.2f} | {t_jax / t_torch:.3f}× |")
-    say(
-        f"| fit step (fwd + bwd + Adan), ms (median over blocks of {args.block}) | {s_jax * 1e3:.1f} | "
-        f"{s_torch * 1e3:.1f} | {s_torch / s_jax:.2f}× |"
+    row("render FPS", [1 / x for x in t], 1 / t_torch, "{:.2f}", lambda v: f"{(1 / t_torch) / v:.3f}×")
+    row(
+        f"fit step (fwd + bwd + Adan), ms (median over blocks of {args.block})",
+        [x * 1e3 for x in s_],
+        s_torch * 1e3,
+        "{:.1f}",
+        lambda v: f"{s_torch * 1e3 / v:.2f}×",
     )
-    say(f"| fit steps / s | {1 / s_jax:.2f} | {1 / s_torch:.2f} | {s_jax / s_torch:.3f}× |")
+    row("fit steps / s", [1 / x for x in s_], 1 / s_torch, "{:.2f}", lambda v: f"{(1 / s_torch) / v:.3f}×")
     say("")
-    say(
-        f"JAX compile (fit, excluded above): {res.compile_seconds:.1f} s; PSNR after {common} steps: "
-        f"JAX {psnr_j:.3f} dB, PyTorch {psnr_t:.3f} dB"
-    )
+    for be in backends:
+        res = jax_rows[be][2]
+        psnr_j = next(x["psnr"] for x in res.history if x["step"] == common)
+        say(
+            f"JAX {be}: compile (fit, excluded above) {res.compile_seconds:.1f} s, PSNR after {common} steps "
+            f"{psnr_j:.3f} dB"
+        )
+    say(f"PyTorch: PSNR after {common} steps {psnr_t:.3f} dB")
     say(f"load average after (1/5/15 min): {_load()}")
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

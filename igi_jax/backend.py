@@ -4,7 +4,9 @@ which Pallas kernels have actually run.
 ``"auto"`` picks a kernel's Pallas path only on a platform listed for it in :data:`VERIFIED_PALLAS`
 and the pure-JAX path everywhere else (on CPU the Pallas interpreter is correct but slow).
 ``"pallas"``, ``"pallas-interpret"`` and ``"reference"`` force one; forcing a compiled Pallas kernel
-that is not verified on this (non-CPU) platform warns, naming the kernel.
+that is not verified on this (non-CPU) platform warns, naming the kernel. The render alone has a
+third path on CPU, the C++ kernel (``"cpu-native"``, :data:`VERIFIED_NATIVE`), which
+:func:`igi_jax.render.api.resolve_backend` adds.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ KERNELS = ("splat", "dither")  # the ops of pallas_kernels/
 VERIFIED_PALLAS: dict[str, frozenset[str]] = {"gpu": frozenset()}
 
 # Whether ``"auto"`` may pick the C++ splat kernel on CPU (:mod:`pallas_kernels.splat_native`): set
-# once its parity tests (tests/kernels/test_splat_native.py) and ``bench/render.py`` passed.
-VERIFIED_NATIVE = False
+# once its parity tests (tests/pallas_kernels/test_splat_native.py) passed and ``bench/render.py``
+# measured it ≥ 3× the XLA path's fit step on 1 and 2 cores (bench/results/render_native*.md).
+VERIFIED_NATIVE = True
 
 
 def native_ready() -> bool:

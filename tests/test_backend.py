@@ -29,10 +29,12 @@ def test_auto_without_a_kernel_needs_every_kernel_verified(on_gpu, monkeypatch):
     assert backend_lib.resolve_backend("auto") == "pallas"
 
 
-def test_auto_is_the_reference_on_cpu_even_if_gpu_verified(monkeypatch):
+def test_auto_is_a_cpu_path_on_cpu_even_if_gpu_verified(monkeypatch):
     monkeypatch.setitem(backend_lib.VERIFIED_PALLAS, "gpu", frozenset(backend_lib.KERNELS))
     assert backend_lib.jax.default_backend() == "cpu"
+    monkeypatch.setattr(backend_lib, "VERIFIED_NATIVE", False)
     assert render_api.resolve_backend("auto") == "reference"
+    assert backend_lib.resolve_backend("auto", kernel="dither") == "reference"
 
 
 def test_forced_unverified_pallas_warns_naming_the_kernel(on_gpu):
