@@ -2,7 +2,9 @@
 
     igi fit IMAGE [--init quadtree|net|random|random-gi] [--steps S | --seconds T] [--out DIR] ...
     igi render GAUSSIANS.npz [--scale 2] [--out PNG]
-    igi info GAUSSIANS.npz
+    igi info GAUSSIANS.npz | FILE.igi
+    igi compress IMAGE [--init ...] [--steps S | --seconds T] [--qat-steps Q] [--out FILE.igi]
+    igi decompress FILE.igi [--scale 2] [--out PNG]
 
 Errors a user can cause (bad files, bad flags, absurd sizes) print one line
 ``igi: error: ...`` on stderr and exit with code 2 (1 for operating-system I/O failures); no
@@ -66,19 +68,9 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="igi", description="Instant GaussianImage in JAX: fit images with 2D Gaussians.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-
-    p = sub.add_parser(
-        "fit",
-        help="fit Gaussians to an image",
-        description=(
-            "Fit an image; writes gaussians.npz, render.png, metrics.json and psnr_vs_time.png to "
-            "--out. Defaults come from configs/fit_default.py when it exists, flags override them."
-        ),
-    )
-    p.add_argument("image", type=Path)
+def add_fit_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags that decide a fit (init, budget, optimiser, net options), shared by ``fit`` and
+    ``compress``; :func:`_fit_options` reads them."""
     p.add_argument(
         "--config", type=Path, help="config file with get_config() (default: configs/fit_default.py)"
     )
@@ -97,12 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         metavar="N",
         help="downscale the image on load so that its longer side is at most N pixels",
-    )
-    p.add_argument("--out", type=Path, help="output directory (default out/<image stem>/)")
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the outputs already in --out (the whole folder: no stale file stays)",
     )
     p.add_argument("--kind", choices=KINDS, help="covariance parameterization (default rs)")
     p.add_argument("--optimizer", choices=("adan", "adam"))
@@ -146,6 +132,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, help="render backend (default auto)")
     p.add_argument("--log-every", type=_count, metavar="K", help="steps between progress updates")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="igi", description="Instant GaussianImage in JAX: fit images with 2D Gaussians.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser(
+        "fit",
+        help="fit Gaussians to an image",
+        description=(
+            "Fit an image; writes gaussians.npz, render.png, metrics.json and psnr_vs_time.png to "
+            "--out. Defaults come from configs/fit_default.py when it exists, flags override them."
+        ),
+    )
+    p.add_argument("image", type=Path)
+    add_fit_arguments(p)
+    p.add_argument("--out", type=Path, help="output directory (default out/<image stem>/)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the outputs already in --out (the whole folder: no stale file stays)",
+    )
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("render", help="re-render a fit at any resolution")
@@ -155,9 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, default="auto")
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("info", help="describe a Gaussians file")
-    p.add_argument("gaussians", type=Path, metavar="GAUSSIANS.npz")
+    p = sub.add_parser("info", help="describe a Gaussians file or an .igi file")
+    p.add_argument("gaussians", type=Path, metavar="GAUSSIANS.npz|FILE.igi")
     p.set_defaults(func=cmd_info)
+
+    from igi_jax.codec import cli as codec_cli  # light: it imports JAX only when a command runs
+
+    codec_cli.add_parsers(sub, add_fit_arguments)
     return parser
 
 
@@ -323,6 +335,10 @@ def describe(f: gaussians_file.GaussiansFile, path: Path) -> list[str]:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from igi_jax import gaussians_file
+    from igi_jax.codec import cli as codec_cli
+
+    if codec_cli.is_igi(args.gaussians):
+        return codec_cli.cmd_info(args.gaussians)
 
     print("\n".join(describe(gaussians_file.read_gaussians(args.gaussians), args.gaussians)))
     return 0

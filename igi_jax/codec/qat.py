@@ -1,0 +1,161 @@
+"""Quantisation-aware fine-tuning: the fit's loop with the decoder's quantisers in the render.
+
+The Gaussians train through :func:`igi_jax.codec.quantize.quantize` (straight-through), with the
+fit's own optimiser (:func:`igi_jax.fit.make_optimizer`) and renderer; the quantisers' scale and
+offset and the colour codebooks train beside them with Adam. The loss is the image L2 of the
+*quantised* render plus the VQ codebook / commitment loss, so what the decoder shows is what
+was optimised. Blocks of ``log_every`` steps are one jitted ``fori_loop`` each, and a block whose
+render lists overflowed is re-run with longer ones, as in the fit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from igi_jax import metrics
+from igi_jax.buckets import bucket
+from igi_jax.codec import quantize as q_lib
+from igi_jax.codec.quantize import QuantConfig
+from igi_jax.fit import make_optimizer
+from igi_jax.fit_config import FitConfig
+from igi_jax.gaussians import Gaussians
+from igi_jax.render import api as render_api
+
+VQ_WEIGHT = 1.0  # of the codebook / commitment loss beside the image L2
+SHAPE_LR_SCALE = 0.1  # the quantiser's scale / offset move slower than the Gaussians
+
+
+@dataclasses.dataclass
+class QatResult:
+    """The fine-tuned Gaussians (unquantised), their quantiser state, and the log."""
+
+    gaussians: Gaussians
+    state: q_lib.QState
+    image: jax.Array  # [H, W, 3] the quantised render
+    psnr: float
+    history: list[dict[str, float]]
+    seconds: float
+
+
+def _optimizer(cfg: FitConfig) -> optax.GradientTransformation:
+    labels = q_lib.QState("range", "range", "codebook")
+    return optax.multi_transform(
+        {"range": optax.adam(cfg.lr * SHAPE_LR_SCALE), "codebook": optax.adam(cfg.lr)}, labels
+    )
+
+
+def _build(g: Gaussians, qcfg: q_lib.QuantConfig, cfg: FitConfig, capacity: int):
+    tx_g, tx_q = make_optimizer(cfg), _optimizer(cfg)
+    h, w = g.height, g.width
+
+    def render(params, mask, q):
+        pq = q_lib.quantize(params, q, qcfg)
+        gq = g.with_params(pq)
+        return render_api.render_with_count(
+            gq.means(), gq.covariances(), gq.colors, mask, h, w, capacity=capacity, backend=cfg.backend
+        )
+
+    def loss(params, q, mask, target):
+        image, count = render(params, mask, q)
+        mse = jnp.mean((image - target) ** 2)
+        return mse + VQ_WEIGHT * q_lib.vq_loss(params, q, mask, qcfg), (mse, count)
+
+    def step(_, carry):
+        params, q, sg, sq, max_count, mask, target = carry
+        (_, (_, count)), (gp, gq) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(
+            params, q, mask, target
+        )
+        up, sg = tx_g.update(gp, sg, params)
+        uq, sq = tx_q.update(gq, sq, q)
+        params = jax.tree.map(
+            lambda n, o: jnp.where(mask[:, None], n, o), optax.apply_updates(params, up), params
+        )
+        q = optax.apply_updates(q, uq)
+        q = dataclasses.replace(q, shape_scale=jnp.maximum(q.shape_scale, 1e-6))
+        return params, q, sg, sq, jnp.maximum(max_count, count), mask, target
+
+    @jax.jit
+    def block(params, q, sg, sq, num_steps, mask, target):
+        init = (params, q, sg, sq, jnp.int32(0), mask, target)
+        params, q, sg, sq, max_count, *_ = jax.lax.fori_loop(0, num_steps, step, init)
+        image, count = render(params, mask, q)
+        psnr = metrics.psnr_from_mse(jnp.mean((jnp.clip(image, 0, 1) - target) ** 2))
+        return params, q, sg, sq, psnr, jnp.maximum(max_count, count), image
+
+    return tx_g, tx_q, block
+
+
+def fit_quantized(
+    g: Gaussians,
+    target: np.ndarray,
+    steps: int,
+    qcfg: QuantConfig = QuantConfig(),
+    cfg: FitConfig = FitConfig(),
+    *,
+    key: jax.Array,
+    callback: Callable[[dict[str, float]], Any] | None = None,
+) -> QatResult:
+    """``steps`` quantisation-aware steps from ``g`` (a fitted set) against ``target [H, W, 3]``.
+
+    ``cfg`` gives the optimiser, its rate (the Gaussians'), ``log_every`` and the backend; its
+    ``steps`` and ``seconds`` are not used. ``callback`` gets every log entry (``step``,
+    ``seconds``, ``psnr`` of the quantised render).
+    """
+    target = jnp.asarray(np.asarray(target, np.float32))
+    if target.shape != (g.height, g.width, 3):
+        raise ValueError(
+            f"target shape {target.shape} does not match Gaussians sized {(g.height, g.width, 3)}"
+        )
+    if steps < 0:
+        raise ValueError(f"steps must be ≥ 0, got {steps}")
+    t0 = time.perf_counter()
+    q = q_lib.init_state(g, qcfg, key)
+    params, mask = g.params(), g.mask
+    gq = g.with_params(q_lib.quantize(params, q, qcfg))
+    capacity = bucket(
+        int(
+            1.25
+            * render_api.required_capacity(
+                gq.means(), gq.covariances(), mask, g.height, g.width, backend=cfg.backend
+            )
+        ),
+        minimum=1024,
+    )
+    tx_g, tx_q, block = _build(g, qcfg, cfg, capacity)
+    sg, sq = tx_g.init(params), tx_q.init(q)
+    history: list[dict[str, float]] = []
+    step = 0
+    while True:
+        k = 0 if step == 0 and not history else min(cfg.log_every, steps - step)
+        out = block(params, q, sg, sq, jnp.int32(k), mask, target)
+        if int(out[5]) > capacity:  # lists overflowed: longer ones, same block again
+            capacity = bucket(int(int(out[5]) * 1.25), minimum=1024)
+            tx_g, tx_q, block = _build(g, qcfg, cfg, capacity)
+            continue
+        params, q, sg, sq, psnr, _, image = out
+        psnr = float(psnr)
+        if math.isnan(psnr):
+            raise FloatingPointError(f"quantisation-aware fine-tuning diverged by step {step + k}")
+        step += k
+        history.append({"step": step, "seconds": time.perf_counter() - t0, "psnr": psnr})
+        if callback:
+            callback(history[-1])
+        if step >= steps:
+            break
+    return QatResult(
+        gaussians=g.with_params(params),
+        state=q,
+        image=image,
+        psnr=history[-1]["psnr"],
+        history=history,
+        seconds=time.perf_counter() - t0,
+    )

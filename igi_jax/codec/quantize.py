@@ -1,0 +1,168 @@
+"""GaussianImage's quantisers as pure JAX functions, differentiable by straight-through rounding.
+
+Per Gaussian: the pre-tanh positions as float16 (2 × 16 bits); the 3 covariance values by a
+uniform ``shape_bits`` quantiser per channel, ``value = index · scale + offset`` with ``scale`` and
+``offset`` learned (initialised from the fitted min / max); the colour by a residual vector
+quantiser of ``stages`` codebooks of ``codebook`` entries (k-means init, then learned with the
+codebook and commitment losses of VQ-VAE). Opacity is folded into the colour, as in the fit.
+
+    q = init_state(g, QuantConfig(), key)
+    params_q = quantize(g.params(), q, cfg)      # what the decoder will render, STE gradients
+    payload = to_payload(g, q, cfg)              # integer symbols (igi_jax.codec.bitstream)
+    g_decoded = from_payload(payload)            # renders exactly like params_q
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from igi_jax.codec.bitstream import Payload
+from igi_jax.gaussians import Gaussians, compact
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantConfig:
+    """Bit depths and codebook sizes (defaults: GaussianImage's, ~56 bits per Gaussian raw)."""
+
+    shape_bits: int = 6
+    stages: int = 2
+    codebook: int = 8
+    kmeans_iters: int = 20
+    commitment: float = 0.25  # weight of ‖c − sg(q)‖² beside the codebook term ‖sg(c) − q‖²
+
+    def __post_init__(self):
+        if not 1 <= self.shape_bits <= 16:
+            raise ValueError(f"shape_bits must be in 1 … 16, got {self.shape_bits}")
+        if not 1 <= self.stages <= 8:
+            raise ValueError(f"stages must be in 1 … 8, got {self.stages}")
+        if not 2 <= self.codebook <= 65536:
+            raise ValueError(f"codebook must be in 2 … 65536 entries, got {self.codebook}")
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class QState:
+    """The learned quantiser parameters: ``shape_scale [3]``, ``shape_offset [3]``,
+    ``codebooks [S, K, 3]``."""
+
+    shape_scale: jax.Array
+    shape_offset: jax.Array
+    codebooks: jax.Array
+
+
+def _round_ste(x: jax.Array) -> jax.Array:
+    return x + jax.lax.stop_gradient(jnp.round(x) - x)
+
+
+def _shape_index(shape: jax.Array, q: QState, bits: int) -> jax.Array:
+    """Real-valued index ``[N, 3]`` clipped to the quantiser's range (rounded by the caller)."""
+    return jnp.clip((shape - q.shape_offset) / q.shape_scale, 0.0, (1 << bits) - 1.0)
+
+
+def _rvq(colors: jax.Array, codebooks: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Residual VQ: ``(indices [N, S] int32, quantised colours [N, 3])``."""
+    residual, total, idx = colors, jnp.zeros_like(colors), []
+    for s in range(codebooks.shape[0]):
+        d = jnp.sum((residual[:, None, :] - codebooks[s][None]) ** 2, axis=-1)
+        i = jnp.argmin(d, axis=-1)
+        entry = codebooks[s][i]
+        idx.append(i.astype(jnp.int32))
+        total, residual = total + entry, residual - entry
+    return jnp.stack(idx, -1), total
+
+
+def quantize(params: dict[str, jax.Array], q: QState, cfg: QuantConfig) -> dict[str, jax.Array]:
+    """The parameters the decoder reconstructs; gradients pass straight through the rounding
+    to ``params`` and to the scale / offset (the codebooks learn through :func:`vq_loss`)."""
+    xy = params["xy"]
+    xy_q = xy + jax.lax.stop_gradient(xy.astype(jnp.float16).astype(jnp.float32) - xy)
+    shape_q = _round_ste(_shape_index(params["shape"], q, cfg.shape_bits)) * q.shape_scale + q.shape_offset
+    c = params["colors"]
+    _, c_hat = _rvq(jax.lax.stop_gradient(c), jax.lax.stop_gradient(q.codebooks))
+    colors_q = c + jax.lax.stop_gradient(c_hat - c)
+    return {"xy": xy_q, "shape": shape_q, "colors": colors_q}
+
+
+def vq_loss(params: dict[str, jax.Array], q: QState, mask: jax.Array, cfg: QuantConfig) -> jax.Array:
+    """Codebook + commitment loss of the colour quantiser, mean over live Gaussians."""
+    c = params["colors"]
+    idx, _ = _rvq(jax.lax.stop_gradient(c), jax.lax.stop_gradient(q.codebooks))
+    c_hat = sum(q.codebooks[s][idx[:, s]] for s in range(q.codebooks.shape[0]))
+    w = mask.astype(jnp.float32)[:, None] / jnp.maximum(jnp.sum(mask), 1)
+    codebook = jnp.sum(w * (jax.lax.stop_gradient(c) - c_hat) ** 2)
+    commit = jnp.sum(w * (c - jax.lax.stop_gradient(c_hat)) ** 2)
+    return codebook + cfg.commitment * commit
+
+
+def _kmeans(key: jax.Array, x: jax.Array, w: jax.Array, k: int, iters: int) -> jax.Array:
+    """Weighted Lloyd iterations from ``k`` distinct live points: ``[k, 3]`` centres."""
+    p = w / jnp.maximum(jnp.sum(w), 1.0)
+    centres = x[jax.random.choice(key, x.shape[0], (k,), replace=False, p=p)]
+
+    def step(centres, _):
+        assign = jnp.argmin(jnp.sum((x[:, None] - centres[None]) ** 2, -1), -1)
+        one_hot = jax.nn.one_hot(assign, k) * w[:, None]
+        sums, counts = one_hot.T @ x, jnp.sum(one_hot, 0)
+        return jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1.0)[:, None], centres), None
+
+    return jax.lax.scan(step, centres, None, length=iters)[0]
+
+
+def init_state(g: Gaussians, cfg: QuantConfig, key: jax.Array) -> QState:
+    """Scale / offset from the live Gaussians' min / max; codebooks by k-means, stage by stage."""
+    if g.num_live() < cfg.codebook:
+        raise ValueError(f"{g.num_live()} Gaussians cannot fill a codebook of {cfg.codebook} entries")
+    live = np.asarray(g.mask)
+    shape = np.asarray(g.shape)[live]
+    lo, hi = shape.min(0), shape.max(0)
+    scale = np.maximum(hi - lo, 1e-6) / ((1 << cfg.shape_bits) - 1)
+    w = g.mask.astype(jnp.float32)
+    residual, books = g.colors, []
+    for key_s in jax.random.split(key, cfg.stages):
+        book = _kmeans(key_s, residual, w, cfg.codebook, cfg.kmeans_iters)
+        _, hat = _rvq(residual, book[None])
+        residual = residual - hat
+        books.append(book)
+    return QState(jnp.asarray(scale, jnp.float32), jnp.asarray(lo, jnp.float32), jnp.stack(books))
+
+
+def to_payload(g: Gaussians, q: QState, cfg: QuantConfig) -> Payload:
+    """The integer symbols of the live Gaussians and the quantisers' parameters (host)."""
+    g = compact(g)
+    xy = np.asarray(g.xy, np.float32).astype(np.float16).view(np.uint16)
+    shape_idx = np.asarray(jnp.round(_shape_index(g.shape, q, cfg.shape_bits))).astype(np.int32)
+    color_idx, _ = _rvq(g.colors, q.codebooks)
+    return Payload(
+        height=g.height,
+        width=g.width,
+        kind=g.kind,
+        xy_bits=xy,
+        shape_index=shape_idx,
+        shape_bits=cfg.shape_bits,
+        shape_scale=np.asarray(q.shape_scale, np.float32),
+        shape_offset=np.asarray(q.shape_offset, np.float32),
+        color_index=np.asarray(color_idx, np.int32),
+        codebooks=np.asarray(q.codebooks, np.float32),
+    )
+
+
+def from_payload(p: Payload) -> Gaussians:
+    """The Gaussians a payload decodes to (float32; renders like :func:`quantize`'s output)."""
+    xy = p.xy_bits.astype(np.uint16).view(np.float16).astype(np.float32)
+    shape = p.shape_index.astype(np.float32) * p.shape_scale + p.shape_offset
+    colors = np.zeros((p.count, 3), np.float32)
+    for s in range(p.codebooks.shape[0]):
+        colors = colors + p.codebooks[s][p.color_index[:, s]]
+    return Gaussians(
+        jnp.asarray(xy),
+        jnp.asarray(shape, jnp.float32),
+        jnp.asarray(colors),
+        jnp.ones((p.count,), bool),
+        kind=p.kind,
+        height=p.height,
+        width=p.width,
+    )

@@ -1,0 +1,112 @@
+"""The ``.igi`` bitstream: lossless round trip of the symbols, the shorter coding per stream, and
+one clear error (never a wrong decode) for truncated, corrupted, foreign or future files."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from igi_jax.codec import bitstream
+from igi_jax.codec.bitstream import BitstreamError, Payload
+
+
+def _payload(
+    seed: int = 0, n: int = 700, shape_bits: int = 6, stages: int = 2, k: int = 8, skew=True
+) -> Payload:
+    rng = np.random.default_rng(seed)
+    # Positions like a fit's: fp16 of atanh-normalised coordinates, clustered high bytes.
+    xy = rng.normal(0, 0.6, (n, 2)).astype(np.float16).view(np.uint16)
+    if skew:  # peaked histograms, as quantised covariances and colours are
+        shape = np.minimum(rng.geometric(0.15, (n, 3)) - 1, (1 << shape_bits) - 1)
+        colors = np.minimum(rng.geometric(0.4, (n, stages)) - 1, k - 1)
+    else:
+        shape = rng.integers(0, 1 << shape_bits, (n, 3))
+        colors = rng.integers(0, k, (n, stages))
+    return Payload(
+        height=171,
+        width=256,
+        kind="cholesky",
+        xy_bits=xy,
+        shape_index=shape.astype(np.int32),
+        shape_bits=shape_bits,
+        shape_scale=rng.uniform(0.01, 0.1, 3).astype(np.float32),
+        shape_offset=rng.normal(0, 1, 3).astype(np.float32),
+        color_index=colors.astype(np.int32),
+        codebooks=rng.normal(0, 0.5, (stages, k, 3)).astype(np.float32),
+    )
+
+
+def _assert_equal(a: Payload, b: Payload) -> None:
+    for f in dataclasses.fields(Payload):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            np.testing.assert_array_equal(x, y, err_msg=f.name)
+        else:
+            assert x == y, f.name
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{}, {"skew": False}, {"shape_bits": 1, "k": 2, "stages": 1}, {"shape_bits": 12, "k": 256, "stages": 3}],
+)
+def test_round_trip_is_lossless(kw):
+    p = _payload(**kw)
+    _assert_equal(bitstream.decode(bitstream.encode(p)), p)
+
+
+def test_round_trip_of_one_gaussian():
+    p = _payload(n=1)
+    _assert_equal(bitstream.decode(bitstream.encode(p)), p)
+
+
+def test_each_stream_takes_the_shorter_coding():
+    rng = np.random.default_rng(1)
+    peaked = np.minimum(rng.geometric(0.3, 5000) - 1, 63).astype(np.int32)
+    uniform = rng.integers(0, 64, 5000).astype(np.int32)
+    raw_bytes = 1 + 5000 * 6 // 8
+    ans = bitstream._encode_stream(peaked, 64)
+    entropy_bits = -np.sum(np.log2(np.bincount(peaked, minlength=64)[peaked] / peaked.size))
+    assert ans[0] == bitstream._ANS and len(ans) < 0.7 * raw_bytes
+    assert 8 * len(ans) < entropy_bits * 1.01 + 8 * 80  # ANS near the entropy, + the histogram
+    flat = bitstream._encode_stream(uniform, 64)
+    assert flat[0] == bitstream._RAW and len(flat) == raw_bytes  # a histogram could not pay
+    # Whole files: peaked symbols cost fewer bits per Gaussian than their fixed widths.
+    raw_bits = 700 * (32 + 3 * 6 + 2 * 3)
+    assert 8 * len(bitstream.encode(_payload())) < raw_bits
+
+
+def test_truncated_files_are_refused_at_every_length():
+    data = bitstream.encode(_payload())
+    for cut in [0, 1, 3, 4, 5, 9, 20, 100, len(data) // 2, len(data) - 5, len(data) - 1]:
+        with pytest.raises(BitstreamError, match=r"truncated|not an \.igi"):
+            bitstream.decode(data[:cut])
+
+
+def test_every_flipped_byte_is_caught():
+    data = bytearray(bitstream.encode(_payload(n=60)))
+    for i in range(len(data)):
+        bad = data.copy()
+        bad[i] ^= 0x10
+        with pytest.raises(BitstreamError):
+            bitstream.decode(bytes(bad))
+
+
+def test_foreign_and_future_files():
+    data = bitstream.encode(_payload())
+    with pytest.raises(BitstreamError, match="not an .igi file"):
+        bitstream.decode(b"\x89PNG\r\n\x1a\n" + data[8:])
+    future = bytearray(data)
+    future[4] = bitstream.VERSION + 1
+    with pytest.raises(BitstreamError, match=f"version {bitstream.VERSION + 1}"):
+        bitstream.decode(bytes(future))
+    with pytest.raises(BitstreamError, match="corrupted"):
+        bitstream.decode(data + b"\x00")
+
+
+def test_bad_payloads_are_refused_by_the_encoder():
+    with pytest.raises(ValueError, match="kind"):
+        bitstream.encode(dataclasses.replace(_payload(), kind="affine"))
+    with pytest.raises(ValueError, match="shape_bits"):
+        bitstream.encode(dataclasses.replace(_payload(), shape_bits=17))

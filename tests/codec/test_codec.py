@@ -1,0 +1,128 @@
+"""The codec end to end: quantisers, quantisation-aware steps, ``igi compress / decompress / info``.
+
+Small synthetic images, a few hundred Gaussians, tens of steps: what is checked is exactness
+(the decoded file renders what the encoder optimised), the reported size (the file's bytes),
+and that nothing is written when anything fails.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from igi_jax import cli, gaussians
+from igi_jax.codec import bitstream, compress, qat
+from igi_jax.codec import quantize as q_lib
+from igi_jax.fit import FitConfig, fit
+from igi_jax.render import render_gaussians
+
+H, W = 40, 56
+
+
+def _target(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W] / H
+    image = np.stack([0.5 + 0.4 * np.sin(5 * xx), yy * 0.9, 0.5 + 0.3 * np.cos(4 * (xx + yy))], -1)
+    return np.clip(image + rng.normal(0, 0.01, image.shape), 0, 1).astype(np.float32)
+
+
+def _fitted(kind: str = "cholesky", steps: int = 60):
+    g = gaussians.random_init(jax.random.key(0), 300, H, W, kind=kind, variant="gi")
+    return fit(g, _target(), FitConfig(steps=steps, log_every=steps)).gaussians
+
+
+def _psnr(image, target) -> float:
+    mse = float(jnp.mean((jnp.clip(image, 0, 1) - target) ** 2))
+    return float(-10 * np.log10(mse))
+
+
+@pytest.mark.parametrize("kind", gaussians.KINDS)
+def test_decoded_file_renders_what_the_encoder_quantised(kind):
+    g = _fitted(kind)
+    cfg = q_lib.QuantConfig()
+    q = q_lib.init_state(g, cfg, jax.random.key(1))
+    quantised = render_gaussians(g.with_params(q_lib.quantize(g.params(), q, cfg)))
+    decoded = q_lib.from_payload(bitstream.decode(bitstream.encode(q_lib.to_payload(g, q, cfg))))
+    assert decoded.num_live() == g.num_live()
+    np.testing.assert_allclose(render_gaussians(decoded), quantised, rtol=0, atol=1e-5)
+
+
+def test_quantisers_use_their_whole_range():
+    g = _fitted()
+    cfg = q_lib.QuantConfig(shape_bits=4, codebook=4)
+    p = q_lib.to_payload(g, q_lib.init_state(g, cfg, jax.random.key(2)), cfg)
+    assert p.shape_index.min() == 0 and p.shape_index.max() == 15  # min / max initialisation
+    assert len(np.unique(p.color_index[:, 0])) == 4  # k-means leaves no entry empty here
+
+
+def test_quantisation_aware_steps_beat_quantising_after_the_fit():
+    g, target = _fitted(steps=100), _target()
+    cfg = FitConfig(log_every=20)
+    before = qat.fit_quantized(g, target, 0, cfg=cfg, key=jax.random.key(3))
+    after = qat.fit_quantized(g, target, 100, cfg=cfg, key=jax.random.key(3))
+    assert after.psnr > before.psnr + 0.5, (before.psnr, after.psnr)
+    assert [h["step"] for h in after.history] == [0, 20, 40, 60, 80, 100]
+    # The result's own render is the decoded file's.
+    data = bitstream.encode(q_lib.to_payload(after.gaussians, after.state, q_lib.QuantConfig()))
+    decoded = render_gaussians(compress.decompress(data))
+    assert abs(_psnr(decoded, target) - after.psnr) < 1e-3
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    path = tmp_path / "img.png"
+    Image.fromarray((_target() * 255).round().astype(np.uint8)).save(path)
+    return path
+
+
+def test_compress_decompress_info_from_the_command_line(image_file, tmp_path, capsys):
+    out = tmp_path / "img.igi"
+    args = ["compress", str(image_file), "--init", "random-gi", "--gaussians", "300", "--steps", "40"]
+    assert cli.main([*args, "--qat-steps", "20", "--out", str(out), "--quiet"]) == 0
+    said = capsys.readouterr().out
+    size = out.stat().st_size
+    assert f"{size:,} bytes, {8 * size / (H * W):.4f} bpp" in said  # the real file size
+    assert cli.main(["info", str(out)]) == 0
+    assert "300 (cholesky parameterization)" in capsys.readouterr().out
+    png = tmp_path / "big.png"
+    assert cli.main(["decompress", str(out), "--scale", "2", "--out", str(png)]) == 0
+    assert Image.open(png).size == (2 * W, 2 * H)
+    # An existing output is kept unless --overwrite.
+    before = out.read_bytes()
+    assert cli.main([*args, "--out", str(out), "--quiet"]) == 2
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+
+def test_bad_files_give_one_error_and_write_nothing(tmp_path, capsys, image_file):
+    good = tmp_path / "g.igi"
+    assert (
+        cli.main(["compress", str(image_file), "--steps", "10", "--qat-steps", "0", "--out", str(good)]) == 0
+    )
+    capsys.readouterr()
+    data = good.read_bytes()
+    cases = {
+        "short.igi": (data[: len(data) // 2], "truncated .igi file"),
+        "flip.igi": (data[:40] + bytes([data[40] ^ 1]) + data[41:], "checksum does not match"),
+        "png.igi": (image_file.read_bytes(), "not an .igi file"),
+        "future.igi": (data[:4] + bytes([bitstream.VERSION + 1]) + data[5:], "unsupported .igi format"),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        out = tmp_path / f"{name}.png"
+        assert cli.main(["decompress", str(path), "--out", str(out)]) == 2, name
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, (name, err)
+        assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["g.igi", "img.png", *cases])
+
+
+def test_bad_codec_flags_are_named(image_file, capsys):
+    assert cli.main(["compress", str(image_file), "--shape-bits", "0"]) == 2
+    assert "shape-bits must be in 1 … 16" in capsys.readouterr().err
+    assert cli.main(["compress", str(image_file), "--qat-steps", "-1"]) == 2
+    assert "--qat-steps" in capsys.readouterr().err
