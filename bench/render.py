@@ -30,6 +30,7 @@ from naive_render import max_per_tile, render_naive  # noqa: E402
 
 from igi_jax import gaussians as G  # noqa: E402
 from igi_jax import io  # noqa: E402
+from igi_jax.experiments.store import code_version  # noqa: E402
 from igi_jax.fit import FitConfig, fit  # noqa: E402
 from igi_jax.render import render, required_capacity  # noqa: E402
 
@@ -93,7 +94,7 @@ def main(argv=None):
         f"{h}x{w}, {args.gaussians:,} Gaussians ({args.variant} init), list capacity {cap:,} (cells; "
         f"tiles {tile_cap:,}), naive K = {k} per tile; jax {jax.__version__}, {jax.default_backend()}, "
         f"{len(os.sched_getaffinity(0))} CPU(s) for this process, load average {os.getloadavg()[0]:.2f}; "
-        f"fit target {target_name}",
+        f"fit target {target_name}; code {code_version(exclude='bench/results')}",
     ]
 
     def xla(m, c, col):
