@@ -17,7 +17,15 @@ from pathlib import Path
 from igi_jax.experiments import store
 from igi_jax.experiments.tables import commits, paired, summarize
 
-CANDIDATES = ("shipped", "v2_warm", "v2_warm_width", "v2_warm_width2", "v2_warm_width3", "v2_warm_lookahead")
+CANDIDATES = (
+    "shipped",
+    "v2_warm",
+    "v2_warm_width",
+    "v2_warm_width2",
+    "v2_warm_width3",
+    "v2_warm_width4",
+    "v2_warm_lookahead",
+)
 NET, QT = "net+solve", "quadtree+solve"
 
 
