@@ -79,7 +79,7 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
         "--gaussians",
         type=_count,
         metavar="N",
-        help="number of Gaussians, random inits only (default: one per 10 pixels)",
+        help="number of Gaussians: random inits (default one per 10 pixels) and quadtree (default its own)",
     )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=_count, help=f"optimiser steps (default {DEFAULT_STEPS})")

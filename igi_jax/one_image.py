@@ -35,6 +35,7 @@ from igi_jax.init.choices import MAX_GAUSSIANS, MAX_SHRINK, NET_FINETUNE_SHRINK
 from igi_jax.render import api as render_api
 
 RANDOM_INITS = tuple(name for name in INITS if name.startswith("random"))
+COUNTED_INITS = ("quadtree",)  # content-adaptive inits that also take an exact count
 DEFAULT_INIT = "quadtree" if "quadtree" in INITS else INITS[0]  # until the network init exists
 DEFAULT_STEPS = 2000
 UNLIMITED_STEPS = 10**9  # the step budget of a time-limited fit (--seconds): time is the only limit
@@ -52,7 +53,7 @@ class FitOptions:
     """Everything that decides a fit: the init and the optimiser settings."""
 
     init: str = DEFAULT_INIT
-    num_gaussians: int | None = None  # random inits only; None → one per 10 pixels
+    num_gaussians: int | None = None  # random inits (None → one per 10 pixels) and quadtree (None: its own)
     kind: str = "rs"
     seed: int = 0
     solve_colors: int | None = None  # CG iterations of the init's colour solve; None = init default
@@ -234,10 +235,13 @@ def _init_kwargs(options: FitOptions, height: int, width: int) -> dict[str, Any]
         n = max(1, height * width // PIXELS_PER_RANDOM_GAUSSIAN) if n is None else n
         check_gaussian_count(n, height, width)
         kwargs["num_gaussians"] = n
+    elif options.init in COUNTED_INITS and options.num_gaussians is not None:
+        check_gaussian_count(options.num_gaussians, height, width)
+        kwargs["num_gaussians"] = options.num_gaussians
     elif options.num_gaussians is not None:
         raise io.InputError(
             f"init {options.init!r} chooses its own number of Gaussians; a count "
-            f"applies only to {', '.join(RANDOM_INITS)}"
+            f"applies only to {', '.join((*RANDOM_INITS, *COUNTED_INITS))}"
         )
     params = inspect.signature(initialize).parameters
     if options.solve_colors is not None:

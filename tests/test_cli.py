@@ -116,7 +116,7 @@ def test_absurd_gaussian_count(png, tmp_path, count, match):
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["fit", "{png}", "--init", "quadtree", "--gaussians", "100"], "chooses its own number"),
+        (["fit", "{png}", "--init", "net", "--gaussians", "100"], "chooses its own number"),
         (["fit", "{png}", "--steps", "5", "--seconds", "3"], "not allowed with argument"),
         (["fit", "{png}", "--init", "bogus"], "invalid choice"),
         (["fit", "{png}", "--seconds", "-1"], "seconds must be in (0, ∞), got -1.0"),

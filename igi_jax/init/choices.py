@@ -155,7 +155,8 @@ def initialize(
       name: one of :data:`BASES`.
       image: target image.
       key: PRNG key for the random inits (default ``jax.random.key(0)``).
-      num_gaussians: count for the random inits (required there; the quad-tree picks its own).
+      num_gaussians: count for the random inits (required there) and the quad-tree (exactly
+        that many, by a search on its threshold; ``None``: its own count).
       kind: covariance parameterization.
       scale: quad-tree std dev per ellipse semi-axis (default: the official 0.54 without a
         colour solve, :data:`SOLVE_SCALE` with one).
@@ -216,7 +217,7 @@ def initialize(
 
         if scale is None:
             scale = SOLVE_SCALE if iters > 0 else OFFICIAL_SCALE
-        g, info = quadtree.quadtree_init(image, kind=kind, scale=scale)
+        g, info = quadtree.quadtree_init(image, kind=kind, scale=scale, num_gaussians=num_gaussians)
         info["scale"] = scale
     else:
         if num_gaussians is None:

@@ -105,7 +105,8 @@ def prepare_image(
 class _BoxStats:
     """Per-channel std of axis-aligned boxes from integral images of x and x² (float64)."""
 
-    def __init__(self, img: np.ndarray):
+    def __init__(self, img: np.ndarray, detail: float = 1.0):
+        self.detail = detail  # factor on the threshold: above 1 fewer leaves, below 1 more
         zero = ((1, 0), (1, 0), (0, 0))
         self.s1 = np.pad(img.cumsum(0).cumsum(1), zero)
         self.s2 = np.pad((img * img).cumsum(0).cumsum(1), zero)
@@ -120,16 +121,19 @@ class _BoxStats:
         n = (xs * ys).astype(np.float64)[:, None]
         mean = self._box(self.s1, x, y, x1, y1) / n
         var = np.maximum(self._box(self.s2, x, y, x1, y1) / n - mean * mean, 0.0)
-        return np.sqrt(var).max(axis=1) < threshold(np.maximum(xs, ys))
+        return np.sqrt(var).max(axis=1) < self.detail * threshold(np.maximum(xs, ys))
 
 
-def split_square(img: np.ndarray, *, min_size: int = MIN_SIZE) -> np.ndarray:
+def split_square(img: np.ndarray, *, min_size: int = MIN_SIZE, detail: float = 1.0) -> np.ndarray:
     """Quad-tree split of a prepared square image ``[S, S, C]``, one tree level at a time.
+
+    ``detail`` scales the threshold (1: the official one); the rate control of
+    :mod:`igi_jax.init.quadtree_count` searches it for a Gaussian count.
 
     Returns:
       ``[L, 4]`` int64 leaves ``(x0, y0, x1, y1)`` tiling ``[0, S)²`` exactly.
     """
-    stats = _BoxStats(img)
+    stats = _BoxStats(img, detail)
     s = img.shape[0]
     nodes = np.array([[0, 0, s, s]], np.int64)  # (x, y, xs, ys)
     leaves = []
@@ -254,6 +258,7 @@ def quadtree_geometry(
     blur_sigma: float = 1.0,
     quantize: bool = True,
     pad_mode: PadMode = "zeros",
+    detail: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """The quad-tree init on the host, NumPy only (see the module docstring for the recipe).
 
@@ -264,6 +269,7 @@ def quadtree_geometry(
       extra_circles: add the official round Gaussians at vertices with a large incident area.
       max_ratio: drop ellipses with major/minor above this.
       blur_sigma, quantize, pad_mode: see :func:`prepare_image`.
+      detail: factor on the split threshold (see :func:`split_square`).
 
     Returns:
       ``means [N, 2]`` pixels, ``cov [N, 3]`` pixels², ``colors [N, C]`` (all float64) and an info
@@ -280,7 +286,7 @@ def quadtree_geometry(
     height, width, _ = image.shape
     prepared = prepare_image(image, blur_sigma=blur_sigma, quantize=quantize, pad_mode=pad_mode)
     t1 = time.perf_counter()
-    leaves = split_square(prepared)
+    leaves = split_square(prepared, detail=detail)
     t2 = time.perf_counter()
 
     points = leaf_points(leaves, height, width)
@@ -347,6 +353,7 @@ def quadtree_init(
     scale: float = SCALE,
     kind: Kind = "rs",
     capacity: int | None = None,
+    num_gaussians: int | None = None,
     **kwargs: Any,
 ) -> tuple[Gaussians, dict[str, Any]]:
     """Quad-tree init of a padded Gaussian set for ``image [H, W, 3]`` in [0, 1].
@@ -356,13 +363,20 @@ def quadtree_init(
       scale: std dev per ellipse semi-axis (official 0.54).
       kind: covariance parameterization of the returned set.
       capacity: padded size; defaults to ``bucket(N)``.
+      num_gaussians: exactly this many Gaussians (:func:`igi_jax.init.quadtree_count.geometry_for_count`);
+        ``None``: the official threshold's own count.
       **kwargs: the other options of :func:`quadtree_geometry`.
 
     Returns:
       The set and the info dict of :func:`quadtree_geometry` plus ``t_build`` and ``t_total`` (s).
     """
     t0 = time.perf_counter()
-    means, cov, colors, info = quadtree_geometry(image, scale=scale, **kwargs)
+    if num_gaussians is None:
+        means, cov, colors, info = quadtree_geometry(image, scale=scale, **kwargs)
+    else:
+        from igi_jax.init.quadtree_count import geometry_for_count
+
+        means, cov, colors, info = geometry_for_count(image, num_gaussians, scale=scale, **kwargs)
     t1 = time.perf_counter()
     height, width = np.shape(image)[:2]
     g = from_pixels(means, cov, colors, height, width, kind=kind, capacity=capacity)
