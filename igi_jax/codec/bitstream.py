@@ -179,6 +179,14 @@ def _decode_stream(r: _Reader, n: int, alphabet: int) -> np.ndarray:
     return out
 
 
+def max_bytes(count: int, raw_bits: int, stages: int, codebook: int) -> int:
+    """An upper bound on the file size: each stream is at most its bit-packed size (+ the mode
+    byte and a partial last byte), plus the header, quantiser parameters and checksum."""
+    streams = 4 + 3 + stages
+    fixed = _HEAD.size + 4 * (6 + stages * codebook * 3) + 2 * streams + 4
+    return fixed + -(-count * raw_bits // 8)
+
+
 def encode(p: Payload) -> bytes:
     """The bytes of the ``.igi`` file for ``p``."""
     stages, k = p.codebooks.shape[:2]

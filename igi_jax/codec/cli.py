@@ -41,6 +41,13 @@ def add_parsers(sub, add_fit_arguments: Callable[[argparse.ArgumentParser], None
     )
     p.add_argument("image", type=Path)
     add_fit_arguments(p)
+    p.add_argument(
+        "--bpp",
+        type=float,
+        metavar="B",
+        help="target rate, quadtree and random inits: the most Gaussians whose file cannot exceed B "
+        "bits per pixel before entropy coding (which then lands below B; the real size is reported)",
+    )
     p.add_argument("--qat-steps", type=int, metavar="Q", help="quantisation-aware steps (default 500)")
     p.add_argument("--shape-bits", type=int, metavar="B", help="bits per covariance value (default 6)")
     p.add_argument("--codebook", type=int, metavar="K", help="colour codebook entries per stage (default 8)")
@@ -75,17 +82,29 @@ def _read(path: Path) -> bytes:
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
-    from igi_jax import cli, io
+    from igi_jax import cli, io, memory
     from igi_jax.codec import compress as c_lib
     from igi_jax.codec import quantize as q_lib
     from igi_jax.progress import Progress
 
     if args.kind is None:
         args.kind = "cholesky"  # GaussianImage's codec parameterisation
-    options = cli._fit_options(args)
     quant = {"shape_bits": args.shape_bits, "codebook": args.codebook, "stages": args.stages}
     try:
         qcfg = q_lib.QuantConfig(**{k: v for k, v in quant.items() if v is not None})
+    except ValueError as e:
+        raise InputError(str(e).replace("_bits", "-bits")) from None
+    if args.bpp is not None:
+        if args.gaussians is not None:
+            raise InputError("give --bpp or --gaussians, not both")
+        if not args.bpp > 0:
+            raise InputError(f"--bpp must be > 0, got {args.bpp}")
+        if not args.image.is_file():
+            io.load_image(args.image)  # says what is wrong
+        height, width = memory.scaled_size(*io.image_size(args.image), args.max_side)
+        args.gaussians = c_lib.count_for_bpp(args.bpp, height, width, qcfg)
+    options = cli._fit_options(args)
+    try:
         copts = c_lib.CompressOptions(
             fit=options,
             quant=qcfg,

@@ -51,6 +51,18 @@ class CompressRun:
     info: dict[str, Any]
 
 
+def count_for_bpp(bpp: float, height: int, width: int, quant: q_lib.QuantConfig) -> int:
+    """The most Gaussians whose ``.igi`` file is at most ``bpp`` bits per pixel even without
+    entropy coding (:func:`bitstream.max_bytes`); at least 1."""
+    budget = int(bpp * height * width // 8)
+    lo, hi = 1, max(1, 8 * budget // quant.raw_bits + 1)
+    while lo < hi:  # max_bytes grows with the count: the largest count within the budget
+        mid = (lo + hi + 1) // 2
+        fits = bitstream.max_bytes(mid, quant.raw_bits, quant.stages, quant.codebook) <= budget
+        lo, hi = (mid, hi) if fits else (lo, mid - 1)
+    return lo
+
+
 def decompress(data: bytes) -> Gaussians:
     """The Gaussians a ``.igi`` file's bytes decode to; :class:`bitstream.BitstreamError` if bad."""
     return q_lib.from_payload(bitstream.decode(data))

@@ -34,6 +34,11 @@ class QuantConfig:
     kmeans_iters: int = 20
     commitment: float = 0.25  # weight of ‖c − sg(q)‖² beside the codebook term ‖sg(c) − q‖²
 
+    @property
+    def raw_bits(self) -> int:
+        """Bits per Gaussian before entropy coding: 2 × 16 + 3 × shape_bits + stages × log2(K)."""
+        return 32 + 3 * self.shape_bits + self.stages * max(1, (self.codebook - 1).bit_length())
+
     def __post_init__(self):
         if not 1 <= self.shape_bits <= 16:
             raise ValueError(f"shape_bits must be in 1 … 16, got {self.shape_bits}")

@@ -110,3 +110,11 @@ def test_bad_payloads_are_refused_by_the_encoder():
         bitstream.encode(dataclasses.replace(_payload(), kind="affine"))
     with pytest.raises(ValueError, match="shape_bits"):
         bitstream.encode(dataclasses.replace(_payload(), shape_bits=17))
+
+
+@pytest.mark.parametrize("skew", [True, False])
+@pytest.mark.parametrize("n", [1, 7, 700])
+def test_max_bytes_bounds_every_file(n, skew):
+    p = _payload(n=n, skew=skew)
+    raw_bits = 32 + 3 * p.shape_bits + 2 * 3
+    assert len(bitstream.encode(p)) <= bitstream.max_bytes(n, raw_bits, 2, 8)

@@ -126,3 +126,15 @@ def test_bad_codec_flags_are_named(image_file, capsys):
     assert "shape-bits must be in 1 … 16" in capsys.readouterr().err
     assert cli.main(["compress", str(image_file), "--qat-steps", "-1"]) == 2
     assert "--qat-steps" in capsys.readouterr().err
+
+
+def test_bpp_sets_the_count_and_the_file_stays_under_it(image_file, tmp_path, capsys):
+    out = tmp_path / "r.igi"
+    argv = ["compress", str(image_file), "--init", "quadtree", "--bpp", "2.5", "--steps", "20"]
+    assert cli.main([*argv, "--qat-steps", "10", "--out", str(out), "--quiet"]) == 0
+    n = compress.count_for_bpp(2.5, H, W, q_lib.QuantConfig())
+    assert 40 < n < 2.5 * H * W / 56  # the fixed part of the file is paid for first
+    assert f"({n:,} Gaussians" in capsys.readouterr().out
+    assert 8 * out.stat().st_size / (H * W) <= 2.5
+    assert cli.main([*argv, "--gaussians", "100", "--out", str(tmp_path / "x.igi")]) == 2
+    assert "--bpp or --gaussians, not both" in capsys.readouterr().err
