@@ -16,6 +16,7 @@ from igi_jax.experiments import Experiment
 
 def get_config() -> Experiment:
     return Experiment(
+        backend="reference",  # the XLA path its committed results were made on (not cpu-native)
         dataset="kodak",
         inits=("quadtree+solve", "random"),
         steps=(0, 200),
