@@ -130,7 +130,8 @@ def cell_boxes(
     )
 
 
-def _box_counts(x0, y0, x1, y1):
+def box_counts(x0: jax.Array, y0: jax.Array, x1: jax.Array, y1: jax.Array) -> jax.Array:
+    """``[N]`` cells (or tiles) in each inclusive box; 0 for empty boxes."""
     return jnp.maximum(x1 - x0 + 1, 0) * jnp.maximum(y1 - y0 + 1, 0)
 
 
@@ -138,14 +139,14 @@ def count_intersections(
     means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int
 ) -> jax.Array:
     """Total (Gaussian, 16×16 tile) pairs: int32 scalar (= :func:`count_entries` at cell 16)."""
-    return jnp.sum(_box_counts(*tile_boxes(means, cov, mask, height, width)))
+    return jnp.sum(box_counts(*tile_boxes(means, cov, mask, height, width)))
 
 
 def count_entries(
     means: jax.Array, cov: jax.Array, mask: jax.Array, height: int, width: int, cell: int
 ) -> jax.Array:
     """Total (Gaussian, cell) list entries: int32 scalar. Cheap; use it to size ``capacity``."""
-    return jnp.sum(_box_counts(*cell_boxes(means, cov, mask, height, width, cell)))
+    return jnp.sum(box_counts(*cell_boxes(means, cov, mask, height, width, cell)))
 
 
 def _sort_by_cell(cell_of: jax.Array, gid: jax.Array, num_cells: int, n: int):
@@ -192,7 +193,7 @@ def bin_gaussians(
     num_cells = cy_n * cx_n
     x0, y0, x1, y1 = cell_boxes(means, cov, mask, height, width, cell)
     w = jnp.maximum(x1 - x0 + 1, 0)
-    counts = _box_counts(x0, y0, x1, y1)
+    counts = box_counts(x0, y0, x1, y1)
     ends = jnp.cumsum(counts)
     total = ends[-1] if n else jnp.int32(0)
     # Slot s belongs to the Gaussian whose [start, end) range holds it.
@@ -205,11 +206,40 @@ def bin_gaussians(
     cell_of = jnp.where(used, (y0[g] + local // wg) * cx_n + x0[g] + local % wg, num_cells)
     cell_sorted, gid_sorted = _sort_by_cell(cell_of, jnp.where(used, gid, n), num_cells, n)
     cells = jnp.arange(num_cells, dtype=jnp.int32)
+    return with_counts(
+        gid_sorted,
+        jnp.searchsorted(cell_sorted, cells, side="left").astype(jnp.int32),
+        jnp.searchsorted(cell_sorted, cells, side="right").astype(jnp.int32),
+        total,
+        means,
+        cov,
+        mask,
+        height,
+        width,
+        cell,
+    )
+
+
+def with_counts(
+    gauss_ids: jax.Array,
+    tile_start: jax.Array,
+    tile_end: jax.Array,
+    total: jax.Array,
+    means: jax.Array,
+    cov: jax.Array,
+    mask: jax.Array,
+    height: int,
+    width: int,
+    cell: int,
+) -> Binning:
+    """The :class:`Binning` of sorted lists however they were sorted (here, or natively by
+    :mod:`pallas_kernels.splat_native`): ``total`` is the entries the data need, and the 16×16
+    tile pairs of the support are counted as every binning counts them."""
     num_tile_hits = count_intersections(means, cov, mask, height, width) if cell != TILE else total
     return Binning(
-        gauss_ids=gid_sorted,
-        tile_start=jnp.searchsorted(cell_sorted, cells, side="left").astype(jnp.int32),
-        tile_end=jnp.searchsorted(cell_sorted, cells, side="right").astype(jnp.int32),
+        gauss_ids=gauss_ids,
+        tile_start=tile_start,
+        tile_end=tile_end,
         num_intersections=jnp.asarray(num_tile_hits, jnp.int32),
         num_entries=jnp.asarray(total, jnp.int32),
         cell=cell,

@@ -239,20 +239,8 @@ def bin_gaussians(
         vmap_method="sequential",
     )
     ids, start, end, inv, first = call(x0, y0, x1, y1, cells_x=np.int64(cx_n), cells_y=np.int64(cy_n))
-    total = jnp.sum(jnp.maximum(x1 - x0 + 1, 0) * jnp.maximum(y1 - y0 + 1, 0))
-    hits = (
-        binning_lib.count_intersections(means, cov, mask, height, width)
-        if cell != binning_lib.TILE
-        else total
-    )
-    b = binning_lib.Binning(
-        gauss_ids=ids,
-        tile_start=start,
-        tile_end=end,
-        num_intersections=jnp.asarray(hits, jnp.int32),
-        num_entries=jnp.asarray(total, jnp.int32),
-        cell=cell,
-    )
+    total = jnp.sum(binning_lib.box_counts(x0, y0, x1, y1))
+    b = binning_lib.with_counts(ids, start, end, total, means, cov, mask, height, width, cell)
     return NativeBinning(b, inv, first)
 
 
