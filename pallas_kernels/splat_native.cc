@@ -129,6 +129,23 @@ inline void cell_range(const Problem& pr, int64_t c, int64_t* lo, int64_t* hi) {
   *hi = std::clamp<int64_t>(pr.end[c], *lo, pr.slots);
 }
 
+// Calls f(p, pixel) for the pixels of cell c inside the image: p in the cell, pixel = y·W + x.
+template <int kCell, typename F>
+inline void image_pixels(const Problem& pr, int64_t c, F f) {
+  const int64_t x0 = (c % pr.cells_x) * kCell, y0 = (c / pr.cells_x) * kCell;
+  for (int p = 0; p < kCell * kCell; ++p) {
+    const int64_t x = x0 + p % kCell, y = y0 + p / kCell;
+    if (x < pr.width && y < pr.height) f(p, y * pr.width + x);
+  }
+}
+
+// The centre of cell c, pixels: the origin of the cell-local coordinates.
+template <int kCell>
+inline void cell_centre(const Problem& pr, int64_t c, float* cx, float* cy) {
+  *cx = static_cast<float>((c % pr.cells_x) * kCell) + kCell / 2.0f;
+  *cy = static_cast<float>((c / pr.cells_x) * kCell) + kCell / 2.0f;
+}
+
 // One Gaussian in cell-local coordinates, and the rows of the cell its cut ellipse can reach.
 struct Local1 {
   float ux, uy, a, b, c;
@@ -201,25 +218,20 @@ void forward(const Problem& pr, float* image, int64_t threads) {
   const std::vector<float> reach = reach_y(pr);
   parallel_for(pr.cells, kCellBlock, threads, [&](int64_t c) {
     alignas(64) float acc[3][P] = {};
-    const int64_t x0 = (c % pr.cells_x) * kCell, y0 = (c / pr.cells_x) * kCell;
-    const float cx = static_cast<float>(x0) + kCell / 2.0f, cy = static_cast<float>(y0) + kCell / 2.0f;
+    float cx, cy;
+    cell_centre<kCell>(pr, c, &cx, &cy);
     int64_t lo, hi;
     cell_range(pr, c, &lo, &hi);
     for (int64_t s = lo; s < hi; ++s) {
       const int64_t g = pr.ids[s];
       if (g < 0 || g >= pr.n) continue;
       const Local1 l = locate<kCell>(pr, g, cx, cy, reach.data());
-      splat_rows<kCell>(l, local.x, local.y, pr.colors[3 * g], pr.colors[3 * g + 1], pr.colors[3 * g + 2], acc[0],
-                 acc[1], acc[2]);
+      splat_rows<kCell>(l, local.x, local.y, pr.colors[3 * g], pr.colors[3 * g + 1], pr.colors[3 * g + 2],
+                        acc[0], acc[1], acc[2]);
     }
-    for (int p = 0; p < P; ++p) {
-      const int64_t x = x0 + p % kCell, y = y0 + p / kCell;
-      if (x >= pr.width || y >= pr.height) continue;
-      float* out = image + 3 * (y * pr.width + x);
-      out[0] = acc[0][p];
-      out[1] = acc[1][p];
-      out[2] = acc[2][p];
-    }
+    image_pixels<kCell>(pr, c, [&](int p, int64_t pixel) {
+      for (int d = 0; d < 3; ++d) image[3 * pixel + d] = acc[d][p];
+    });
   });
 }
 
@@ -273,16 +285,11 @@ void backward(const Problem& pr, const float* v_image, const int32_t* slot_of_en
   const std::vector<float> reach = reach_y(pr);
   parallel_for(pr.cells, kCellBlock, threads, [&](int64_t c) {
     alignas(64) float v[3][P] = {};
-    const int64_t x0 = (c % pr.cells_x) * kCell, y0 = (c / pr.cells_x) * kCell;
-    for (int p = 0; p < P; ++p) {
-      const int64_t x = x0 + p % kCell, y = y0 + p / kCell;
-      if (x >= pr.width || y >= pr.height) continue;
-      const float* in = v_image + 3 * (y * pr.width + x);
-      v[0][p] = in[0];
-      v[1][p] = in[1];
-      v[2][p] = in[2];
-    }
-    const float cx = static_cast<float>(x0) + kCell / 2.0f, cy = static_cast<float>(y0) + kCell / 2.0f;
+    image_pixels<kCell>(pr, c, [&](int p, int64_t pixel) {
+      for (int d = 0; d < 3; ++d) v[d][p] = v_image[3 * pixel + d];
+    });
+    float cx, cy;
+    cell_centre<kCell>(pr, c, &cx, &cy);
     int64_t lo, hi;
     cell_range(pr, c, &lo, &hi);
     for (int64_t s = lo; s < hi; ++s) {
@@ -293,8 +300,8 @@ void backward(const Problem& pr, const float* v_image, const int32_t* slot_of_en
         continue;
       }
       const Local1 l = locate<kCell>(pr, g, cx, cy, reach.data());
-      slot_gradient<kCell>(l, local.x, local.y, pr.colors[3 * g], pr.colors[3 * g + 1], pr.colors[3 * g + 2], v[0],
-                    v[1], v[2], row);
+      slot_gradient<kCell>(l, local.x, local.y, pr.colors[3 * g], pr.colors[3 * g + 1], pr.colors[3 * g + 2],
+                           v[0], v[1], v[2], row);
     }
   });
   // Each Gaussian sums its own rows, in list order, found through the binning's inverse index:
@@ -446,6 +453,17 @@ ffi::Error bin_impl(ffi::Buffer<ffi::S32> x0, ffi::Buffer<ffi::S32> y0, ffi::Buf
   return ffi::Error::Success();
 }
 
+// The inputs both splat handlers start with: means, conics, colours, then the cell lists.
+auto bind_splat_inputs() {
+  return ffi::Ffi::Bind()
+      .Arg<ffi::Buffer<ffi::F32>>()
+      .Arg<ffi::Buffer<ffi::F32>>()
+      .Arg<ffi::Buffer<ffi::F32>>()
+      .Arg<ffi::Buffer<ffi::S32>>()
+      .Arg<ffi::Buffer<ffi::S32>>()
+      .Arg<ffi::Buffer<ffi::S32>>();
+}
+
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(IgiBinCells, bin_impl,
@@ -463,27 +481,15 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(IgiBinCells, bin_impl,
                                   .Attr<int64_t>("cells_y"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(IgiSplatForward, forward_impl,
-                              ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::S32>>()
-                                  .Arg<ffi::Buffer<ffi::S32>>()
-                                  .Arg<ffi::Buffer<ffi::S32>>()
+                              bind_splat_inputs()
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Attr<int64_t>("height")
                                   .Attr<int64_t>("width")
                                   .Attr<int64_t>("cell"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(IgiSplatBackward, backward_impl,
-                              ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::S32>>()
-                                  .Arg<ffi::Buffer<ffi::S32>>()
-                                  .Arg<ffi::Buffer<ffi::S32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
+                              bind_splat_inputs()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // v_image
                                   .Arg<ffi::Buffer<ffi::S32>>()
                                   .Arg<ffi::Buffer<ffi::S32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
