@@ -19,11 +19,11 @@ from pathlib import Path
 from igi_jax.cli_names import BACKENDS
 from igi_jax.errors import InputError
 
-MAGIC = b"IGI\x1a"  # igi_jax.codec.bitstream.MAGIC (not imported: that module imports numpy)
-
 
 def is_igi(path: Path) -> bool:
     """Whether ``path`` starts with the ``.igi`` magic (False for unreadable files)."""
+    from igi_jax.codec.bitstream import MAGIC  # NumPy only, no JAX
+
     try:
         with open(path, "rb") as f:
             return f.read(len(MAGIC)) == MAGIC

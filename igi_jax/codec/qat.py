@@ -57,23 +57,20 @@ def _build(g: Gaussians, qcfg: q_lib.QuantConfig, cfg: FitConfig, capacity: int)
     tx_g, tx_q = make_optimizer(cfg), _optimizer(cfg)
     h, w = g.height, g.width
 
-    def render(params, mask, q):
-        pq = q_lib.quantize(params, q, qcfg)
+    def render(pq, mask):
         gq = g.with_params(pq)
         return render_api.render_with_count(
             gq.means(), gq.covariances(), gq.colors, mask, h, w, capacity=capacity, backend=cfg.backend
         )
 
     def loss(params, q, mask, target):
-        image, count = render(params, mask, q)
-        mse = jnp.mean((image - target) ** 2)
-        return mse + VQ_WEIGHT * q_lib.vq_loss(params, q, mask, qcfg), (mse, count)
+        pq, vq = q_lib.quantize_with_loss(params, q, mask, qcfg)
+        image, count = render(pq, mask)
+        return jnp.mean((image - target) ** 2) + VQ_WEIGHT * vq, count
 
     def step(_, carry):
         params, q, sg, sq, max_count, mask, target = carry
-        (_, (_, count)), (gp, gq) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(
-            params, q, mask, target
-        )
+        (_, count), (gp, gq) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(params, q, mask, target)
         up, sg = tx_g.update(gp, sg, params)
         uq, sq = tx_q.update(gq, sq, q)
         params = jax.tree.map(
@@ -87,7 +84,7 @@ def _build(g: Gaussians, qcfg: q_lib.QuantConfig, cfg: FitConfig, capacity: int)
     def block(params, q, sg, sq, num_steps, mask, target):
         init = (params, q, sg, sq, jnp.int32(0), mask, target)
         params, q, sg, sq, max_count, *_ = jax.lax.fori_loop(0, num_steps, step, init)
-        image, count = render(params, mask, q)
+        image, count = render(q_lib.quantize(params, q, qcfg), mask)
         psnr = metrics.psnr_from_mse(jnp.mean((jnp.clip(image, 0, 1) - target) ** 2))
         return params, q, sg, sq, psnr, jnp.maximum(max_count, count), image
 

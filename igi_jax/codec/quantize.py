@@ -82,25 +82,30 @@ def _rvq(colors: jax.Array, codebooks: jax.Array) -> tuple[jax.Array, jax.Array]
 
 def quantize(params: dict[str, jax.Array], q: QState, cfg: QuantConfig) -> dict[str, jax.Array]:
     """The parameters the decoder reconstructs; gradients pass straight through the rounding
-    to ``params`` and to the scale / offset (the codebooks learn through :func:`vq_loss`)."""
+    to ``params`` and to the scale / offset (the codebooks learn through
+    :func:`quantize_with_loss`'s VQ loss)."""
+    return quantize_with_loss(params, q, None, cfg)[0]
+
+
+def quantize_with_loss(
+    params: dict[str, jax.Array], q: QState, mask: jax.Array | None, cfg: QuantConfig
+) -> tuple[dict[str, jax.Array], jax.Array]:
+    """:func:`quantize`, plus the colour quantiser's codebook + commitment loss (mean over the
+    live Gaussians of ``mask``; 0 when ``mask`` is ``None``) from the same nearest-entry search."""
     xy = params["xy"]
     xy_q = xy + jax.lax.stop_gradient(xy.astype(jnp.float16).astype(jnp.float32) - xy)
     shape_q = _round_ste(_shape_index(params["shape"], q, cfg.shape_bits)) * q.shape_scale + q.shape_offset
     c = params["colors"]
-    _, c_hat = _rvq(jax.lax.stop_gradient(c), jax.lax.stop_gradient(q.codebooks))
-    colors_q = c + jax.lax.stop_gradient(c_hat - c)
-    return {"xy": xy_q, "shape": shape_q, "colors": colors_q}
-
-
-def vq_loss(params: dict[str, jax.Array], q: QState, mask: jax.Array, cfg: QuantConfig) -> jax.Array:
-    """Codebook + commitment loss of the colour quantiser, mean over live Gaussians."""
-    c = params["colors"]
     idx, _ = _rvq(jax.lax.stop_gradient(c), jax.lax.stop_gradient(q.codebooks))
-    c_hat = sum(q.codebooks[s][idx[:, s]] for s in range(q.codebooks.shape[0]))
-    w = mask.astype(jnp.float32)[:, None] / jnp.maximum(jnp.sum(mask), 1)
-    codebook = jnp.sum(w * (jax.lax.stop_gradient(c) - c_hat) ** 2)
-    commit = jnp.sum(w * (c - jax.lax.stop_gradient(c_hat)) ** 2)
-    return codebook + cfg.commitment * commit
+    c_hat = sum(q.codebooks[s][idx[:, s]] for s in range(q.codebooks.shape[0]))  # codebook gradients
+    colors_q = c + jax.lax.stop_gradient(c_hat - c)
+    loss = jnp.float32(0.0)
+    if mask is not None:
+        w = mask.astype(jnp.float32)[:, None] / jnp.maximum(jnp.sum(mask), 1)
+        codebook = jnp.sum(w * (jax.lax.stop_gradient(c) - c_hat) ** 2)
+        commit = jnp.sum(w * (c - jax.lax.stop_gradient(c_hat)) ** 2)
+        loss = codebook + cfg.commitment * commit
+    return {"xy": xy_q, "shape": shape_q, "colors": colors_q}, loss
 
 
 def _kmeans(key: jax.Array, x: jax.Array, w: jax.Array, k: int, iters: int) -> jax.Array:

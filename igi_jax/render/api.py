@@ -183,7 +183,8 @@ def _render_binned(means, cov, colors, mask, height, width, capacity, backend, c
         nb = splat_native.bin_gaussians(
             means, cov, mask, height, width, capacity, cell=rasterize_lib.DEFAULT_CELL
         )
-        image, b = splat_native.rasterize(means, conics, colors, nb, height, width), nb.binning
+        b = nb.binning
+        image = splat_native.rasterize(means, conics, colors, nb, height, width)
     else:
         from pallas_kernels import splat  # deferred: Pallas imports are heavy and GPU-oriented
 
