@@ -35,7 +35,7 @@ from igi_jax.init.choices import MAX_GAUSSIANS, MAX_SHRINK, NET_FINETUNE_SHRINK
 from igi_jax.render import api as render_api
 
 RANDOM_INITS = tuple(name for name in INITS if name.startswith("random"))
-COUNTED_INITS = ("quadtree",)  # content-adaptive inits that also take an exact count
+COUNTED_INITS = ("quadtree", "net")  # content-adaptive inits that also take an exact count
 DEFAULT_INIT = "quadtree" if "quadtree" in INITS else INITS[0]  # until the network init exists
 DEFAULT_STEPS = 2000
 UNLIMITED_STEPS = 10**9  # the step budget of a time-limited fit (--seconds): time is the only limit

@@ -113,10 +113,16 @@ def test_absurd_gaussian_count(png, tmp_path, count, match):
     assert not (tmp_path / "o").exists()
 
 
+def test_count_outside_the_net_range(png, tmp_path):
+    # the range is the image's: known once the network has run, so notes come first
+    result = run(["fit", png, "--init", "net", "--gaussians", "1", "--out", tmp_path / "o"])
+    assert_user_error(result, "the net init gives this image 2 to", only=False)
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["fit", "{png}", "--init", "net", "--gaussians", "100"], "chooses its own number"),
         (["fit", "{png}", "--steps", "5", "--seconds", "3"], "not allowed with argument"),
         (["fit", "{png}", "--init", "bogus"], "invalid choice"),
         (["fit", "{png}", "--seconds", "-1"], "seconds must be in (0, ∞), got -1.0"),

@@ -155,8 +155,9 @@ def initialize(
       name: one of :data:`BASES`.
       image: target image.
       key: PRNG key for the random inits (default ``jax.random.key(0)``).
-      num_gaussians: count for the random inits (required there) and the quad-tree (exactly
-        that many, by a search on its threshold; ``None``: its own count).
+      num_gaussians: count for the random inits (required there), the quad-tree and the net
+        (exactly that many, by a search on the quad-tree's threshold or the net's PPM scale,
+        :mod:`igi_jax.init.rate`; ``None``: the init's own count).
       kind: covariance parameterization.
       scale: quad-tree std dev per ellipse semi-axis (default: the official 0.54 without a
         colour solve, :data:`SOLVE_SCALE` with one).
@@ -189,6 +190,8 @@ def initialize(
         raise ValueError(f"solve_colors must be ≥ 0 (or None), got {solve_colors}")
     if name not in NET_BASED and weights is not None:
         raise ValueError(f"weights= applies to the net-based inits {NET_BASED} only, not {name!r}")
+    if name in ABLATIONS and num_gaussians is not None:
+        raise ValueError(f"num_gaussians= does not apply to the ablation {name!r}")
     if name != "net" and shrink != 1.0:
         raise ValueError(f"shrink= applies to the 'net' init only, not {name!r}")
     if not (math.isfinite(shrink) and 0 < shrink <= MAX_SHRINK):
@@ -201,7 +204,7 @@ def initialize(
         model = net.load_weights_cached(net.resolve_weights(weights))
         t0 = time.perf_counter()  # loading the file is not part of the init
         if name == "net":
-            g, info = net.gaussians_for_image(model, image, k=k, backend=backend)
+            g, info = net.gaussians_for_image(model, image, k=k, backend=backend, num_gaussians=num_gaussians)
         else:
             from igi_jax.init import ablations
 

@@ -1,25 +1,22 @@
 """Rate control for the quad-tree init: exactly ``N`` Gaussians, from a search on its threshold.
 
 The official split threshold is scaled by a factor ``detail`` (:func:`quadtree.split_square`);
-the Gaussian count falls as it grows. A bisection on ``log2(detail)`` finds the largest factor
-whose count is still ≥ ``N`` (stopping early once within 2 % above), then the surplus Gaussians
-with the least energy (``|colour| · σ₁σ₂``, what they add to the image) are dropped, so the set
-has exactly ``N``. The codec's rate points use it (:mod:`igi_jax.codec`).
+the Gaussian count falls as it grows. :func:`igi_jax.init.rate.search_count` bisects
+``−log2(detail)`` for the fewest Gaussians still ≥ ``N`` (within 2 % above), then the surplus with
+the least energy is dropped (:func:`igi_jax.init.rate.least_energy_keep`), so the set has exactly
+``N``. The codec's rate points use it (:mod:`igi_jax.codec`).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from igi_jax.errors import InputError
+from igi_jax.init import rate
 from igi_jax.init.quadtree import quadtree_geometry
 
 LOG2_RANGE = (-10.0, 10.0)  # detail factors searched: 1/1024 … 1024 × the official threshold
-ITERS = 24
-SLACK = 0.02  # stop once the count is within this fraction above N
 
 
 def geometry_for_count(
@@ -33,37 +30,21 @@ def geometry_for_count(
     """
     n = int(num_gaussians)
 
-    def build(log2_detail: float):
-        return quadtree_geometry(image, detail=2.0**log2_detail, **kwargs)
+    def build(x: float):
+        out = quadtree_geometry(image, detail=2.0**-x, **kwargs)
+        return out, out[3]["gaussians"]
 
     lo, hi = LOG2_RANGE
-    most, fewest = build(lo), build(hi)
-    if most[3]["gaussians"] < n or fewest[3]["gaussians"] > n:
-        raise InputError(
-            f"the quad-tree init gives this image {fewest[3]['gaussians']:,} to {most[3]['gaussians']:,} "
-            f"Gaussians; {n:,} is outside that range"
-        )
-    best, tries = most, 2  # the fewest Gaussians seen that are still ≥ n
-    for _ in range(ITERS):
-        if best[3]["gaussians"] <= math.ceil(n * (1 + SLACK)):
-            break
-        mid = 0.5 * (lo + hi)
-        out, tries = build(mid), tries + 1
-        if out[3]["gaussians"] >= n:
-            lo, best = mid, min(best, out, key=lambda o: o[3]["gaussians"])
-        else:
-            hi = mid
+    best, x, tries = rate.search_count(build, n, -hi, -lo, init="quad-tree")
     means, cov, colors, info = best
     surplus = len(means) - n
     if surplus > 0:
-        sigma_area = np.sqrt(np.maximum(cov[:, 0] * cov[:, 2] - cov[:, 1] ** 2, 0.0))
-        energy = np.linalg.norm(colors, axis=1) * sigma_area
-        keep = np.sort(np.argsort(energy, kind="stable")[surplus:])
+        keep = rate.least_energy_keep(cov, colors, surplus)
         means, cov, colors = means[keep], cov[keep], colors[keep]
     info = {
         **info,
         "gaussians": len(means),
-        "detail": 2.0**lo,
+        "detail": 2.0**-x,
         "dropped_for_count": max(surplus, 0),
         "count_tries": tries,
     }

@@ -19,6 +19,7 @@ pre-sigmoid rotation), so the fitter continues from precisely what the fields pr
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import time
 from typing import Any
@@ -29,6 +30,8 @@ import numpy as np
 from flax import nnx
 
 from igi_jax.gaussians import SCALE_OFFSET, Gaussians
+from igi_jax.init import rate
+from igi_jax.net import count as count_lib
 from igi_jax.net.geometry import host_geometry_with_info
 from igi_jax.net.model import InstantGINet, TriangleGaussians, predict_ppm, triangle_gaussians
 
@@ -86,6 +89,7 @@ def gaussians_for_image(
     *,
     backend: str = "auto",
     capacity: int | None = None,
+    num_gaussians: int | None = None,
 ) -> tuple[Gaussians, dict[str, Any]]:
     """Initialise Gaussians for ``image [H, W, 3]`` (float in [0, 1]) with the network.
 
@@ -95,11 +99,14 @@ def gaussians_for_image(
       k: dithering cell size: 3 (as trained), 4 or 5 (fewer Gaussians).
       backend: dithering backend (and the render backend the geometry is sized for).
       capacity: padded Gaussian count (default: the size bucket of the triangle count).
+      num_gaussians: exactly this many Gaussians (:func:`igi_jax.net.count.geometry_for_count`
+        scales the PPM, the surplus of least energy is dropped); ``None``: the network's own count.
 
     Returns:
       ``Gaussians`` (kind ``"rs"``, padded, masked) and an info dict: per-stage seconds (see the
       module docstring), ``seconds`` (their sum, compilation excluded), ``compile_seconds``,
-      ``gaussians``, ``points``, ``k``, ``ppm_mean``.
+      ``gaussians``, ``points``, ``k``, ``ppm_mean`` (of the PPM that was dithered); with a count,
+      also ``ppm_scale``, ``count_tries`` and ``dropped_for_count``.
     """
     image = jnp.asarray(image, jnp.float32)
     if image.ndim != 3 or image.shape[-1] != 3:
@@ -109,7 +116,13 @@ def gaussians_for_image(
     t0 = time.perf_counter()
     (features, ppm), c_net = _run(predict_stage, image.shape, graphdef, state, image[None])
     t1 = time.perf_counter()
-    geom, ginfo = host_geometry_with_info(np.asarray(ppm), k, capacity=capacity, backend=backend, threads=1)
+    ppm = np.asarray(ppm)
+    if num_gaussians is None:
+        geom, ginfo = host_geometry_with_info(ppm, k, capacity=capacity, backend=backend, threads=1)
+        ppm_mean, extra = float(ppm.mean()), {}
+    else:
+        geom, ginfo, ppm_mean = count_lib.geometry_for_count(ppm, num_gaussians, k, backend=backend)
+        extra = {"ppm_scale": ginfo["ppm_scale"], "count_tries": ginfo["count_tries"]}
     t2 = time.perf_counter()
     args = (
         state,
@@ -122,8 +135,10 @@ def gaussians_for_image(
         geom.angle[0],
     )
     (xy, shape, colors), c_fields = _run(fields_stage, (image.shape, geom.capacity), graphdef, *args)
-    t3 = time.perf_counter()
     g = Gaussians(xy=xy, shape=shape, colors=colors, mask=geom.mask[0], kind="rs", height=height, width=width)
+    if num_gaussians is not None:
+        g, extra["dropped_for_count"] = _keep_count(g, num_gaussians)
+    t3 = time.perf_counter()
     info = {
         "t_network": t1 - t0 - c_net,
         "t_dither": ginfo["t_dither"],
@@ -133,9 +148,23 @@ def gaussians_for_image(
         "t_fields": t3 - t2 - c_fields,
         "seconds": t3 - t0 - c_net - c_fields,
         "compile_seconds": c_net + c_fields,
-        "gaussians": int(ginfo["triangles"][0]),
+        "gaussians": int(ginfo["triangles"][0]) - extra.get("dropped_for_count", 0),
         "points": int(ginfo["points"][0]),
         "k": k,
-        "ppm_mean": float(jnp.mean(ppm)),
+        "ppm_mean": ppm_mean,
+        **extra,
     }
     return g, info
+
+
+def _keep_count(g: Gaussians, n: int) -> tuple[Gaussians, int]:
+    """``g`` with all but ``n`` live Gaussians masked off, those of least energy first."""
+    mask = np.asarray(g.mask)
+    live = np.flatnonzero(mask)
+    surplus = len(live) - n
+    if surplus <= 0:
+        return g, 0
+    keep = rate.least_energy_keep(np.asarray(g.covariances())[live], np.asarray(g.colors)[live], surplus)
+    new = np.zeros_like(mask)
+    new[live[keep]] = True
+    return dataclasses.replace(g, mask=jnp.asarray(new)), surplus
