@@ -26,8 +26,9 @@ import sys
 from pathlib import Path
 
 from igi_jax import cli, evaluate, interrupt, io, one_image
-from igi_jax.experiments import plots, report, tables
+from igi_jax.experiments import plots, rd_report, report, tables
 from igi_jax.experiments.config import REPO, Experiment, load_experiment, shipped_weights
+from igi_jax.experiments.rd import RateDistortion, RDRunner
 from igi_jax.experiments.runner import Runner
 from igi_jax.init import BASES
 from igi_jax.render.api import BACKENDS
@@ -106,11 +107,13 @@ def _results_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def experiment_from_args(args) -> Experiment:
+def experiment_from_args(args) -> Experiment | RateDistortion:
     """The :class:`Experiment` of ``--config`` (or the defaults, for ``--dataset``), with every
     flag given overriding its field."""
     if args.config is not None:
         base = load_experiment(args.config)
+        if isinstance(base, RateDistortion):
+            return _rd_from_args(base, args)
     else:
         default_inits = Experiment.inits if _shipped_or(args.weights) else ("quadtree+solve", "random")
         base = Experiment(dataset=str(args.dataset), inits=default_inits, out=DEFAULT_OUT)
@@ -143,6 +146,26 @@ def experiment_from_args(args) -> Experiment:
         raise io.InputError(str(e)) from None
 
 
+def _rd_from_args(base: RateDistortion, args) -> RateDistortion:
+    """A rate–distortion config with ``--limit`` / ``--only`` / ``--out`` applied (no other flag
+    means anything there)."""
+    given = [
+        f"--{k.replace('_', '-')}"
+        for k, v in vars(args).items()
+        if v not in (None, False) and k not in ("config", "limit", "only", "out", "stop_after", "allow_dirty")
+    ]
+    if given:
+        raise io.InputError(
+            f"a rate–distortion config takes --limit, --only and --out, not {', '.join(given)}"
+        )
+    changes = {"limit": args.limit, "only": args.only and _list(str, args.only)}
+    changes["out"] = args.out and str(args.out.absolute())
+    try:
+        return dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
+    except ValueError as e:
+        raise io.InputError(str(e)) from None
+
+
 def _shipped_or(weights: Path | None) -> bool:
     """Whether a network is at hand: ``weights`` given, or the shipped ones installed."""
     return weights is not None or shipped_weights().exists()
@@ -160,10 +183,15 @@ def _command(argv: list[str]) -> list[str]:
     return ["evaluate.py", *out]
 
 
-def run_experiment(exp: Experiment, argv: list[str], *, stop_after: str | None, allow_dirty: bool) -> int:
+def run_experiment(
+    exp: Experiment | RateDistortion, argv: list[str], *, stop_after: str | None, allow_dirty: bool
+) -> int:
     """Run ``exp`` (resuming), write its report and plots; returns the exit code."""
     seconds = duration(stop_after) if stop_after is not None else None
-    runner = Runner(exp, command=_command(argv), stop_after=seconds, allow_dirty=allow_dirty)
+    if isinstance(exp, RateDistortion):
+        runner = RDRunner(exp, command=_command(argv), stop_after=seconds, allow_dirty=allow_dirty)
+    else:
+        runner = Runner(exp, command=_command(argv), stop_after=seconds, allow_dirty=allow_dirty)
     out = runner.out
     try:
         data = runner.run()
@@ -175,10 +203,14 @@ def run_experiment(exp: Experiment, argv: list[str], *, stop_after: str | None, 
             file=sys.stderr,
         )
         return code
-    text = report.markdown(data)
-    io.atomic_write(out / "report.md", lambda f: f.write(text.encode()))
-    written = plots.write_all(out)
-    print(tables.means_table(data))
+    if isinstance(exp, RateDistortion):
+        written = rd_report.write(out, data, title=f"Rate–distortion: {exp.name}")
+        print(rd_report.markdown(data))
+    else:
+        text = report.markdown(data)
+        io.atomic_write(out / "report.md", lambda f: f.write(text.encode()))
+        written = plots.write_all(out)
+        print(tables.means_table(data))
     print(
         f"{runner.fitted} entries computed, {len(data['entries']) - runner.fitted} reused; wrote "
         f"{out / 'results.json'}, {out / 'report.md'}, {', '.join(p.name for p in written)}"

@@ -16,12 +16,15 @@ import dataclasses
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from igi_jax import config_file, io
 from igi_jax.fit import FitConfig
 from igi_jax.init import SOLVE_ITERS, parse_spec
 from igi_jax.render import api as render_api
+
+if TYPE_CHECKING:
+    from igi_jax.experiments.rd import RateDistortion
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = "shipped"  # `weights`: the package's trained weights, when they exist
@@ -174,13 +177,16 @@ def _sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def load_experiment(path: str | os.PathLike) -> Experiment:
-    """The :class:`Experiment` of a config file's ``get_config()`` (``FILE:ARG``: ``get_config(ARG)``),
+def load_experiment(path: str | os.PathLike) -> Experiment | RateDistortion:
+    """The :class:`Experiment` (or :class:`~igi_jax.experiments.rd.RateDistortion`) of a config
+    file's ``get_config()`` (``FILE:ARG``: ``get_config(ARG)``),
     named after the file (``stem-ARG``) unless it names itself.
 
     Raises:
       InputError: no such file, no ``get_config``, or it does not return an :class:`Experiment`.
     """
+    from igi_jax.experiments.rd import RateDistortion
+
     file, arg = config_file.split_arg(path)
-    exp = config_file.load(file, Experiment, arg)
+    exp = config_file.load(file, (Experiment, RateDistortion), arg)
     return exp if exp.name else dataclasses.replace(exp, name=Path(file).stem + (f"-{arg}" if arg else ""))

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from igi_jax.experiments.config import Experiment, datasets_root, load_experiment
+from igi_jax.experiments import rd
+from igi_jax.experiments.config import Experiment, datasets_root, load_experiment, resolve_dataset
+from igi_jax.experiments.rd import RateDistortion
 from igi_jax.experiments.runner import dataset_images
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +23,8 @@ def test_there_are_configs():
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_config_matches_its_committed_results(path):
     exp = load_experiment(path)
+    if isinstance(exp, RateDistortion):
+        return _check_rd(path, exp)
     assert isinstance(exp, Experiment) and exp.name == path.stem and exp.notes
     assert not Path(exp.out).is_absolute() and not Path(exp.dataset).is_absolute()
     stored_path = exp.out_dir / "results.json"
@@ -33,6 +37,19 @@ def test_config_matches_its_committed_results(path):
     assert [p.stem for p in dataset_images(exp)] == sorted({e["image"] for e in stored["entries"]})
     impls = ["jax"] + ([exp.baseline] if exp.baseline else [])
     assert {(e["init"], e["impl"]) for e in stored["entries"]} == {(i, m) for i in exp.inits for m in impls}
+
+
+def _check_rd(path: Path, exp: RateDistortion) -> None:
+    """A rate–distortion config: its committed results resume (same settings), name only its
+    images and methods, and every rate is at most its target."""
+    assert exp.name == path.stem and exp.notes and not Path(exp.out).is_absolute()
+    stored = json.loads((exp.out_dir / "results.json").read_text())
+    if not resolve_dataset(exp.dataset).is_dir():
+        pytest.skip(f"dataset {exp.dataset} not under {datasets_root()}")
+    assert json.loads(json.dumps(exp.settings())) == stored["settings"]
+    assert {e["image"] for e in stored["entries"]} <= {p.stem for p in rd.dataset_images(exp)}
+    assert {e["init"] for e in stored["entries"]} <= set(exp.methods)
+    assert all(e["bpp"] <= e["target_bpp"] or e["init"] in exp.codecs for e in stored["entries"])
 
 
 def test_no_absolute_paths_in_committed_results():

@@ -1,0 +1,110 @@
+"""The rate–distortion experiment end to end on two small images: one entry per image × method ×
+rate, real file sizes within the targets, resuming, the report with its BD columns and the plot."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from igi_jax import io
+from igi_jax.experiments import cli, rd_report, store
+from igi_jax.experiments.config import load_experiment
+from igi_jax.experiments.rd import Encode, RateDistortion, RDRunner
+
+BPPS = (1.0, 2.5)
+SIDE = 176  # MS-SSIM needs sides > 160 px
+
+
+def _photo(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:SIDE, 0:SIDE] / SIDE
+    channels = [0.5 + 0.4 * np.sin((7 + seed) * xx), 0.5 + 0.4 * np.cos(5 * yy * xx), (xx > 0.6) * 0.9]
+    img = np.stack(channels, -1)
+    return np.round(np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1) * 255).astype(np.uint8)
+
+
+def _experiment(dataset: Path, out: Path) -> RateDistortion:
+    return RateDistortion(
+        dataset=str(dataset),
+        bpps=BPPS,
+        encodes=(Encode("tiny", 15, 5),),
+        inits=("quadtree",),
+        codecs=("jpeg", "jpeg2000"),
+        decode_repeats=1,
+        out=str(out),
+    )
+
+
+@pytest.fixture(scope="module")
+def rd_run(tmp_path_factory):
+    data = tmp_path_factory.mktemp("rd_images")
+    for i in range(2):
+        Image.fromarray(_photo(i)).save(data / f"im{i}.png")
+    exp = _experiment(data, tmp_path_factory.mktemp("rd_out"))
+    data = RDRunner(exp, allow_dirty=True, log=lambda s: None).run()
+    return exp, data
+
+
+def test_one_entry_per_image_method_and_rate(rd_run):
+    exp, data = rd_run
+    keys = sorted(store.entry_key(e) for e in data["entries"])
+    methods = ["igi-quadtree-tiny", "jpeg", "jpeg2000"]
+    assert exp.methods == methods
+    assert keys == sorted((f"im{i}", m, None, f"{b:g} bpp") for i in range(2) for m in methods for b in BPPS)
+
+
+def test_rates_are_real_file_sizes_within_the_targets(rd_run):
+    for e in rd_run[1]["entries"]:
+        assert e["bpp"] == pytest.approx(8 * e["bytes"] / SIDE**2) and e["bpp"] <= e["target_bpp"]
+        assert np.isfinite(e["psnr"]) and 0 < e["ms_ssim"] <= 1 and e["decode_fps"] > 0
+        if e["init"].startswith("igi-"):
+            assert (e["fit_steps"], e["qat_steps"]) == (15, 5) and e["gaussians"] > 0
+    by = {(e["image"], e["init"], e["target_bpp"]): e for e in rd_run[1]["entries"]}
+    for m in ("igi-quadtree-tiny", "jpeg"):  # more bits, more Gaussians / quality
+        assert by[("im0", m, 2.5)]["bytes"] > by[("im0", m, 1.0)]["bytes"]
+
+
+def test_a_second_run_resumes_and_computes_nothing(rd_run):
+    exp, data = rd_run
+    again = RDRunner(exp, allow_dirty=True, log=lambda s: None)
+    again.run()
+    assert again.fitted == 0 and len(again.store.entries) == len(data["entries"])
+    with pytest.raises(io.InputError, match="other settings"):
+        RDRunner(dataclasses.replace(exp, bpps=(1.0,)), allow_dirty=True)
+
+
+def test_report_and_plot(rd_run):
+    exp, data = rd_run
+    paths = rd_report.write(exp.out_dir, title="RD test")
+    assert [p.name for p in paths] == ["report.md", "rd.png"] and all(p.stat().st_size > 0 for p in paths)
+    text = paths[0].read_text()
+    assert "BD-rate vs JPEG" in text and "GaussianImage (published)" in text
+    bd_rows = [line for line in text.splitlines() if line.count("|") == 9 and not line.startswith("|---")]
+    assert [r.split("|")[1].strip() for r in bd_rows[1:]] == list(rd_report.curves(data))
+    for row in bd_rows[1:]:  # a BD cell is a number, or n/a with the reason (the curves need not overlap)
+        cells = [c.strip() for c in row.split("|")[2:6]]
+        assert all(c == "" or c.endswith(("%", "dB")) or c.startswith("n/a") for c in cells), row
+    curves = rd_report.curves(data)
+    assert set(curves) == set(exp.methods) and all(len(c) == len(BPPS) for c in curves.values())
+
+
+def test_evaluate_cli_runs_a_rate_distortion_config(tmp_path, rd_run):
+    exp = rd_run[0]
+    config = tmp_path / "rd_cfg.py"
+    config.write_text(
+        "from pathlib import Path\n"
+        "from tests.experiments.test_rd import _experiment\n"
+        f"def get_config():\n    return _experiment(Path({exp.dataset!r}), Path({exp.out!r}))\n"
+    )
+    assert isinstance(load_experiment(config), RateDistortion)
+    # the same settings: the command resumes the fixture's run, computes nothing, re-writes the report
+    (exp.out_dir / "rd.png").unlink(missing_ok=True)
+    assert cli.main(["--config", str(config), "--allow-dirty"]) == 0
+    entries = json.loads((exp.out_dir / "results.json").read_text())["entries"]
+    assert len(entries) == len(rd_run[1]["entries"]) and (exp.out_dir / "rd.png").exists()
+    # flags of the fit experiments mean nothing here: refused, nothing run
+    assert cli.main(["--config", str(config), "--steps", "5", "--out", str(tmp_path / "o2")]) == 2
+    assert not (tmp_path / "o2").exists()
