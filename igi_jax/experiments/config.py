@@ -79,6 +79,9 @@ class Experiment:
       fps_repeats: renders timed for the FPS.
       grid_images: images whose renders are kept for the grid plot.
       seed: random-init seed.
+      count_from: the ``net`` inits take the Gaussian count of this init's entry for the same
+        image (e.g. ``"quadtree+solve"``, listed before them in ``inits``), through the net's
+        rate control (:mod:`igi_jax.net.count`): a matched-count comparison. ``None``: the net's own.
       backend: render backend.
       torch_threads: PyTorch intra-op threads of the baseline (``None``: its default). On a loaded
         2-core machine one thread is far faster (OpenMP threads spin-wait).
@@ -101,6 +104,7 @@ class Experiment:
     fps_repeats: int = 50
     grid_images: int = 3
     seed: int = 0
+    count_from: str | None = None
     backend: str = "auto"
     torch_threads: int | None = 1
     out: str = "out/experiments"
@@ -120,6 +124,14 @@ class Experiment:
             values = getattr(self, name) or ()
             if len(set(values)) < len(values):  # a repeated budget would be fitted twice
                 raise ValueError(f"{name} lists a value more than once: {values}")
+        if self.count_from is not None:
+            before = (
+                self.inits[: self.inits.index(self.count_from)] if self.count_from in self.inits else None
+            )
+            if before is None or any(parse_spec(s).base == "net" for s in before):
+                raise ValueError(
+                    f"count_from {self.count_from!r} must be one of inits, listed before the net inits"
+                )
         if self.baseline not in (None, "torch"):
             raise ValueError(f"unknown baseline {self.baseline!r}; expected 'torch'")
         if self.downscale < 1 or self.fps_repeats < 1 or (self.limit is not None and self.limit < 1):
@@ -167,6 +179,7 @@ class Experiment:
             "fit": {k: v for k, v in dataclasses.asdict(self.fit).items() if k not in skip},
             "weights_sha256": _sha256(self.weights) if self.weights else None,
             "seed": self.seed,
+            **({"count_from": self.count_from} if self.count_from else {}),
             "backend": render_api.resolve_backend(self.backend),
             "solve_iters": SOLVE_ITERS,
             **({"seconds_blocks": SECONDS_BLOCKS} if self.seconds else {}),

@@ -197,6 +197,11 @@ class Runner:
         t_start = time.perf_counter()
         count, source = self._count(name, image, k) if spec.base.startswith("random") else (None, None)
         kw = {"weights": self.weights, "k": k or 3} if spec.uses_net else {}
+        if spec.base == "net" and self.exp.count_from is not None:  # a matched-count comparison
+            source = self.exp.count_from
+            kw["num_gaussians"] = next(
+                e["gaussians"] for e in self.store.entries if (e["image"], e["init"]) == (name, source)
+            )
         if spec.base.startswith("random"):
             kw.update(num_gaussians=count, key=jax.random.key(self.exp.seed))
         init = initialize_warm(spec, image, backend=self.exp.backend, **kw)

@@ -302,3 +302,27 @@ def test_bad_duration_is_refused(text):
 
     with pytest.raises(io.InputError, match="--stop-after"):
         cli.duration(text)
+
+
+def test_count_from_gives_the_net_the_other_inits_count(tmp_path, dataset, tiny_weights):
+    exp = config.Experiment(
+        dataset=str(dataset),
+        limit=1,
+        inits=("quadtree", "net"),
+        count_from="quadtree",
+        steps=(0,),
+        weights=str(tiny_weights),
+        fps_repeats=1,
+        grid_images=0,
+        out=str(tmp_path / "matched"),
+    )
+    entries = runner.Runner(exp, allow_dirty=True, log=lambda s: None).run()["entries"]
+    by = {e["init"]: e for e in entries}
+    assert by["net"]["gaussians"] == by["quadtree"]["gaussians"] > 0
+    assert by["net"]["count_source"] == "quadtree" and by["net"]["init_info"]["ppm_scale"] > 0
+    assert (
+        json.loads((tmp_path / "matched" / "results.json").read_text())["settings"]["count_from"]
+        == "quadtree"
+    )
+    with pytest.raises(ValueError, match="listed before the net inits"):
+        dataclasses.replace(exp, inits=("net", "quadtree"))
