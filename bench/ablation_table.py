@@ -6,7 +6,10 @@ colour solve, paired per held-out photo, from the runs of ``configs/experiments/
 Prints and writes ``<results>/table.md``: per candidate and step budget, the mean paired PSNR
 difference (dB), the images where the net is ahead, the mean PSNR, and the Gaussian counts; each
 row names the commit its results were made with. The opponent is the ``shipped`` run's
-quad-tree + solve (step budgets are deterministic, so runs made apart pair exactly).
+quad-tree + solve (step budgets are deterministic, so runs made apart pair exactly). A second
+table does the same at matched counts, from ``configs/experiments/matched_count_heldout.py``
+(``bench/results/matched_count_heldout/<candidate>``): each run's net has its own quad-tree
+row's count on every image, and pairs with that row.
 """
 
 from __future__ import annotations
@@ -37,7 +40,48 @@ def _results(path: Path, init: str) -> tuple[list[dict], str]:
     )
 
 
-def table(root: Path) -> str:
+def _row(name: str, qt: list[dict], net: list[dict], labels: list[str], code: str) -> str:
+    data = {"entries": qt + net}  # one table's worth: the candidate's rows beside the opponent's
+    row = next(r for r in summarize(data) if r["init"] == NET)
+    (pair,) = paired(data, versus=("jax", QT, None))
+    cells = [
+        f"{row['budgets'][b]['psnr']:.2f} ({pair['budgets'][b]['delta']:+.2f}, "
+        f"{pair['budgets'][b]['ahead']}/{pair['budgets'][b]['images']})"
+        for b in labels
+    ]
+    return f"| {name} | {row['gaussians']:,.0f} | " + " | ".join(cells) + f" | {code} |"
+
+
+def matched_table(root: Path, labels: list[str]) -> list[str]:
+    """The matched-count rows: each run's net + solve against its own quad-tree + solve."""
+    runs = [p for p in sorted(root.glob("*/results.json"))]
+    if not runs:
+        return []
+    lines = [
+        "",
+        "At matched counts (`configs/experiments/matched_count_heldout.py`): the net's PPM scaled to "
+        "quad-tree + solve's count on every image; paired with that run's own quad-tree + solve row.",
+        "",
+        "| candidate | Gaussians | " + " | ".join(labels) + " | code |",
+        "|" + "---|" * (len(labels) + 3),
+    ]
+    for path in runs:
+        qt, qt_code = _results(path.parent, QT)
+        net, code = _results(path.parent, NET)
+        (qt_row,) = summarize({"entries": qt})
+        lines.append(
+            f"| quad-tree + solve ({path.parent.name} run) | {qt_row['gaussians']:,.0f} | "
+            + " | ".join(f"{qt_row['budgets'][b]['psnr']:.2f}" for b in labels)
+            + f" | {qt_code} |"
+        )
+        if {e["image"] for e in net} == {e["image"] for e in qt}:
+            lines.append(_row(path.parent.name, qt, net, labels, code))
+        else:
+            lines.append(f"| {path.parent.name} | (not finished) |" + " |" * (len(labels) + 1))
+    return lines
+
+
+def table(root: Path, matched: Path | None = None) -> str:
     qt, qt_code = _results(root / "shipped", QT)
     images = sorted({e["image"] for e in qt})
     (qt_row,) = summarize({"entries": qt})
@@ -57,23 +101,18 @@ def table(root: Path) -> str:
             lines.append(f"| {name} | (not run) |" + " |" * (len(labels) + 1))
             continue
         net, code = _results(root / name, NET)
-        data = {"entries": qt + net}  # one table's worth: the candidate's rows beside the opponent's
-        row = next(r for r in summarize(data) if r["init"] == NET)
-        (pair,) = paired(data, versus=("jax", QT, None))
-        cells = [
-            f"{row['budgets'][b]['psnr']:.2f} ({pair['budgets'][b]['delta']:+.2f}, "
-            f"{pair['budgets'][b]['ahead']}/{pair['budgets'][b]['images']})"
-            for b in labels
-        ]
-        lines.append(f"| {name} | {row['gaussians']:,.0f} | " + " | ".join(cells) + f" | {code} |")
+        lines.append(_row(name, qt, net, labels, code))
+    if matched is not None:
+        lines += matched_table(matched, labels)
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--results", type=Path, default=Path("bench/results/ablation_v2_heldout"))
+    p.add_argument("--matched", type=Path, default=Path("bench/results/matched_count_heldout"))
     args = p.parse_args()
-    text = table(args.results)
+    text = table(args.results, args.matched)
     print(text)
     (args.results / "table.md").write_text(text)
 
