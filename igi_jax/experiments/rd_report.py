@@ -89,6 +89,12 @@ def _bd(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) -> t
 
 
 def markdown(data: dict[str, Any], title: str = "Rate–distortion") -> str:
+    """The report: :func:`body` under a title."""
+    return f"# {title}\n\n" + body(data)
+
+
+def body(data: dict[str, Any]) -> str:
+    """Settings, the curves' table, the BD / timing table and what they mean (Markdown)."""
     cs = curves(data)
     s = data["settings"]
     runs = data["runs"]
@@ -98,8 +104,6 @@ def markdown(data: dict[str, Any], title: str = "Rate–distortion") -> str:
         f"{e['name']} = {e['fit_steps']} fit + {e['qat_steps']} quantised steps" for e in s["encodes"]
     )
     lines = [
-        f"# {title}",
-        "",
         f"Dataset `{s['dataset']}` ({len(images)} images), target rates {s['bpps']} bpp; our encodes "
         f"{encodes}; quantisers {s['quant']}. Code: {', '.join(codes)}. Machine: "
         f"{runs[-1]['machine']['processor']}, {runs[-1]['machine']['cpu_count']} CPUs, "

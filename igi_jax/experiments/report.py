@@ -67,6 +67,16 @@ def doc_block(data: dict[str, Any], results: str | os.PathLike, doc: str | os.Pa
     cmd = "\n".join(cmds) if cmds else "(command not recorded)"
     config = REPO / "configs" / "experiments" / f"{results.parent.name}.py"
     rerun = f"; `python evaluate.py --config {_repo_relative(config)}` reruns it" if config.exists() else ""
+    if data["settings"].get("kind") == "rate-distortion":
+        from igi_jax.experiments import rd_report
+
+        plot = os.path.relpath((results.parent / "rd.png").resolve(), doc.resolve().parent)
+        return (
+            f"{label}\n\nGenerated from [`{_repo_relative(results)}`]({source}) by "
+            f"`python -m igi_jax.experiments.report {_repo_relative(results)} --doc {_repo_relative(doc)}`"
+            f"{rerun}; made with:\n\n```bash\n{cmd}\n```\n\n{rd_report.body(data)}\n"
+            f"![PSNR and MS-SSIM against bits per pixel]({plot})\n\n"
+        )
     pairs = paired_table(data)
     return (
         f"{label}\n\nGenerated from [`{_repo_relative(results)}`]({source}) by "
@@ -132,7 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label", help="the block's heading line (default: keep the current one)")
     args = p.parse_args(argv)
     data = store.load(args.results)
-    text = markdown(data)
+    if data["settings"].get("kind") == "rate-distortion":
+        from igi_jax.experiments import rd_report
+
+        text = rd_report.markdown(data)
+    else:
+        text = markdown(data)
     if args.out:
         io.atomic_write(args.out, lambda f: f.write(text.encode()))
     elif not args.doc:
