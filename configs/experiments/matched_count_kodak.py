@@ -9,24 +9,19 @@ here). The net's PPM is scaled to quad-tree + solve's count (:mod:`igi_jax.net.c
 held out: the candidate was chosen on the held-out photos (``matched_count_heldout``).
 """
 
-from configs.experiments.matched_count_heldout import WEIGHTS
+import dataclasses
+
+from configs.experiments.matched_count_heldout import get_config as heldout
 from igi_jax.experiments import Experiment
 
 
 def get_config(arg: str | None = None) -> Experiment:
     arg = arg or "v2_warm_width3"
-    if arg not in WEIGHTS:
-        raise ValueError(f"matched_count_kodak: unknown candidate {arg!r}; expected {sorted(WEIGHTS)}")
-    return Experiment(
-        backend="cpu-native",
+    return dataclasses.replace(
+        heldout(arg),
         dataset="kodak",
-        inits=("quadtree+solve", "net+solve"),
-        count_from="quadtree+solve",
-        kernel_sizes=(3,),
-        steps=(0, 200, 2000),
-        weights=WEIGHTS[arg],
-        grid_images=0,
-        fps_repeats=5,
+        only=None,
+        downscale=1,
         out=f"bench/results/matched_count_kodak/{arg}",
         notes=f"Issue 31, candidate {arg} at the quad-tree's count: Kodak, steps 0/200/2000.",
     )

@@ -46,6 +46,10 @@ def _mean_gap(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, wh
     return float(trapezoid(gap, grid) / (hi - lo))
 
 
+def _pair(anchor_rates, anchor_quality, test_rates, test_quality) -> tuple[tuple, tuple]:
+    return _curve(anchor_rates, anchor_quality, "anchor"), _curve(test_rates, test_quality, "test")
+
+
 def bd_quality(
     anchor_rates: Sequence[float],
     anchor_quality: Sequence[float],
@@ -53,8 +57,7 @@ def bd_quality(
     test_quality: Sequence[float],
 ) -> float:
     """BD-PSNR (or BD of any quality): mean of ``test − anchor`` quality over the common log-rate range."""
-    lr0, q0 = _curve(anchor_rates, anchor_quality, "anchor")
-    lr1, q1 = _curve(test_rates, test_quality, "test")
+    (lr0, q0), (lr1, q1) = _pair(anchor_rates, anchor_quality, test_rates, test_quality)
     return _mean_gap(lr0, q0, lr1, q1, "rate")
 
 
@@ -65,6 +68,5 @@ def bd_rate(
     test_quality: Sequence[float],
 ) -> float:
     """BD-rate in percent: ``test``'s mean rate change against ``anchor`` over the common quality range."""
-    lr0, q0 = _curve(anchor_rates, anchor_quality, "anchor")
-    lr1, q1 = _curve(test_rates, test_quality, "test")
+    (lr0, q0), (lr1, q1) = _pair(anchor_rates, anchor_quality, test_rates, test_quality)
     return float((10.0 ** _mean_gap(q0, lr0, q1, lr1, "quality") - 1.0) * 100.0)
