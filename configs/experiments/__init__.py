@@ -1,6 +1,7 @@
 """The paper's experiments, one config each: ``python evaluate.py --config configs/experiments/<name>.py``.
 
-Each ``get_config()`` returns an :class:`igi_jax.experiments.Experiment`; variants import a base
-and override a few fields. Every run is resumable and writes ``results.json``, ``report.md`` and
+Each ``get_config()`` returns an :class:`igi_jax.experiments.Experiment` (the codec's
+``rd_kodak.py``: a :class:`igi_jax.experiments.rd.RateDistortion`); variants import a base and
+override a few fields. Every run is resumable and writes ``results.json``, ``report.md`` and
 the plots into the config's ``out`` folder; ``docs/RESULTS.md`` shows the generated tables.
 """

@@ -1,7 +1,11 @@
 """Evaluation: the paper's experiments as configs run by one resumable runner (``evaluate.py``).
 
-* :mod:`~igi_jax.experiments.config` — :class:`Experiment`, the one config type
+* :mod:`~igi_jax.experiments.config` — :class:`Experiment`, the fits' config type
   (``configs/experiments/<name>.py`` return one);
+* :mod:`~igi_jax.experiments.rd` — :class:`~igi_jax.experiments.rd.RateDistortion`, the codec's
+  config type and runner (ours and the standard codecs at target rates, the same store);
+  :mod:`~igi_jax.experiments.rd_report` — its curves, tables and plot;
+  :mod:`~igi_jax.experiments.bjontegaard` — BD-rate and BD-PSNR;
 * :mod:`~igi_jax.experiments.runner` — image × init × k × budget: inits (:mod:`igi_jax.init`), fits,
   metrics, FPS; :mod:`~igi_jax.experiments.budgets` — the fits to every budget;
 * :mod:`~igi_jax.experiments.baseline` — the PyTorch GaussianImage rows (``baseline="torch"``);
