@@ -31,16 +31,15 @@ PUBLISHED_NAME = "GaussianImage (published)"
 
 def curves(data: dict[str, Any]) -> dict[str, list[dict[str, float]]]:
     """Method → its mean points ``{"target", "bpp", "psnr", "ms_ssim", "encode_seconds",
-    "decode_fps", "images"}``, one per target rate, over the images that every *complete* method
-    has there (:func:`incomplete` lists the methods a resumable run has not finished, left out)."""
+    "decode_fps", "images"}``, one per target rate, over the images that every method has there
+    (while a resumable run is unfinished, :func:`incomplete` names the methods with fewer)."""
     by, methods = _by_target(data)
     out: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     for target in sorted({t for t, _ in by}):
-        sets = {m: set(by[(target, m)]) for m in methods}
-        most = max(len(v) for v in sets.values())
-        full = [m for m in methods if len(sets[m]) == most]
-        common = sorted(set.intersection(*(sets[m] for m in full)))
-        for m in full:
+        common = sorted(set.intersection(*(set(by[(target, m)]) for m in methods)))
+        if not common:
+            continue
+        for m in methods:
             es = [by[(target, m)][i] for i in common]
             out[m].append(
                 {
@@ -116,9 +115,9 @@ def body(data: dict[str, Any]) -> str:
     methods = list(cs)
     if partial := incomplete(data):
         lines += [
-            "Not finished (a resumable run; left out of the tables until done): "
+            "Not finished (a resumable run): "
             + ", ".join(f"{m} ({n} entries)" for m, n in partial.items())
-            + ".",
+            + "; at each rate the tables average the images every method has there.",
             "",
         ]
     targets = sorted({p["target"] for pts in cs.values() for p in pts})
