@@ -6,8 +6,9 @@ as quad-tree + solve on every image, against it.
 Kodak at full size, k = 3, the default fit, step budgets 0 / 200 / 2,000 (deterministic, so
 the pairing holds on a loaded machine; the wall-clock budgets of the issue's table are not run
 here). ``limit = 8``: the first 8 images (~4 min each on the shared 2-core CPU); raising it
-resumes the run on the rest. The net's PPM is scaled to quad-tree + solve's count (:mod:`igi_jax.net.count`). Kodak is
-held out: the candidate was chosen on the held-out photos (``matched_count_heldout``).
+resumes the run on the rest. The net's PPM is scaled to quad-tree + solve's count
+(:mod:`igi_jax.net.count`). Kodak is held out: the candidate was chosen on the held-out photos
+(``matched_count_heldout``).
 """
 
 import dataclasses

@@ -27,6 +27,31 @@ from igi_jax.gaussians import Gaussians
 from igi_jax.one_image import FitOptions, fit_image, image_metrics
 
 DEFAULT_QAT_STEPS = 500
+# The default fit's rates were tuned at ~5.4 pixels per Gaussian (configs/fit_default.py: photos
+# 002 and 013 at 384 px). A codec's counts leave 10-500 pixels per Gaussian: Gaussians that many
+# times wider, whose Cholesky factors (pixels) move by ~the rate per step, so the shape rate grows
+# with the typical width. Training photos 021 / 007 at 768 px, 1,000 quad-tree fit steps, PSNR
+# default → scaled: 23.36 → 25.00 (1,000 G, ×8), 26.38 → 28.81 (3,473 G, ×5.0), 17.08 → 17.53
+# (1,000 G, ×8), 19.80 → 20.16 dB (8,000 G, ×3.3).
+TUNED_PIXELS_PER_GAUSSIAN = 5.4
+MAX_SHAPE_LR_FACTOR = 8.0
+
+
+def shape_lr_factor(height: int, width: int, count: int) -> float:
+    """The codec's factor on the shape rate: ``sqrt(pixels per Gaussian / 5.4)`` in [1, 8]."""
+    ratio = height * width / max(int(count), 1) / TUNED_PIXELS_PER_GAUSSIAN
+    return float(min(MAX_SHAPE_LR_FACTOR, max(1.0, ratio**0.5)))
+
+
+def with_shape_lr(options: FitOptions, height: int, width: int) -> tuple[FitOptions, float]:
+    """``options`` with the shape rate scaled for its count (:func:`shape_lr_factor`); unchanged
+    when the init picks its own count."""
+    if options.num_gaussians is None:
+        return options, 1.0
+    factor = shape_lr_factor(height, width, options.num_gaussians)
+    groups = dict(options.fit.lr_groups)
+    groups["shape"] = groups.get("shape", 1.0) * factor
+    return options.replace(lr_groups=tuple(groups.items())), factor
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +61,7 @@ class CompressOptions:
     fit: FitOptions = FitOptions(kind="cholesky")
     quant: q_lib.QuantConfig = q_lib.QuantConfig()
     qat_steps: int = DEFAULT_QAT_STEPS
+    adapt_shape_lr: bool = True  # scale the shape rate to the count (:func:`shape_lr_factor`)
 
     def __post_init__(self):
         if isinstance(self.qat_steps, bool) or not isinstance(self.qat_steps, int) or self.qat_steps < 0:
@@ -80,11 +106,16 @@ def compress_image(
 ) -> CompressRun:
     """Fit ``path`` (:func:`igi_jax.one_image.fit_image`), fine-tune it quantised, encode, decode
     and measure. Nothing is written."""
+    from igi_jax import io, memory
     from igi_jax.render import render_gaussians
 
     t0 = time.perf_counter()
+    fit_options, factor = options.fit, 1.0
+    if options.adapt_shape_lr:
+        height, width = memory.scaled_size(*io.image_size(path), max_side)
+        fit_options, factor = with_shape_lr(options.fit, height, width)
     run = fit_image(
-        path, options.fit, max_side=max_side, on_start=on_start, on_init=on_init, callback=callback
+        path, fit_options, max_side=max_side, on_start=on_start, on_init=on_init, callback=callback
     )
     t_fit = time.perf_counter()
     key = jax.random.key(options.fit.seed)
@@ -93,7 +124,7 @@ def compress_image(
         run.target,
         options.qat_steps,
         options.quant,
-        options.fit.fit,
+        fit_options.fit,
         key=key,
         callback=qat_callback,
     )
@@ -118,6 +149,7 @@ def compress_image(
         "init": options.fit.init,
         "fit_steps": run.result.steps,
         "qat_steps": options.qat_steps,
+        "shape_lr_factor": factor,
         "encode_seconds": t_enc - t0,
         "fit_seconds": t_fit - t0,
         "decode_seconds": t_dec - t_enc,

@@ -59,6 +59,8 @@ class RateDistortion:
       inits: our codec's inits (``quadtree``, ``net``, ``random``), each at every budget.
       codecs: the standard codecs measured beside it (:data:`igi_jax.codec.standard.CODECS`).
       quant: the quantisers (bit depths, codebooks).
+      adapt_shape_lr: the codec's shape rate scaled to the count
+        (:func:`igi_jax.codec.compress.shape_lr_factor`).
       weights: the net init's weights (``None``: the shipped ones).
       only, limit: a subset of the images (file stems; the first N).
       decode_repeats: warm decodes timed for our decode FPS.
@@ -74,6 +76,7 @@ class RateDistortion:
     inits: tuple[str, ...] = ("quadtree",)
     codecs: tuple[str, ...] = standard.CODECS
     quant: QuantConfig = QuantConfig()
+    adapt_shape_lr: bool = True
     weights: str | None = None
     only: tuple[str, ...] | None = None
     limit: int | None = None
@@ -128,6 +131,7 @@ class RateDistortion:
             "bpps": sorted(self.bpps),
             "encodes": [dataclasses.asdict(e) for e in self.encodes],
             "quant": dataclasses.asdict(self.quant),
+            "adapt_shape_lr": self.adapt_shape_lr,
             "fit": {k: v for k, v in dataclasses.asdict(fit).items() if k not in ("steps", "seconds")},
             "weights_sha256": _sha256(weights) if weights else None,
             "seed": self.seed,
@@ -241,7 +245,10 @@ class RDRunner:
             num_gaussians=n, steps=enc.fit_steps, backend=self.exp.backend
         )
         run = c_lib.compress_image(
-            path, c_lib.CompressOptions(fit=fit, quant=self.exp.quant, qat_steps=enc.qat_steps)
+            path,
+            c_lib.CompressOptions(
+                fit=fit, quant=self.exp.quant, qat_steps=enc.qat_steps, adapt_shape_lr=self.exp.adapt_shape_lr
+            ),
         )
         t0 = time.perf_counter()
         for _ in range(self.exp.decode_repeats):  # warm: the first decode ran inside compress_image
@@ -256,6 +263,7 @@ class RDRunner:
             "psnr_unquantized": info["psnr_unquantized"],
             "fit_steps": info["fit_steps"],
             "qat_steps": info["qat_steps"],
+            "shape_lr_factor": info["shape_lr_factor"],
             "encode_seconds": info["encode_seconds"],
             "decode_fps": self.exp.decode_repeats / (time.perf_counter() - t0),
             "loadavg": os.getloadavg()[0],

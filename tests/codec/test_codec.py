@@ -17,6 +17,7 @@ from igi_jax import cli, gaussians
 from igi_jax.codec import bitstream, compress, qat
 from igi_jax.codec import quantize as q_lib
 from igi_jax.fit import FitConfig, fit
+from igi_jax.one_image import FitOptions
 from igi_jax.render import render_gaussians
 
 H, W = 40, 56
@@ -138,3 +139,15 @@ def test_bpp_sets_the_count_and_the_file_stays_under_it(image_file, tmp_path, ca
     assert 8 * out.stat().st_size / (H * W) <= 2.5
     assert cli.main([*argv, "--gaussians", "100", "--out", str(tmp_path / "x.igi")]) == 2
     assert "--bpp or --gaussians, not both" in capsys.readouterr().err
+
+
+def test_the_shape_rate_follows_the_width_the_count_leaves():
+    # tuned at 5.4 px per Gaussian: denser sets keep the default, sparser ones grow as sqrt, capped
+    assert compress.shape_lr_factor(512, 768, 100_000) == 1.0
+    assert compress.shape_lr_factor(512, 768, 3_000) == pytest.approx((512 * 768 / 3_000 / 5.4) ** 0.5)
+    assert compress.shape_lr_factor(512, 768, 10) == compress.MAX_SHAPE_LR_FACTOR
+    opts = FitOptions(kind="cholesky").replace(num_gaussians=3_000)
+    scaled, f = compress.with_shape_lr(opts, 512, 768)
+    base = dict(opts.fit.lr_groups)
+    assert dict(scaled.fit.lr_groups) == {**base, "shape": base.get("shape", 1.0) * f} and f > 1
+    assert compress.with_shape_lr(FitOptions(), 512, 768) == (FitOptions(), 1.0)  # its own count
