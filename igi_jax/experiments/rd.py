@@ -199,9 +199,10 @@ class RDRunner:
                     continue
                 self.store.add(entry)
                 self.fitted += 1
+                ms = "n/a" if entry["ms_ssim"] is None else f"{entry['ms_ssim']:.4f}"  # sides ≤ 160 px
                 self.log(
                     f"{path.stem} {method} {bpp:g} bpp: {entry['bpp']:.3f} bpp, {entry['psnr']:.2f} dB, "
-                    f"MS-SSIM {entry['ms_ssim']:.4f}, encode {entry['encode_seconds']:.1f} s"
+                    f"MS-SSIM {ms}, encode {entry['encode_seconds']:.1f} s"
                 )
         self.store.finish()
         return self.store.data
@@ -274,4 +275,4 @@ def _metrics(decoded: np.ndarray, image: np.ndarray) -> dict[str, float]:
     from igi_jax.one_image import image_metrics
 
     m = image_metrics(decoded, image)
-    return {"psnr": float(m["psnr"]), "ms_ssim": float(m["ms_ssim"])}
+    return {"psnr": float(m["psnr"]), "ms_ssim": None if m["ms_ssim"] is None else float(m["ms_ssim"])}
