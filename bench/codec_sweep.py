@@ -24,7 +24,12 @@ from igi_jax.experiments.store import code_version
 from igi_jax.fit_config import FitConfig
 from igi_jax.one_image import FitOptions
 
-SETTINGS = ((2, 8), (2, 32), (2, 256), (1, 256))  # (stages, codebook entries)
+SETTINGS = ("2x8", "2x32", "2x256", "1x256")  # stages x codebook entries
+
+
+def _vq(text: str) -> tuple[int, int]:
+    stages, _, k = text.partition("x")
+    return int(stages), int(k)
 
 
 def main() -> None:
@@ -34,8 +39,10 @@ def main() -> None:
     ap.add_argument("--max-side", type=int, default=640)
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--qat-steps", type=int, default=300)
+    ap.add_argument("--vq", nargs="+", default=list(SETTINGS), help="colour VQs, STAGESxENTRIES")
     ap.add_argument("--out")
     args = ap.parse_args()
+    settings = [_vq(v) for v in args.vq]
     folder = datasets_root() / "photos"
     if not folder.is_dir():
         print(f"skip: {folder} not found")
@@ -44,7 +51,7 @@ def main() -> None:
     for photo in args.photos:
         path = folder / f"{photo}.png"
         for bpp in args.bpp:
-            for stages, k in SETTINGS:
+            for stages, k in settings:
                 quant = q_lib.QuantConfig(stages=stages, codebook=k)
                 h, w = memory.scaled_size(*io.image_size(path), args.max_side)
                 n = c_lib.count_for_bpp(bpp, h, w, quant)
@@ -69,7 +76,7 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for bpp in args.bpp:
-        for stages, k in SETTINGS:
+        for stages, k in settings:
             sel = np.asarray([r[4:] for r in rows if r[1] == bpp and r[2:4] == (stages, k)], np.float64)
             m = sel.mean(axis=0)
             lines.append(
