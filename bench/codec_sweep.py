@@ -40,9 +40,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--qat-steps", type=int, default=300)
     ap.add_argument("--vq", nargs="+", default=list(SETTINGS), help="colour VQs, STAGESxENTRIES")
+    ap.add_argument("--shape-bits", nargs="+", type=int, default=[6])
+    ap.add_argument("--fill", action="store_true", help="fill the budget (CompressOptions.budget_bytes)")
     ap.add_argument("--out")
     args = ap.parse_args()
-    settings = [_vq(v) for v in args.vq]
+    settings = [(*_vq(v), b) for v in args.vq for b in args.shape_bits]
     folder = datasets_root() / "photos"
     if not folder.is_dir():
         print(f"skip: {folder} not found")
@@ -51,8 +53,8 @@ def main() -> None:
     for photo in args.photos:
         path = folder / f"{photo}.png"
         for bpp in args.bpp:
-            for stages, k in settings:
-                quant = q_lib.QuantConfig(stages=stages, codebook=k)
+            for stages, k, bits in settings:
+                quant = q_lib.QuantConfig(stages=stages, codebook=k, shape_bits=bits)
                 h, w = memory.scaled_size(*io.image_size(path), args.max_side)
                 n = c_lib.count_for_bpp(bpp, h, w, quant)
                 fit = FitOptions(
@@ -61,26 +63,43 @@ def main() -> None:
                     num_gaussians=n,
                     fit=FitConfig(steps=args.steps, log_every=100),
                 )
-                opts = c_lib.CompressOptions(fit=fit, quant=quant, qat_steps=args.qat_steps)
+                budget = c_lib.budget_for_bpp(bpp, h, w) if args.fill else None
+                opts = c_lib.CompressOptions(
+                    fit=fit, quant=quant, qat_steps=args.qat_steps, budget_bytes=budget
+                )
                 info = c_lib.compress_image(path, opts, max_side=args.max_side).info
-                rows.append((photo, bpp, stages, k, n, info["bpp"], info["psnr"], info["psnr_unquantized"]))
+                rows.append(
+                    (
+                        photo,
+                        bpp,
+                        stages,
+                        k,
+                        bits,
+                        info["gaussians"],
+                        info["bpp"],
+                        info["psnr"],
+                        info["psnr_unquantized"],
+                    )
+                )
                 print(rows[-1], flush=True)
     lines = [
         "# `python bench/codec_sweep.py " + " ".join(sys.argv[1:]) + "`",
         "",
         f"Training photos {', '.join(args.photos)} at {args.max_side} px, quad-tree init, {args.steps} fit + "
-        f"{args.qat_steps} quantisation-aware steps, 6-bit covariances; code "
+        f"{args.qat_steps} quantisation-aware steps"
+        f"{', the budget filled' if args.fill else ''}; code "
         f"{code_version(exclude='bench/results')}. Cells: mean over the photos.",
         "",
-        "| target bpp | colour VQ | Gaussians (mean) | real bpp | decoded PSNR | unquantised PSNR |",
-        "|---|---|---|---|---|---|",
+        "| target bpp | colour VQ | cov. bits | Gaussians | real bpp | decoded PSNR | unquantised PSNR |",
+        "|---|---|---|---|---|---|---|",
     ]
     for bpp in args.bpp:
-        for stages, k in settings:
-            sel = np.asarray([r[4:] for r in rows if r[1] == bpp and r[2:4] == (stages, k)], np.float64)
+        for stages, k, bits in settings:
+            sel = np.asarray([r[5:] for r in rows if r[1] == bpp and r[2:5] == (stages, k, bits)], np.float64)
             m = sel.mean(axis=0)
             lines.append(
-                f"| {bpp:.2f} | {stages} × {k} | {m[0]:,.0f} | {m[1]:.3f} | {m[2]:.2f} | {m[3]:.2f} |"
+                f"| {bpp:.2f} | {stages} × {k} | {bits} | {m[0]:,.0f} | {m[1]:.3f} "
+                f"| {m[2]:.2f} | {m[3]:.2f} |"
             )
     print("\n".join(lines))
     if args.out:

@@ -228,7 +228,9 @@ class FitRun:
         }
 
 
-def _init_kwargs(options: FitOptions, height: int, width: int) -> dict[str, Any]:
+def init_kwargs(options: FitOptions, height: int, width: int) -> dict[str, Any]:
+    """The keyword arguments of :func:`igi_jax.init.initialize` for ``options`` on an image of this
+    size (:class:`io.InputError` for a count the init cannot take)."""
     kwargs: dict[str, Any] = {"kind": options.kind, "key": jax.random.key(options.seed)}
     if options.init in RANDOM_INITS:
         n = options.num_gaussians
@@ -348,10 +350,10 @@ def fit_image(
     check_memory(*memory.scaled_size(*io.image_size(path), max_side), options)  # before decoding
     target, notes = io.load_image(path, max_side=max_side)
     height, width = target.shape[:2]
-    init_kwargs = _init_kwargs(options, height, width)
+    kwargs = init_kwargs(options, height, width)
     if on_start:
         on_start(target, notes)
-    init = initialize(options.init, target, **init_kwargs)
+    init = initialize(options.init, target, **kwargs)
     if on_init:
         on_init(init)
     result = fit(init.gaussians, target, options.fit, init_seconds=init.seconds, callback=callback)

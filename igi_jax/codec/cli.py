@@ -13,6 +13,7 @@ Like every ``igi`` command: one-line errors, nothing written unless everything s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,12 +46,18 @@ def add_parsers(sub, add_fit_arguments: Callable[[argparse.ArgumentParser], None
         "--bpp",
         type=float,
         metavar="B",
-        help="target rate, quadtree and random inits: the most Gaussians whose file cannot exceed B "
-        "bits per pixel before entropy coding (which then lands below B; the real size is reported)",
+        help="target rate: the file is at most B bits per pixel; the count fills it at the bytes per "
+        "Gaussian the quantised init codes to, and the Gaussians of least energy go if it would not "
+        "fit (the real size is reported)",
     )
     p.add_argument("--qat-steps", type=int, metavar="Q", help="quantisation-aware steps (default 500)")
     p.add_argument("--shape-bits", type=int, metavar="B", help="bits per covariance value (default 6)")
-    p.add_argument("--codebook", type=int, metavar="K", help="colour codebook entries per stage (default 8)")
+    p.add_argument(
+        "--codebook",
+        type=int,
+        metavar="K",
+        help="colour codebook entries per stage (default 8; with --bpp 16 below 0.75 bpp, else 32)",
+    )
     p.add_argument("--stages", type=int, metavar="S", help="residual colour VQ stages (default 2)")
     p.add_argument("--out", type=Path, help="output file (default out/<image stem>.igi)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -90,8 +97,9 @@ def cmd_compress(args: argparse.Namespace) -> int:
     if args.kind is None:
         args.kind = "cholesky"  # GaussianImage's codec parameterisation
     quant = {"shape_bits": args.shape_bits, "codebook": args.codebook, "stages": args.stages}
+    base = c_lib.quant_for_bpp(args.bpp) if args.bpp is not None and args.bpp > 0 else q_lib.QuantConfig()
     try:
-        qcfg = q_lib.QuantConfig(**{k: v for k, v in quant.items() if v is not None})
+        qcfg = dataclasses.replace(base, **{k: v for k, v in quant.items() if v is not None})
     except ValueError as e:
         raise InputError(str(e).replace("_bits", "-bits")) from None
     if args.bpp is not None:
@@ -102,13 +110,15 @@ def cmd_compress(args: argparse.Namespace) -> int:
         if not args.image.is_file():
             io.load_image(args.image)  # says what is wrong
         height, width = memory.scaled_size(*io.image_size(args.image), args.max_side)
-        args.gaussians = c_lib.count_for_bpp(args.bpp, height, width, qcfg)
+        args.gaussians = c_lib.count_for_bpp(args.bpp, height, width, qcfg)  # grown to fill the budget
+        budget = c_lib.budget_for_bpp(args.bpp, height, width)
     options = cli._fit_options(args)
     try:
         copts = c_lib.CompressOptions(
             fit=options,
             quant=qcfg,
             qat_steps=c_lib.DEFAULT_QAT_STEPS if args.qat_steps is None else args.qat_steps,
+            budget_bytes=budget if args.bpp is not None else None,
         )
     except ValueError as e:
         raise InputError(str(e).replace("qat_steps", "--qat-steps").replace("_bits", "-bits")) from None

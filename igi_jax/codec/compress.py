@@ -12,6 +12,7 @@ The metrics are those of the *decoded* file's render, not of the encoder's float
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ import numpy as np
 from igi_jax.codec import bitstream
 from igi_jax.codec import qat as qat_lib
 from igi_jax.codec import quantize as q_lib
-from igi_jax.gaussians import Gaussians
+from igi_jax.gaussians import Gaussians, compact
 from igi_jax.one_image import FitOptions, fit_image, image_metrics
 
 DEFAULT_QAT_STEPS = 500
@@ -35,6 +36,21 @@ DEFAULT_QAT_STEPS = 500
 # (1,000 G, ×8), 19.80 → 20.16 dB (8,000 G, ×3.3).
 TUNED_PIXELS_PER_GAUSSIAN = 5.4
 MAX_SHAPE_LR_FACTOR = 8.0
+# A budget's count aims at this share of it: a fitted set codes a little longer than its init.
+FILL_MARGIN = 0.94
+# Colour codebook entries per stage by target rate (bpp below the bound → entries), from
+# bench/results/codec_sweep_rate.md (training photos 001-003 at 640 px, 1,000 + 300 steps): 2 × 16
+# is level with 2 × 8 up to 0.5 bpp (+0.1 / +0.05 dB), 2 × 32 ahead from 1 bpp (+0.38 / +0.68 dB).
+# 7-bit covariances gave +0.07 / +0.21 dB at 1 / 1.5 bpp, one photo each way
+# (bench/results/codec_sweep_shape_bits.md): kept at 6.
+RATE_CODEBOOKS = ((0.75, 16), (math.inf, 32))
+
+
+def quant_for_bpp(bpp: float) -> q_lib.QuantConfig:
+    """The quantisers for a target rate: GaussianImage's 6-bit covariances and 2-stage colour VQ,
+    with the codebook growing with the rate (:data:`RATE_CODEBOOKS`)."""
+    codebook = next(k for below, k in RATE_CODEBOOKS if bpp < below)
+    return q_lib.QuantConfig(codebook=codebook)
 
 
 def shape_lr_factor(height: int, width: int, count: int) -> float:
@@ -62,10 +78,17 @@ class CompressOptions:
     quant: q_lib.QuantConfig = q_lib.QuantConfig()
     qat_steps: int = DEFAULT_QAT_STEPS
     adapt_shape_lr: bool = True  # scale the shape rate to the count (:func:`shape_lr_factor`)
+    # A file of at most this many bytes: the count fills it (:func:`count_for_budget`) and the
+    # Gaussians of least energy are dropped if the file would exceed it (:func:`encode_within`).
+    budget_bytes: int | None = None
 
     def __post_init__(self):
         if isinstance(self.qat_steps, bool) or not isinstance(self.qat_steps, int) or self.qat_steps < 0:
             raise ValueError(f"qat_steps must be an integer ≥ 0, got {self.qat_steps!r}")
+        if self.budget_bytes is not None and not (
+            isinstance(self.budget_bytes, int) and self.budget_bytes > 0
+        ):
+            raise ValueError(f"budget_bytes must be a positive integer, got {self.budget_bytes!r}")
 
 
 @dataclasses.dataclass
@@ -77,16 +100,76 @@ class CompressRun:
     info: dict[str, Any]
 
 
+def budget_for_bpp(bpp: float, height: int, width: int) -> int:
+    """The bytes a file of ``bpp`` bits per pixel may take."""
+    return int(bpp * height * width // 8)
+
+
 def count_for_bpp(bpp: float, height: int, width: int, quant: q_lib.QuantConfig) -> int:
     """The most Gaussians whose ``.igi`` file is at most ``bpp`` bits per pixel even without
     entropy coding (:func:`bitstream.max_bytes`); at least 1."""
-    budget = int(bpp * height * width // 8)
+    return count_for_bytes(budget_for_bpp(bpp, height, width), quant)
+
+
+def count_for_bytes(budget: int, quant: q_lib.QuantConfig) -> int:
+    """The most Gaussians whose file fits ``budget`` bytes without entropy coding; at least 1."""
     lo, hi = 1, max(1, 8 * budget // quant.raw_bits + 1)
     while lo < hi:  # max_bytes grows with the count: the largest count within the budget
         mid = (lo + hi + 1) // 2
         fits = bitstream.max_bytes(mid, quant.raw_bits, quant.stages, quant.codebook) <= budget
         lo, hi = (mid, hi) if fits else (lo, mid - 1)
     return lo
+
+
+def count_for_budget(
+    target: np.ndarray, options: FitOptions, quant: q_lib.QuantConfig, budget: int, *, key: jax.Array
+) -> tuple[int, int]:
+    """The count whose entropy-coded file fills ``budget`` bytes, and the raw-bits bound's.
+
+    The raw-bits bound (:func:`count_for_bytes`) leaves 1-20 % of a budget unused, more at higher
+    rates. So the init is built at that count, quantised and coded, and the count grows to what
+    the budget holds (× :data:`FILL_MARGIN`) at the bytes per Gaussian it coded to; never below the
+    bound. ``target [H, W, 3]``; ``options``: the fit's init settings.
+    """
+    from igi_jax.init import initialize
+    from igi_jax.one_image import init_kwargs
+
+    h, w = target.shape[:2]
+    n0 = count_for_bytes(budget, quant)
+    if n0 < quant.codebook:
+        return n0, n0
+    g = compact(
+        initialize(options.init, target, **init_kwargs(options.replace(num_gaussians=n0), h, w)).gaussians
+    )
+    size = len(bitstream.encode(q_lib.to_payload(g, q_lib.init_state(g, quant, key), quant)))
+    fixed = bitstream.max_bytes(0, quant.raw_bits, quant.stages, quant.codebook)
+    per_gaussian = max(size - fixed, 1) / g.num_live()
+    n = int((FILL_MARGIN * budget - fixed) / per_gaussian)
+    return min(max(n0, n), h * w), n0
+
+
+def encode_within(
+    g: Gaussians, state: q_lib.QState, quant: q_lib.QuantConfig, budget: int | None
+) -> tuple[bytes, Any, int]:
+    """The file of ``g`` quantised by ``state``: ``(bytes, payload, dropped)``. While it exceeds
+    ``budget`` bytes, the Gaussians of least energy are dropped (about the excess, at the bytes per
+    Gaussian coded, plus 5 %) and the rest coded again."""
+    from igi_jax.errors import InputError
+    from igi_jax.init import rate
+
+    g = compact(g)
+    payload = q_lib.to_payload(g, state, quant)
+    data, dropped = bitstream.encode(payload), 0
+    while budget is not None and len(data) > budget:
+        per_gaussian = len(data) / payload.count
+        surplus = math.ceil(1.05 * (len(data) - budget) / per_gaussian) + 1
+        if surplus >= payload.count:
+            raise InputError(f"a budget of {budget} bytes holds no Gaussian (the header alone is larger)")
+        g, d = rate.keep_count(g, payload.count - surplus)
+        g, dropped = compact(g), dropped + d
+        payload = q_lib.to_payload(g, state, quant)
+        data = bitstream.encode(payload)
+    return data, payload, dropped
 
 
 def decompress(data: bytes) -> Gaussians:
@@ -110,10 +193,17 @@ def compress_image(
     from igi_jax.render import render_gaussians
 
     t0 = time.perf_counter()
-    fit_options, factor = options.fit, 1.0
+    fit_options, factor, fill = options.fit, 1.0, {}
+    if options.budget_bytes is not None:
+        target = io.load_image(path, max_side=max_side)[0]
+        n, bound = count_for_budget(
+            target, options.fit, options.quant, options.budget_bytes, key=jax.random.key(options.fit.seed)
+        )
+        fit_options = fit_options.replace(num_gaussians=n)
+        fill = {"budget_bytes": options.budget_bytes, "count_bound": bound, "count_filled": n}
     if options.adapt_shape_lr:
         height, width = memory.scaled_size(*io.image_size(path), max_side)
-        fit_options, factor = with_shape_lr(options.fit, height, width)
+        fit_options, factor = with_shape_lr(fit_options, height, width)
     run = fit_image(
         path, fit_options, max_side=max_side, on_start=on_start, on_init=on_init, callback=callback
     )
@@ -128,8 +218,7 @@ def compress_image(
         key=key,
         callback=qat_callback,
     )
-    payload = q_lib.to_payload(q.gaussians, q.state, options.quant)
-    data = bitstream.encode(payload)
+    data, payload, trimmed = encode_within(q.gaussians, q.state, options.quant, options.budget_bytes)
     t_enc = time.perf_counter()
     decoded = decompress(data)
     image = np.asarray(render_gaussians(decoded))
@@ -150,6 +239,8 @@ def compress_image(
         "fit_steps": run.result.steps,
         "qat_steps": options.qat_steps,
         "shape_lr_factor": factor,
+        **fill,
+        **({"trimmed": trimmed} if options.budget_bytes is not None else {}),
         "encode_seconds": t_enc - t0,
         "fit_seconds": t_fit - t0,
         "decode_seconds": t_dec - t_enc,

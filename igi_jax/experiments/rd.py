@@ -58,7 +58,10 @@ class RateDistortion:
       encodes: our codec's encode budgets.
       inits: our codec's inits (``quadtree``, ``net``, ``random``), each at every budget.
       codecs: the standard codecs measured beside it (:data:`igi_jax.codec.standard.CODECS`).
-      quant: the quantisers (bit depths, codebooks).
+      quant: the quantisers (bit depths, codebooks); ``None``: by rate
+        (:func:`igi_jax.codec.compress.quant_for_bpp`).
+      fill_budget: our count fills each target's bytes at the coded size of its quantised init,
+        trimmed if over (:func:`igi_jax.codec.compress.count_for_budget`); else the raw-bits bound.
       adapt_shape_lr: the codec's shape rate scaled to the count
         (:func:`igi_jax.codec.compress.shape_lr_factor`).
       weights: the net init's weights (``None``: the shipped ones).
@@ -75,8 +78,9 @@ class RateDistortion:
     encodes: tuple[Encode, ...] = (Encode("fast", 1000, 300),)
     inits: tuple[str, ...] = ("quadtree",)
     codecs: tuple[str, ...] = standard.CODECS
-    quant: QuantConfig = QuantConfig()
+    quant: QuantConfig | None = None
     adapt_shape_lr: bool = True
+    fill_budget: bool = True
     weights: str | None = None
     only: tuple[str, ...] | None = None
     limit: int | None = None
@@ -118,6 +122,12 @@ class RateDistortion:
             raise io.InputError(f"weights file not found: {path}")
         return str(path)
 
+    def quant_for(self, bpp: float) -> QuantConfig:
+        """The quantisers at target rate ``bpp``."""
+        from igi_jax.codec.compress import quant_for_bpp
+
+        return self.quant if self.quant is not None else quant_for_bpp(bpp)
+
     def settings(self) -> dict[str, Any]:
         """What every entry depends on (a resumed run must match it)."""
         from igi_jax.one_image import load_config
@@ -130,8 +140,9 @@ class RateDistortion:
             "dataset": dataset_label(resolve_dataset(self.dataset)),
             "bpps": sorted(self.bpps),
             "encodes": [dataclasses.asdict(e) for e in self.encodes],
-            "quant": dataclasses.asdict(self.quant),
+            "quant": {str(b): dataclasses.asdict(self.quant_for(b)) for b in sorted(self.bpps)},
             "adapt_shape_lr": self.adapt_shape_lr,
+            "fill_budget": self.fill_budget,
             "fit": {k: v for k, v in dataclasses.asdict(fit).items() if k not in ("steps", "seconds")},
             "weights_sha256": _sha256(weights) if weights else None,
             "seed": self.seed,
@@ -240,7 +251,9 @@ class RDRunner:
         _, init, budget = method.split("-", 2)
         enc = next(e for e in self.exp.encodes if e.name == budget)
         h, w = io.image_size(path)
-        n = c_lib.count_for_bpp(bpp, h, w, self.exp.quant)
+        quant = self.exp.quant_for(bpp)
+        n = c_lib.count_for_bpp(bpp, h, w, quant)
+        budget = c_lib.budget_for_bpp(bpp, h, w) if self.exp.fill_budget else None
         weights = self.weights if init == "net" else None
         fit = FitOptions(init=init, kind="cholesky", seed=self.exp.seed, weights=weights).replace(
             num_gaussians=n, steps=enc.fit_steps, backend=self.exp.backend
@@ -248,7 +261,11 @@ class RDRunner:
         run = c_lib.compress_image(
             path,
             c_lib.CompressOptions(
-                fit=fit, quant=self.exp.quant, qat_steps=enc.qat_steps, adapt_shape_lr=self.exp.adapt_shape_lr
+                fit=fit,
+                quant=quant,
+                qat_steps=enc.qat_steps,
+                adapt_shape_lr=self.exp.adapt_shape_lr,
+                budget_bytes=budget,
             ),
         )
         t0 = time.perf_counter()
@@ -265,6 +282,9 @@ class RDRunner:
             "fit_steps": info["fit_steps"],
             "qat_steps": info["qat_steps"],
             "shape_lr_factor": info["shape_lr_factor"],
+            "count_bound": info.get("count_bound", n),
+            "trimmed": info.get("trimmed", 0),
+            "codebook": quant.codebook,
             "encode_seconds": info["encode_seconds"],
             "decode_fps": self.exp.decode_repeats / (time.perf_counter() - t0),
             "loadavg": os.getloadavg()[0],

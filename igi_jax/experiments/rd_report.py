@@ -92,6 +92,17 @@ def markdown(data: dict[str, Any], title: str = "Rate–distortion") -> str:
     return f"# {title}\n\n" + body(data)
 
 
+def _quant_text(quant: dict[str, Any]) -> str:
+    """``6-bit covariances, 2 × 8 colour VQ``; per target rate when the settings give one per rate."""
+
+    def one(q: dict[str, Any]) -> str:
+        return f"{q['shape_bits']}-bit covariances, {q['stages']} × {q['codebook']} colour VQ"
+
+    if "shape_bits" in quant:
+        return one(quant)
+    return "; ".join(f"{one(q)} at {b} bpp" for b, q in quant.items())
+
+
 def body(data: dict[str, Any]) -> str:
     """Settings, the curves' table, the BD / timing table and what they mean (Markdown)."""
     cs = curves(data)
@@ -104,7 +115,9 @@ def body(data: dict[str, Any]) -> str:
     )
     lines = [
         f"Dataset `{s['dataset']}` ({len(images)} images), target rates {s['bpps']} bpp; our encodes "
-        f"{encodes}; quantisers {s['quant']}. Code: {', '.join(codes)}. Machine: "
+        f"{encodes}; quantisers {_quant_text(s['quant'])}"
+        f"{'; the count fills each budget' if s.get('fill_budget') else ''}. "
+        f"Code: {', '.join(codes)}. Machine: "
         f"{runs[-1]['machine']['processor']}, {runs[-1]['machine']['cpu_count']} CPUs, "
         f"JAX {runs[-1]['machine']['jax']} ({runs[-1]['machine']['backend']}).",
         "",

@@ -10,13 +10,17 @@ drops the surplus that contribute least to the image (``|colour| · σ₁σ₂``
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from igi_jax.errors import InputError
+
+if TYPE_CHECKING:
+    from igi_jax.gaussians import Gaussians
 
 ITERS = 24
 SLACK = 0.02  # stop once the count is within this fraction above N
@@ -82,3 +86,19 @@ def least_energy_keep(cov: np.ndarray, colors: np.ndarray, surplus: int) -> np.n
     sigma_area = np.sqrt(np.maximum(cov[:, 0] * cov[:, 2] - cov[:, 1] ** 2, 0.0))
     energy = np.linalg.norm(np.asarray(colors, np.float64), axis=1) * sigma_area
     return np.sort(np.argsort(energy, kind="stable")[max(int(surplus), 0) :])
+
+
+def keep_count(g: Gaussians, n: int) -> tuple[Gaussians, int]:
+    """``g`` with all but ``n`` live Gaussians masked off, those of least energy first; and how
+    many were dropped."""
+    import jax.numpy as jnp
+
+    mask = np.asarray(g.mask)
+    live = np.flatnonzero(mask)
+    surplus = len(live) - n
+    if surplus <= 0:
+        return g, 0
+    keep = least_energy_keep(np.asarray(g.covariances())[live], np.asarray(g.colors)[live], surplus)
+    new = np.zeros_like(mask)
+    new[live[keep]] = True
+    return dataclasses.replace(g, mask=jnp.asarray(new)), surplus

@@ -19,7 +19,6 @@ pre-sigmoid rotation), so the fitter continues from precisely what the fields pr
 from __future__ import annotations
 
 import collections
-import dataclasses
 import functools
 import time
 from typing import Any
@@ -137,7 +136,7 @@ def gaussians_for_image(
     (xy, shape, colors), c_fields = _run(fields_stage, (image.shape, geom.capacity), graphdef, *args)
     g = Gaussians(xy=xy, shape=shape, colors=colors, mask=geom.mask[0], kind="rs", height=height, width=width)
     if num_gaussians is not None:
-        g, extra["dropped_for_count"] = _keep_count(g, num_gaussians)
+        g, extra["dropped_for_count"] = rate.keep_count(g, num_gaussians)
     t3 = time.perf_counter()
     info = {
         "t_network": t1 - t0 - c_net,
@@ -155,16 +154,3 @@ def gaussians_for_image(
         **extra,
     }
     return g, info
-
-
-def _keep_count(g: Gaussians, n: int) -> tuple[Gaussians, int]:
-    """``g`` with all but ``n`` live Gaussians masked off, those of least energy first."""
-    mask = np.asarray(g.mask)
-    live = np.flatnonzero(mask)
-    surplus = len(live) - n
-    if surplus <= 0:
-        return g, 0
-    keep = rate.least_energy_keep(np.asarray(g.covariances())[live], np.asarray(g.colors)[live], surplus)
-    new = np.zeros_like(mask)
-    new[live[keep]] = True
-    return dataclasses.replace(g, mask=jnp.asarray(new)), surplus

@@ -16,6 +16,7 @@ from PIL import Image
 from igi_jax import cli, gaussians
 from igi_jax.codec import bitstream, compress, qat
 from igi_jax.codec import quantize as q_lib
+from igi_jax.errors import InputError
 from igi_jax.fit import FitConfig, fit
 from igi_jax.one_image import FitOptions
 from igi_jax.render import render_gaussians
@@ -23,9 +24,9 @@ from igi_jax.render import render_gaussians
 H, W = 40, 56
 
 
-def _target(seed: int = 0) -> np.ndarray:
+def _target(seed: int = 0, h: int = H, w: int = W) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:H, 0:W] / H
+    yy, xx = np.mgrid[0:h, 0:w] / h
     image = np.stack([0.5 + 0.4 * np.sin(5 * xx), yy * 0.9, 0.5 + 0.3 * np.cos(4 * (xx + yy))], -1)
     return np.clip(image + rng.normal(0, 0.01, image.shape), 0, 1).astype(np.float32)
 
@@ -133,9 +134,11 @@ def test_bpp_sets_the_count_and_the_file_stays_under_it(image_file, tmp_path, ca
     out = tmp_path / "r.igi"
     argv = ["compress", str(image_file), "--init", "quadtree", "--bpp", "2.5", "--steps", "20"]
     assert cli.main([*argv, "--qat-steps", "10", "--out", str(out), "--quiet"]) == 0
-    n = compress.count_for_bpp(2.5, H, W, q_lib.QuantConfig())
-    assert 40 < n < 2.5 * H * W / 56  # the fixed part of the file is paid for first
-    assert f"({n:,} Gaussians" in capsys.readouterr().out
+    bound = compress.count_for_bpp(2.5, H, W, q_lib.QuantConfig())
+    assert 40 < bound < 2.5 * H * W / 56  # the fixed part of the file is paid for first
+    said = capsys.readouterr().out
+    n = int(said.split(" Gaussians")[0].rsplit("(", 1)[1].replace(",", ""))
+    assert n >= bound  # never fewer than the raw-bits bound (here, 62 Gaussians, no room is left)
     assert 8 * out.stat().st_size / (H * W) <= 2.5
     assert cli.main([*argv, "--gaussians", "100", "--out", str(tmp_path / "x.igi")]) == 2
     assert "--bpp or --gaussians, not both" in capsys.readouterr().err
@@ -151,3 +154,26 @@ def test_the_shape_rate_follows_the_width_the_count_leaves():
     base = dict(opts.fit.lr_groups)
     assert dict(scaled.fit.lr_groups) == {**base, "shape": base.get("shape", 1.0) * f} and f > 1
     assert compress.with_shape_lr(FitOptions(), 512, 768) == (FitOptions(), 1.0)  # its own count
+
+
+def test_a_budget_is_filled_and_never_exceeded():
+    g = _fitted()
+    cfg = q_lib.QuantConfig()
+    q = q_lib.init_state(g, cfg, jax.random.key(1))
+    data, payload, dropped = compress.encode_within(g, q, cfg, None)
+    assert dropped == 0 and payload.count == g.num_live() == 300
+    budget = int(0.8 * len(data))
+    small, payload, dropped = compress.encode_within(g, q, cfg, budget)
+    assert len(small) <= budget and dropped > 0 and payload.count == 300 - dropped
+    assert dropped < 0.3 * 300  # about the excess, not far more
+    decoded = compress.decompress(small)
+    assert decoded.num_live() == payload.count
+    with pytest.raises(InputError, match="holds no Gaussian"):
+        compress.encode_within(g, q, cfg, 60)
+    # The count that fills a budget: above the raw-bits bound, never past the pixels.
+    target = _target(h=96, w=128)
+    opts = FitOptions(init="quadtree", kind="cholesky")
+    n, bound = compress.count_for_budget(target, opts, cfg, 6000, key=jax.random.key(0))
+    assert bound == compress.count_for_bytes(6000, cfg) and bound < n <= 96 * 128
+    with pytest.raises(ValueError, match="budget_bytes"):
+        compress.CompressOptions(budget_bytes=0)
