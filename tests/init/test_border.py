@@ -38,11 +38,11 @@ def border_errors(render: np.ndarray, target: np.ndarray) -> dict[str, float]:
 NET_BOTTOM = pytest.mark.xfail(
     strict=True,
     reason="the shipped net's bottom edge: 10.3 against 2.9 inside on hayfield after 200 steps "
-    "(21.9 against 5.0 at step 0). It lives in the UNet's features: with the features computed on "
-    "the image turned 180° and turned back, the fault moves to the top / left edges; mirroring the "
-    "fields' coordinate inputs or the PPM's border rows leaves it. Absent at the 128-px training "
-    "crop size (flat grey: bottom 7.5 against top 5.0), 17.3 against 4.5 at 256 px: the net never "
-    "saw a bottom / right border more than 128 px from the top / left one (fixed-size crops; likely, not yet shown by training on varied sizes)",
+    "(21.9 against 5.0 at step 0). It comes with the UNet's features: computed on the image turned "
+    "180° and turned back, they move the fault to the top / left (the PPM turned alone does not), "
+    "and features of a 128-row bottom strip reproduce it. Reflect-padding the input, so the edge "
+    "gets interior-like features, makes it worse (flat grey 256 px: bottom 17 → 55, top 5): the "
+    "fields depend on the border features, and the bottom / right ones mislead them. Cause not found",
 )
 
 
