@@ -97,7 +97,10 @@ class ResultStore:
         allow_dirty: bool = False,
     ):
         self.path = Path(path)
-        self.code = code_version(exclude=self.path.parent)
+        # Other runs' results (bench/results/*) are outputs, not code: runs may go side by side.
+        folder = self.path.resolve().parent
+        shared = next((p for p in folder.parents if p.name == "results" and p.parent.name == "bench"), None)
+        self.code = code_version(exclude=shared or folder)
         if self.code is not None and self.code.endswith("-dirty") and not allow_dirty:
             raise io.InputError(
                 f"the checkout has uncommitted changes ({self.code}): a result must name the commit "

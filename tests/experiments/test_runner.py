@@ -132,6 +132,16 @@ def test_a_dirty_tree_is_refused_and_entries_name_their_commit(dataset, tmp_path
     assert [e["code"] for e in _entries(tmp_path)] == ["abc1234-dirty", "def5678"]
 
 
+def test_other_runs_results_do_not_make_the_tree_dirty(tmp_path, monkeypatch):
+    # Every result under bench/results is an output: a run beside another (which rewrites its
+    # results.json as it goes) is not refused; outside bench/results only its own folder is.
+    seen = []
+    monkeypatch.setattr(store, "code_version", lambda exclude=None: seen.append(Path(exclude)) or "abc1234")
+    store.ResultStore(tmp_path / "bench" / "results" / "a" / "b" / "results.json", {}, ["cmd"])
+    store.ResultStore(tmp_path / "out" / "results.json", {}, ["cmd"])
+    assert seen == [(tmp_path / "bench" / "results").resolve(), (tmp_path / "out").resolve()]
+
+
 def test_other_settings_refuse_to_resume(run_dir, capsys):
     out, argv = run_dir
     i = argv.index("--steps")
