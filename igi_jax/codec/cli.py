@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,7 +98,10 @@ def cmd_compress(args: argparse.Namespace) -> int:
     if args.kind is None:
         args.kind = "cholesky"  # GaussianImage's codec parameterisation
     quant = {"shape_bits": args.shape_bits, "codebook": args.codebook, "stages": args.stages}
-    base = c_lib.quant_for_bpp(args.bpp) if args.bpp is not None and args.bpp > 0 else q_lib.QuantConfig()
+    base = q_lib.QuantConfig()
+    if args.bpp is not None and args.bpp > 0 and args.image.is_file():
+        pixels = math.prod(memory.scaled_size(*io.image_size(args.image), args.max_side))
+        base = c_lib.quant_for_bpp(args.bpp, pixels)
     try:
         qcfg = dataclasses.replace(base, **{k: v for k, v in quant.items() if v is not None})
     except ValueError as e:

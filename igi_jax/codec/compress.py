@@ -46,11 +46,15 @@ FILL_MARGIN = 0.94
 RATE_CODEBOOKS = ((0.75, 16), (math.inf, 32))
 
 
-def quant_for_bpp(bpp: float) -> q_lib.QuantConfig:
+def quant_for_bpp(bpp: float, pixels: int | None = None) -> q_lib.QuantConfig:
     """The quantisers for a target rate: GaussianImage's 6-bit covariances and 2-stage colour VQ,
-    with the codebook growing with the rate (:data:`RATE_CODEBOOKS`)."""
+    with the codebook growing with the rate (:data:`RATE_CODEBOOKS`). On an image of ``pixels``
+    so small that the codebooks would take over 1/8 of the budget, they halve, down to 8 entries."""
     codebook = next(k for below, k in RATE_CODEBOOKS if bpp < below)
-    return q_lib.QuantConfig(codebook=codebook)
+    cfg = q_lib.QuantConfig(codebook=codebook)
+    while pixels is not None and cfg.codebook > 8 and cfg.stages * cfg.codebook * 12 > bpp * pixels / 64:
+        cfg = dataclasses.replace(cfg, codebook=cfg.codebook // 2)
+    return cfg
 
 
 def shape_lr_factor(height: int, width: int, count: int) -> float:

@@ -122,11 +122,12 @@ class RateDistortion:
             raise io.InputError(f"weights file not found: {path}")
         return str(path)
 
-    def quant_for(self, bpp: float) -> QuantConfig:
-        """The quantisers at target rate ``bpp``."""
+    def quant_for(self, bpp: float, pixels: int | None = None) -> QuantConfig:
+        """The quantisers at target rate ``bpp`` (on an image of ``pixels``; the settings record
+        them for a large image)."""
         from igi_jax.codec.compress import quant_for_bpp
 
-        return self.quant if self.quant is not None else quant_for_bpp(bpp)
+        return self.quant if self.quant is not None else quant_for_bpp(bpp, pixels)
 
     def settings(self) -> dict[str, Any]:
         """What every entry depends on (a resumed run must match it)."""
@@ -251,7 +252,7 @@ class RDRunner:
         _, init, budget = method.split("-", 2)
         enc = next(e for e in self.exp.encodes if e.name == budget)
         h, w = io.image_size(path)
-        quant = self.exp.quant_for(bpp)
+        quant = self.exp.quant_for(bpp, h * w)
         n = c_lib.count_for_bpp(bpp, h, w, quant)
         budget = c_lib.budget_for_bpp(bpp, h, w) if self.exp.fill_budget else None
         weights = self.weights if init == "net" else None

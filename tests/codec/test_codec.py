@@ -177,3 +177,10 @@ def test_a_budget_is_filled_and_never_exceeded():
     assert bound == compress.count_for_bytes(6000, cfg) and bound < n <= 96 * 128
     with pytest.raises(ValueError, match="budget_bytes"):
         compress.CompressOptions(budget_bytes=0)
+
+
+def test_the_colour_codebook_grows_with_the_rate_unless_the_image_is_tiny():
+    assert compress.quant_for_bpp(0.25).codebook == 16 and compress.quant_for_bpp(1.0).codebook == 32
+    assert compress.quant_for_bpp(1.0, pixels=768 * 512).codebook == 32  # Kodak: 768 of 49,152 bytes
+    assert compress.quant_for_bpp(1.0, pixels=H * W).codebook == 8  # never below GaussianImage's 8
+    assert compress.quant_for_bpp(1.0, pixels=160 * 160).codebook == 16  # 384 of 3,200 bytes
