@@ -93,14 +93,18 @@ def markdown(data: dict[str, Any], title: str = "Rate–distortion") -> str:
 
 
 def _quant_text(quant: dict[str, Any]) -> str:
-    """``6-bit covariances, 2 × 8 colour VQ``; per target rate when the settings give one per rate."""
+    """``6-bit covariances, 2 × 8 colour VQ``; rates that share quantisers grouped when the
+    settings give them per target rate."""
 
     def one(q: dict[str, Any]) -> str:
         return f"{q['shape_bits']}-bit covariances, {q['stages']} × {q['codebook']} colour VQ"
 
     if "shape_bits" in quant:
         return one(quant)
-    return "; ".join(f"{one(q)} at {b} bpp" for b, q in quant.items())
+    groups: dict[str, list[str]] = {}
+    for b, q in quant.items():
+        groups.setdefault(one(q), []).append(f"{float(b):g}")
+    return "; ".join(f"{text} at {' / '.join(rates)} bpp" for text, rates in groups.items())
 
 
 def body(data: dict[str, Any]) -> str:
