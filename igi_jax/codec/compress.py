@@ -25,6 +25,7 @@ from igi_jax.codec import bitstream
 from igi_jax.codec import qat as qat_lib
 from igi_jax.codec import quantize as q_lib
 from igi_jax.gaussians import Gaussians, compact
+from igi_jax.init import rate
 from igi_jax.one_image import FitOptions, fit_image, image_metrics
 
 DEFAULT_QAT_STEPS = 500
@@ -159,7 +160,6 @@ def encode_within(
     ``budget`` bytes, the Gaussians of least energy are dropped (about the excess, at the bytes per
     Gaussian coded, plus 5 %) and the rest coded again."""
     from igi_jax.errors import InputError
-    from igi_jax.init import rate
 
     g = compact(g)
     payload = q_lib.to_payload(g, state, quant)
@@ -197,20 +197,32 @@ def compress_image(
     from igi_jax.render import render_gaussians
 
     t0 = time.perf_counter()
-    fit_options, factor, fill = options.fit, 1.0, {}
+    fill: dict[str, Any] = {}
     if options.budget_bytes is not None:
         target = io.load_image(path, max_side=max_side)[0]
         n, bound = count_for_budget(
             target, options.fit, options.quant, options.budget_bytes, key=jax.random.key(options.fit.seed)
         )
-        fit_options = fit_options.replace(num_gaussians=n)
         fill = {"budget_bytes": options.budget_bytes, "count_bound": bound, "count_filled": n}
-    if options.adapt_shape_lr:
-        height, width = memory.scaled_size(*io.image_size(path), max_side)
-        fit_options, factor = with_shape_lr(fit_options, height, width)
-    run = fit_image(
-        path, fit_options, max_side=max_side, on_start=on_start, on_init=on_init, callback=callback
-    )
+
+    def fit_at(n: int | None) -> tuple[Any, float, FitOptions]:
+        fit_options, factor = options.fit if n is None else options.fit.replace(num_gaussians=n), 1.0
+        if options.adapt_shape_lr:
+            height, width = memory.scaled_size(*io.image_size(path), max_side)
+            fit_options, factor = with_shape_lr(fit_options, height, width)
+        run = fit_image(
+            path, fit_options, max_side=max_side, on_start=on_start, on_init=on_init, callback=callback
+        )
+        return run, factor, fit_options
+
+    try:
+        run, factor, fit_options = fit_at(fill.get("count_filled"))
+    except rate.CountOutOfRange as e:
+        # The filled count is past what the init can give this image: its most, if the bound is not.
+        if not fill or e.most < fill["count_bound"] or e.most >= fill["count_filled"]:
+            raise
+        fill["count_filled"] = e.most
+        run, factor, fit_options = fit_at(e.most)
     t_fit = time.perf_counter()
     key = jax.random.key(options.fit.seed)
     q = qat_lib.fit_quantized(

@@ -22,6 +22,15 @@ from igi_jax.errors import InputError
 if TYPE_CHECKING:
     from igi_jax.gaussians import Gaussians
 
+
+class CountOutOfRange(InputError):
+    """A count the init cannot give this image; ``fewest`` and ``most`` are what it can."""
+
+    def __init__(self, message: str, fewest: int, most: int):
+        super().__init__(message)
+        self.fewest, self.most = fewest, most
+
+
 ITERS = 24
 SLACK = 0.02  # stop once the count is within this fraction above N
 T = TypeVar("T")
@@ -49,13 +58,15 @@ def search_count(
       ``(result, x, builds)``.
 
     Raises:
-      InputError: ``n`` is outside ``[count(lo), count(hi)]`` (the message names that range).
+      CountOutOfRange: ``n`` is outside ``[count(lo), count(hi)]`` (the message names that range).
     """
     fewest, most = build(lo), build(hi)
     if most[1] < n or fewest[1] > n:
-        raise InputError(
+        raise CountOutOfRange(
             f"the {init} init gives this image {fewest[1]:,} to {most[1]:,} Gaussians; "
-            f"{n:,} is outside that range{remedy}"
+            f"{n:,} is outside that range{remedy}",
+            fewest[1],
+            most[1],
         )
     if fewest[1] == n:
         return fewest[0], lo, 2

@@ -184,3 +184,19 @@ def test_the_colour_codebook_grows_with_the_rate_unless_the_image_is_tiny():
     assert compress.quant_for_bpp(1.0, pixels=768 * 512).codebook == 32  # Kodak: 768 of 49,152 bytes
     assert compress.quant_for_bpp(1.0, pixels=H * W).codebook == 8  # never below GaussianImage's 8
     assert compress.quant_for_bpp(1.0, pixels=160 * 160).codebook == 16  # 384 of 3,200 bytes
+
+
+def test_a_filled_count_past_the_init_range_takes_the_most_it_gives(tmp_path):
+    # 96×128 px: the quad-tree gives 23 to 1,766 Gaussians; 9 bpp bounds the count below that
+    # and the filled count above it.
+    path = tmp_path / "big.png"
+    Image.fromarray((_target(h=96, w=128) * 255).round().astype(np.uint8)).save(path)
+    budget = compress.budget_for_bpp(9.0, 96, 128)
+    quant = compress.quant_for_bpp(9.0, 96 * 128)
+    fit = FitOptions(init="quadtree", kind="cholesky").replace(steps=5, log_every=5)
+    run = compress.compress_image(
+        path, compress.CompressOptions(fit=fit, quant=quant, qat_steps=2, budget_bytes=budget)
+    )
+    info = run.info
+    assert info["count_bound"] < info["count_filled"] == 1766
+    assert info["bytes"] <= budget and info["gaussians"] == 1766 - info["trimmed"]
