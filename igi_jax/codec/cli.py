@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,10 +97,10 @@ def cmd_compress(args: argparse.Namespace) -> int:
     if args.kind is None:
         args.kind = "cholesky"  # GaussianImage's codec parameterisation
     quant = {"shape_bits": args.shape_bits, "codebook": args.codebook, "stages": args.stages}
-    base = q_lib.QuantConfig()
+    base, size = q_lib.QuantConfig(), None
     if args.bpp is not None and args.bpp > 0 and args.image.is_file():
-        pixels = math.prod(memory.scaled_size(*io.image_size(args.image), args.max_side))
-        base = c_lib.quant_for_bpp(args.bpp, pixels)
+        size = memory.scaled_size(*io.image_size(args.image), args.max_side)
+        base = c_lib.quant_for_bpp(args.bpp, size[0] * size[1])
     try:
         qcfg = dataclasses.replace(base, **{k: v for k, v in quant.items() if v is not None})
     except ValueError as e:
@@ -113,7 +112,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
             raise InputError(f"--bpp must be > 0, got {args.bpp}")
         if not args.image.is_file():
             io.load_image(args.image)  # says what is wrong
-        height, width = memory.scaled_size(*io.image_size(args.image), args.max_side)
+        height, width = size
         args.gaussians = c_lib.count_for_bpp(args.bpp, height, width, qcfg)  # grown to fill the budget
         budget = c_lib.budget_for_bpp(args.bpp, height, width)
     options = cli._fit_options(args)

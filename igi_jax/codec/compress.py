@@ -197,6 +197,7 @@ def compress_image(
     from igi_jax.render import render_gaussians
 
     t0 = time.perf_counter()
+    height, width = memory.scaled_size(*io.image_size(path), max_side)
     fill: dict[str, Any] = {}
     if options.budget_bytes is not None:
         target = io.load_image(path, max_side=max_side)[0]
@@ -208,7 +209,6 @@ def compress_image(
     def fit_at(n: int | None) -> tuple[Any, float, FitOptions]:
         fit_options, factor = options.fit if n is None else options.fit.replace(num_gaussians=n), 1.0
         if options.adapt_shape_lr:
-            height, width = memory.scaled_size(*io.image_size(path), max_side)
             fit_options, factor = with_shape_lr(fit_options, height, width)
         run = fit_image(
             path, fit_options, max_side=max_side, on_start=on_start, on_init=on_init, callback=callback
