@@ -1,7 +1,8 @@
-"""The colour quantiser's sweep on training photos (never Kodak): codebook size and stages at
-matched rates, each with the Gaussian count :func:`count_for_bpp` leaves it.
+"""The quantisers' sweep on training photos (never Kodak): codebook size and stages, covariance
+bits and the position grid at matched rates, each with the Gaussian count its rate leaves it.
 
     python bench/codec_sweep.py --out bench/results/codec_sweep.md
+    python bench/codec_sweep.py --vq rate --subpixel 1 2 3 --fill --bpp 0.25 1.0
 
 Quad-tree init, ``--steps`` fit + ``--qat-steps`` quantisation-aware steps, photos read at
 ``--max-side`` (the training photos are ~1,250 px wide; 640 px is about Kodak's size). Prints the
@@ -27,7 +28,11 @@ from igi_jax.one_image import FitOptions
 SETTINGS = ("2x8", "2x32", "2x256", "1x256")  # stages x codebook entries
 
 
-def _vq(text: str) -> tuple[int, int]:
+def _vq(text: str, bpp: float, pixels: int) -> tuple[int, int]:
+    """``STAGESxENTRIES``, or ``rate``: the codec's choice for the rate (:func:`quant_for_bpp`)."""
+    if text == "rate":
+        q = c_lib.quant_for_bpp(bpp, pixels)
+        return q.stages, q.codebook
     stages, _, k = text.partition("x")
     return int(stages), int(k)
 
@@ -39,12 +44,13 @@ def main() -> None:
     ap.add_argument("--max-side", type=int, default=640)
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--qat-steps", type=int, default=300)
-    ap.add_argument("--vq", nargs="+", default=list(SETTINGS), help="colour VQs, STAGESxENTRIES")
+    ap.add_argument("--vq", nargs="+", default=list(SETTINGS), help="colour VQs, STAGESxENTRIES or rate")
     ap.add_argument("--shape-bits", nargs="+", type=int, default=[6])
+    ap.add_argument("--subpixel", nargs="+", type=int, default=[q_lib.QuantConfig().xy_subpixel])
     ap.add_argument("--fill", action="store_true", help="fill the budget (CompressOptions.budget_bytes)")
     ap.add_argument("--out")
     args = ap.parse_args()
-    settings = [(*_vq(v), b) for v in args.vq for b in args.shape_bits]
+    settings = [(v, b, p) for v in args.vq for b in args.shape_bits for p in args.subpixel]
     folder = datasets_root() / "photos"
     if not folder.is_dir():
         print(f"skip: {folder} not found")
@@ -53,9 +59,10 @@ def main() -> None:
     for photo in args.photos:
         path = folder / f"{photo}.png"
         for bpp in args.bpp:
-            for stages, k, bits in settings:
-                quant = q_lib.QuantConfig(stages=stages, codebook=k, shape_bits=bits)
+            for vq, bits, sub in settings:
                 h, w = memory.scaled_size(*io.image_size(path), args.max_side)
+                stages, k = _vq(vq, bpp, h * w)
+                quant = q_lib.QuantConfig(stages=stages, codebook=k, shape_bits=bits, xy_subpixel=sub)
                 n = c_lib.count_for_bpp(bpp, h, w, quant)
                 fit = FitOptions(
                     init="quadtree",
@@ -72,9 +79,9 @@ def main() -> None:
                     (
                         photo,
                         bpp,
-                        stages,
-                        k,
+                        vq,
                         bits,
+                        sub,
                         info["gaussians"],
                         info["bpp"],
                         info["psnr"],
@@ -90,16 +97,17 @@ def main() -> None:
         f"{', the budget filled' if args.fill else ''}; code "
         f"{code_version(exclude='bench/results')}. Cells: mean over the photos.",
         "",
-        "| target bpp | colour VQ | cov. bits | Gaussians | real bpp | decoded PSNR | unquantised PSNR |",
-        "|---|---|---|---|---|---|---|",
+        "| target bpp | colour VQ | cov. bits | position grid | Gaussians | real bpp | decoded PSNR "
+        "| unquantised PSNR |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for bpp in args.bpp:
-        for stages, k, bits in settings:
-            sel = np.asarray([r[5:] for r in rows if r[1] == bpp and r[2:5] == (stages, k, bits)], np.float64)
+        for vq, bits, sub in settings:
+            sel = np.asarray([r[5:] for r in rows if r[1] == bpp and r[2:5] == (vq, bits, sub)], np.float64)
             m = sel.mean(axis=0)
             lines.append(
-                f"| {bpp:.2f} | {stages} × {k} | {bits} | {m[0]:,.0f} | {m[1]:.3f} "
-                f"| {m[2]:.2f} | {m[3]:.2f} |"
+                f"| {bpp:.2f} | {vq.replace('x', ' × ')} | {bits} | 1/{1 << sub} px | {m[0]:,.0f} "
+                f"| {m[1]:.3f} | {m[2]:.2f} | {m[3]:.2f} |"
             )
     print("\n".join(lines))
     if args.out:

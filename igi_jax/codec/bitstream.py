@@ -8,14 +8,20 @@ Layout (little-endian)::
     height, width, count          u32 × 3
     kind                          u8    (0 rs, 1 cholesky)
     shape_bits, stages, codebook  u8, u8, u16
+    xy_subpixel                   u8    (positions on a grid of 2^-xy_subpixel pixels)
     shape scale, offset           f32 × 3, f32 × 3
-    codebooks                     f32 × stages × codebook × 3
-    streams                       4 position byte planes (x hi, x lo, y hi, y lo of the fp16
-                                  bit patterns), 3 shape channels, one per colour stage
+    codebooks                     f16 × stages × codebook × 3
+    streams                       position gap lengths, position gap mantissas,
+                                  3 shape channels, one per colour stage
     crc32 of all the above        u32
 
-Each stream is ``u8 mode`` then either the symbols bit-packed at their fixed width (mode 0) or
-their histogram as unsigned LEB128 varints, a u32 word count and the ANS words of
+The Gaussians are a set: their order is free, so they are stored sorted by grid cell in raster
+order and a position costs only its gap to the previous one. Each gap ``d ≥ 0`` is its bit length
+``e`` (entropy-coded) and, for ``d ≥ 2``, its ``e - 1`` bits below the leading one (bit-packed):
+about ``log2(cells / N) + 1.4`` bits per Gaussian where fp16 coordinates took ~28.
+
+Every other stream is ``u8 mode`` then either the symbols bit-packed at their fixed width (mode 0)
+or their histogram as unsigned LEB128 varints, a u32 word count and the ANS words of
 ``constriction`` (mode 1); the encoder keeps whichever is shorter, so side information never
 costs more than it saves. Decoding checks magic, version, length and checksum before it
 trusts a byte, and every failure is one :class:`BitstreamError` naming the problem.
@@ -24,6 +30,7 @@ trusts a byte, and every failure is one :class:`BitstreamError` naming the probl
 from __future__ import annotations
 
 import dataclasses
+import math
 import struct
 import zlib
 
@@ -32,9 +39,11 @@ import numpy as np
 from igi_jax.errors import InputError
 
 MAGIC = b"IGI\x1a"
-VERSION = 1
+VERSION = 2
 KINDS = ("rs", "cholesky")
-_HEAD = struct.Struct("<4sBIIIIBBBH")
+_HEAD = struct.Struct("<4sBIIIIBBBHB")
+MAX_SUBPIXEL = 8
+_MAX_CELLS = 1 << 52  # grid cells a file may address (gaps' bit lengths exact in float64)
 _RAW, _ANS = 0, 1
 
 
@@ -49,18 +58,20 @@ class Payload:
     Attributes:
       height, width: image size, pixels.
       kind: covariance parameterisation (``"rs"`` or ``"cholesky"``).
-      xy_bits: ``[N, 2]`` uint16, float16 bit patterns of the pre-tanh positions.
+      xy_index: ``[N, 2]`` int64 grid cells ``(x, y)``, in raster order (``y``, then ``x``).
+      xy_subpixel: the grid step is ``2^-xy_subpixel`` pixels; a cell's centre is the position.
       shape_index: ``[N, 3]`` int, ``0 … 2^shape_bits − 1``.
       shape_bits: bits per covariance value.
       shape_scale, shape_offset: ``[3]`` float32, value = index · scale + offset.
       color_index: ``[N, S]`` int, ``0 … K − 1``, one per residual stage.
-      codebooks: ``[S, K, 3]`` float32.
+      codebooks: ``[S, K, 3]`` float16.
     """
 
     height: int
     width: int
     kind: str
-    xy_bits: np.ndarray
+    xy_index: np.ndarray
+    xy_subpixel: int
     shape_index: np.ndarray
     shape_bits: int
     shape_scale: np.ndarray
@@ -70,14 +81,31 @@ class Payload:
 
     @property
     def count(self) -> int:
-        return int(self.xy_bits.shape[0])
+        return int(self.xy_index.shape[0])
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Grid cells across and down: ``(W · 2^p, H · 2^p)``."""
+        return self.width << self.xy_subpixel, self.height << self.xy_subpixel
+
+    def raster(self) -> np.ndarray:
+        """``[N]`` int64 raster index of each position's cell, ``y · cells across + x``."""
+        xy = self.xy_index.astype(np.int64)
+        return xy[:, 1] * self.grid[0] + xy[:, 0]
+
+    def sorted(self) -> Payload:
+        """The same Gaussians in raster order, as a file stores them (stable for ties)."""
+        order = np.argsort(self.raster(), kind="stable")
+        return dataclasses.replace(
+            self,
+            xy_index=self.xy_index[order],
+            shape_index=self.shape_index[order],
+            color_index=self.color_index[order],
+        )
 
     def streams(self) -> list[tuple[np.ndarray, int]]:
-        """``(symbols, alphabet size)`` of each entropy-coded stream, in file order."""
-        xy = self.xy_bits.astype(np.uint16)
-        planes = [(xy[:, d] >> shift) & 0xFF for d in range(2) for shift in (8, 0)]
-        out = [(p.astype(np.int32), 256) for p in planes]
-        out += [(self.shape_index[:, c].astype(np.int32), 1 << self.shape_bits) for c in range(3)]
+        """``(symbols, alphabet size)`` of each fixed-width stream, in file order."""
+        out = [(self.shape_index[:, c].astype(np.int32), 1 << self.shape_bits) for c in range(3)]
         k = self.codebooks.shape[1]
         out += [(self.color_index[:, s].astype(np.int32), k) for s in range(self.codebooks.shape[0])]
         return out
@@ -179,26 +207,100 @@ def _decode_stream(r: _Reader, n: int, alphabet: int) -> np.ndarray:
     return out
 
 
-def max_bytes(count: int, raw_bits: int, stages: int, codebook: int) -> int:
-    """An upper bound on the file size: each stream is at most its bit-packed size (+ the mode
-    byte and a partial last byte), plus the header, quantiser parameters and checksum."""
-    streams = 4 + 3 + stages
-    fixed = _HEAD.size + 4 * (6 + stages * codebook * 3) + 2 * streams + 4
-    return fixed + -(-count * raw_bits // 8)
+def _gap_alphabet(cells: int) -> int:
+    """Bit lengths a gap between raster indices below ``cells`` can have: ``0 … bit_length``."""
+    return max(1, cells - 1).bit_length() + 1
+
+
+def _pack_varwidth(values: np.ndarray, widths: np.ndarray) -> bytes:
+    """``values`` at their own ``widths`` in bits, most significant first, then byte-padded."""
+    widths = widths.astype(np.int64)
+    total = int(widths.sum())
+    if total == 0:
+        return b""
+    starts = np.cumsum(widths) - widths
+    shift = np.repeat(widths, widths) - 1 - (np.arange(total) - np.repeat(starts, widths))
+    bits = (np.repeat(values.astype(np.int64), widths) >> shift) & 1
+    return np.packbits(bits.astype(np.uint8)).tobytes()
+
+
+def _unpack_varwidth(data: bytes, widths: np.ndarray) -> np.ndarray:
+    widths = widths.astype(np.int64)
+    total = int(widths.sum())
+    out = np.zeros(widths.shape, np.int64)
+    if total == 0:
+        return out
+    starts = np.cumsum(widths) - widths
+    shift = np.repeat(widths, widths) - 1 - (np.arange(total) - np.repeat(starts, widths))
+    bits = np.unpackbits(np.frombuffer(data, np.uint8))[:total].astype(np.int64) << shift
+    live = widths > 0
+    out[live] = np.add.reduceat(bits, starts[live])
+    return out
+
+
+def _gaps(raster: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted raster indices → ``(bit lengths, mantissas, mantissa widths)`` of their gaps."""
+    d = np.diff(raster.astype(np.int64), prepend=0)
+    e = np.frexp(d.astype(np.float64))[1].astype(np.int64)  # bit length; exact below 2^53
+    mantissa = np.where(e >= 1, d - (np.int64(1) << np.maximum(e - 1, 0)), 0)
+    return e, mantissa, np.maximum(e - 1, 0)
+
+
+def max_bytes(
+    count: int, height: int, width: int, xy_subpixel: int, shape_bits: int, stages: int, codebook: int
+) -> int:
+    """An upper bound on the file size: every stream at most its bit-packed size (+ the mode
+    byte and a partial last byte); the gap mantissas at most ``N · log2(cells / N)`` bits (their
+    sum is ``Σ log2 dᵢ`` with ``Σ dᵢ < cells``, so Jensen), plus header, parameters and checksum."""
+    cells = (width << xy_subpixel) * (height << xy_subpixel)
+    fixed = _HEAD.size + 4 * 6 + 2 * stages * codebook * 3 + (1 + 3 + stages) + 4
+    if count <= 0:
+        return fixed
+    mantissa = count * max(math.log2(cells / count), math.log2(math.e))
+    gap_bits = count * _width(_gap_alphabet(cells)) + math.ceil(mantissa) + 8
+    other = count * (3 * shape_bits + stages * _width(codebook))
+    return fixed + -(-(gap_bits + other) // 8) + 4
 
 
 def encode(p: Payload) -> bytes:
-    """The bytes of the ``.igi`` file for ``p``."""
+    """The bytes of the ``.igi`` file for ``p`` (its Gaussians in raster order: :meth:`Payload.sorted`)."""
     stages, k = p.codebooks.shape[:2]
     if p.kind not in KINDS:
         raise ValueError(f"unknown kind {p.kind!r}; expected one of {KINDS}")
     if not 1 <= p.shape_bits <= 16:
         raise ValueError(f"shape_bits must be in 1 … 16, got {p.shape_bits}")
-    params = np.concatenate([p.shape_scale, p.shape_offset, p.codebooks.ravel()]).astype("<f4").tobytes()
-    streams = b"".join(_encode_stream(s, a) for s, a in p.streams())
+    if not 0 <= p.xy_subpixel <= MAX_SUBPIXEL:
+        raise ValueError(f"xy_subpixel must be in 0 … {MAX_SUBPIXEL}, got {p.xy_subpixel}")
+    cells_x, cells_y = p.grid
+    if cells_x * cells_y >= _MAX_CELLS:
+        raise ValueError(
+            f"a {p.width}×{p.height} image has too many grid cells at xy_subpixel {p.xy_subpixel}"
+        )
+    xy = p.xy_index.astype(np.int64)
+    if xy.size and (xy.min() < 0 or np.any(xy.max(0) >= (cells_x, cells_y))):
+        raise ValueError(f"a position lies outside the {cells_x}×{cells_y} grid")
+    raster = p.raster()
+    if np.any(np.diff(raster) < 0):
+        raise ValueError("the payload's Gaussians are not in raster order (Payload.sorted gives it)")
+    params = np.concatenate([p.shape_scale, p.shape_offset]).astype("<f4").tobytes()
+    params += p.codebooks.astype("<f2").tobytes()
+    e, mantissa, widths = _gaps(raster)
+    streams = _encode_stream(e.astype(np.int32), _gap_alphabet(cells_x * cells_y))
+    streams += _pack_varwidth(mantissa, widths)
+    streams += b"".join(_encode_stream(s, a) for s, a in p.streams())
     size = _HEAD.size + len(params) + len(streams) + 4
     head = _HEAD.pack(
-        MAGIC, VERSION, size, p.height, p.width, p.count, KINDS.index(p.kind), p.shape_bits, stages, k
+        MAGIC,
+        VERSION,
+        size,
+        p.height,
+        p.width,
+        p.count,
+        KINDS.index(p.kind),
+        p.shape_bits,
+        stages,
+        k,
+        p.xy_subpixel,
     )
     body = head + params + streams
     return body + struct.pack("<I", zlib.crc32(body))
@@ -224,25 +326,34 @@ def decode(data: bytes) -> Payload:
     if zlib.crc32(body) != crc:
         raise BitstreamError("corrupted .igi file: its checksum does not match")
     r = _Reader(body)
-    _, _, _, height, width, n, kind, shape_bits, stages, k = r.unpack(_HEAD.format[1:])
-    if kind >= len(KINDS) or not 1 <= shape_bits <= 16 or k < 1 or min(height, width) < 1:
+    _, _, _, height, width, n, kind, shape_bits, stages, k, sub = r.unpack(_HEAD.format[1:])
+    impossible = kind >= len(KINDS) or not 1 <= shape_bits <= 16 or k < 1 or min(height, width) < 1
+    if impossible or sub > MAX_SUBPIXEL or (width << sub) * (height << sub) >= _MAX_CELLS:
         raise BitstreamError("corrupted .igi file: its header holds impossible values")
-    params = np.frombuffer(r.take(4 * (6 + stages * k * 3)), "<f4").astype(np.float32)
-    planes = [_decode_stream(r, n, 256) for _ in range(4)]
+    params = np.frombuffer(r.take(4 * 6), "<f4").astype(np.float32)
+    codebooks = np.frombuffer(r.take(2 * stages * k * 3), "<f2").astype(np.float16)
+    cells_x, cells_y = width << sub, height << sub
+    e = _decode_stream(r, n, _gap_alphabet(cells_x * cells_y)).astype(np.int64)
+    widths = np.maximum(e - 1, 0)
+    mantissa = _unpack_varwidth(r.take(-(-int(widths.sum()) // 8)), widths)
+    gaps = np.where(e >= 1, (np.int64(1) << widths) + mantissa, 0)
+    raster = np.cumsum(gaps)
+    if n and raster[-1] >= cells_x * cells_y:
+        raise BitstreamError("corrupted .igi file: a position lies outside the image")
     shape = [_decode_stream(r, n, 1 << shape_bits) for _ in range(3)]
     colors = [_decode_stream(r, n, k) for _ in range(stages)]
     if r.pos != len(body):
         raise BitstreamError("corrupted .igi file: bytes left over after its last stream")
-    xy = np.stack([(planes[2 * d] << 8) | planes[2 * d + 1] for d in range(2)], -1).astype(np.uint16)
     return Payload(
         height=height,
         width=width,
         kind=KINDS[kind],
-        xy_bits=xy,
-        shape_index=np.stack(shape, -1),
+        xy_index=np.stack([raster % cells_x, raster // cells_x], -1),
+        xy_subpixel=sub,
+        shape_index=np.stack(shape, -1) if n else np.zeros((0, 3), np.int32),
         shape_bits=shape_bits,
         shape_scale=params[:3],
         shape_offset=params[3:6],
         color_index=np.stack(colors, -1) if stages else np.zeros((n, 0), np.int32),
-        codebooks=params[6:].reshape(stages, k, 3),
+        codebooks=codebooks.reshape(stages, k, 3),
     )

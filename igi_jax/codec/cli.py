@@ -195,7 +195,8 @@ def cmd_info(path: Path) -> int:
         f"  format           .igi version {bitstream.VERSION}, {len(data):,} bytes",
         f"  image size       {p.width}×{p.height} px (W×H), {8 * len(data) / (p.width * p.height):.4f} bpp",
         f"  Gaussians        {p.count:,} ({p.kind} parameterization), {8 * len(data) / n:.1f} bits each",
-        f"  quantisation     positions fp16, covariance {p.shape_bits} bits, colours "
+        f"  quantisation     positions on a 1/{1 << p.xy_subpixel}-pixel grid, "
+        f"covariance {p.shape_bits} bits, colours "
         f"{p.codebooks.shape[0]} × {p.codebooks.shape[1]}-entry residual VQ",
     ]
     print("\n".join(lines))

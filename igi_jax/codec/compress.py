@@ -53,7 +53,7 @@ def quant_for_bpp(bpp: float, pixels: int | None = None) -> q_lib.QuantConfig:
     so small that the codebooks would take over 1/8 of the budget, they halve, down to 8 entries."""
     codebook = next(k for below, k in RATE_CODEBOOKS if bpp < below)
     cfg = q_lib.QuantConfig(codebook=codebook)
-    while pixels is not None and cfg.codebook > 8 and cfg.stages * cfg.codebook * 12 > bpp * pixels / 64:
+    while pixels is not None and cfg.codebook > 8 and cfg.stages * cfg.codebook * 6 > bpp * pixels / 64:
         cfg = dataclasses.replace(cfg, codebook=cfg.codebook // 2)
     return cfg
 
@@ -113,16 +113,22 @@ def budget_for_bpp(bpp: float, height: int, width: int) -> int:
 def count_for_bpp(bpp: float, height: int, width: int, quant: q_lib.QuantConfig) -> int:
     """The most Gaussians whose ``.igi`` file is at most ``bpp`` bits per pixel even without
     entropy coding (:func:`bitstream.max_bytes`); at least 1."""
-    return count_for_bytes(budget_for_bpp(bpp, height, width), quant)
+    return count_for_bytes(budget_for_bpp(bpp, height, width), height, width, quant)
 
 
-def count_for_bytes(budget: int, quant: q_lib.QuantConfig) -> int:
+def max_bytes(count: int, height: int, width: int, quant: q_lib.QuantConfig) -> int:
+    """:func:`bitstream.max_bytes` for ``quant``'s bit depths."""
+    return bitstream.max_bytes(
+        count, height, width, quant.xy_subpixel, quant.shape_bits, quant.stages, quant.codebook
+    )
+
+
+def count_for_bytes(budget: int, height: int, width: int, quant: q_lib.QuantConfig) -> int:
     """The most Gaussians whose file fits ``budget`` bytes without entropy coding; at least 1."""
-    lo, hi = 1, max(1, 8 * budget // quant.raw_bits + 1)
+    lo, hi = 1, max(1, height * width)
     while lo < hi:  # max_bytes grows with the count: the largest count within the budget
         mid = (lo + hi + 1) // 2
-        fits = bitstream.max_bytes(mid, quant.raw_bits, quant.stages, quant.codebook) <= budget
-        lo, hi = (mid, hi) if fits else (lo, mid - 1)
+        lo, hi = (mid, hi) if max_bytes(mid, height, width, quant) <= budget else (lo, mid - 1)
     return lo
 
 
@@ -140,14 +146,14 @@ def count_for_budget(
     from igi_jax.one_image import init_kwargs
 
     h, w = target.shape[:2]
-    n0 = count_for_bytes(budget, quant)
+    n0 = count_for_bytes(budget, h, w, quant)
     if n0 < quant.codebook:
         return n0, n0
     g = compact(
         initialize(options.init, target, **init_kwargs(options.replace(num_gaussians=n0), h, w)).gaussians
     )
     size = len(bitstream.encode(q_lib.to_payload(g, q_lib.init_state(g, quant, key), quant)))
-    fixed = bitstream.max_bytes(0, quant.raw_bits, quant.stages, quant.codebook)
+    fixed = max_bytes(0, h, w, quant)
     per_gaussian = max(size - fixed, 1) / g.num_live()
     n = int((FILL_MARGIN * budget - fixed) / per_gaussian)
     return min(max(n0, n), h * w), n0

@@ -64,7 +64,7 @@ def _build(g: Gaussians, qcfg: q_lib.QuantConfig, cfg: FitConfig, capacity: int)
         )
 
     def loss(params, q, mask, target):
-        pq, vq = q_lib.quantize_with_loss(params, q, mask, qcfg)
+        pq, vq = q_lib.quantize_with_loss(params, q, mask, qcfg, (h, w))
         image, count = render(pq, mask)
         return jnp.mean((image - target) ** 2) + VQ_WEIGHT * vq, count
 
@@ -84,7 +84,7 @@ def _build(g: Gaussians, qcfg: q_lib.QuantConfig, cfg: FitConfig, capacity: int)
     def block(params, q, sg, sq, num_steps, mask, target):
         init = (params, q, sg, sq, jnp.int32(0), mask, target)
         params, q, sg, sq, max_count, *_ = jax.lax.fori_loop(0, num_steps, step, init)
-        image, count = render(q_lib.quantize(params, q, qcfg), mask)
+        image, count = render(q_lib.quantize(params, q, qcfg, (h, w)), mask)
         psnr = metrics.psnr_from_mse(jnp.mean((jnp.clip(image, 0, 1) - target) ** 2))
         return params, q, sg, sq, psnr, jnp.maximum(max_count, count), image
 
@@ -117,7 +117,7 @@ def fit_quantized(
     t0 = time.perf_counter()
     q = q_lib.init_state(g, qcfg, key)
     params, mask = g.params(), g.mask
-    gq = g.with_params(q_lib.quantize(params, q, qcfg))
+    gq = g.with_params(q_lib.quantize(params, q, qcfg, (g.height, g.width)))
     capacity = bucket(
         int(
             1.25

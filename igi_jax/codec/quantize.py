@@ -1,13 +1,15 @@
 """GaussianImage's quantisers as pure JAX functions, differentiable by straight-through rounding.
 
-Per Gaussian: the pre-tanh positions as float16 (2 × 16 bits); the 3 covariance values by a
+Per Gaussian: the position on a grid of ``2^-xy_subpixel`` pixels (GaussianImage casts the
+pre-tanh coordinates to float16; a grid cell codes in far fewer bits, see
+:mod:`igi_jax.codec.bitstream`); the 3 covariance values by a
 uniform ``shape_bits`` quantiser per channel, ``value = index · scale + offset`` with ``scale`` and
 ``offset`` learned (initialised from the fitted min / max); the colour by a residual vector
-quantiser of ``stages`` codebooks of ``codebook`` entries (k-means init, then learned with the
-codebook and commitment losses of VQ-VAE). Opacity is folded into the colour, as in the fit.
+quantiser of ``stages`` float16 codebooks of ``codebook`` entries (k-means init, then learned
+with the codebook and commitment losses of VQ-VAE). Opacity is folded into the colour, as in the fit.
 
     q = init_state(g, QuantConfig(), key)
-    params_q = quantize(g.params(), q, cfg)      # what the decoder will render, STE gradients
+    params_q = quantize(g.params(), q, cfg, (g.height, g.width))  # what the decoder renders, STE
     payload = to_payload(g, q, cfg)              # integer symbols (igi_jax.codec.bitstream)
     g_decoded = from_payload(payload)            # renders exactly like params_q
 """
@@ -20,26 +22,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from igi_jax.codec.bitstream import Payload
+from igi_jax.codec.bitstream import MAX_SUBPIXEL, Payload
 from igi_jax.gaussians import Gaussians, compact
 
 
 @dataclasses.dataclass(frozen=True)
 class QuantConfig:
-    """Bit depths and codebook sizes (defaults: GaussianImage's, ~56 bits per Gaussian raw)."""
+    """Bit depths and codebook sizes (GaussianImage's, but positions on a pixel grid)."""
 
+    xy_subpixel: int = 2  # positions on a grid of 2^-xy_subpixel pixels
     shape_bits: int = 6
     stages: int = 2
     codebook: int = 8
     kmeans_iters: int = 20
     commitment: float = 0.25  # weight of ‖c − sg(q)‖² beside the codebook term ‖sg(c) − q‖²
 
-    @property
-    def raw_bits(self) -> int:
-        """Bits per Gaussian before entropy coding: 2 × 16 + 3 × shape_bits + stages × log2(K)."""
-        return 32 + 3 * self.shape_bits + self.stages * max(1, (self.codebook - 1).bit_length())
-
     def __post_init__(self):
+        if not 0 <= self.xy_subpixel <= MAX_SUBPIXEL:
+            raise ValueError(f"xy_subpixel must be in 0 … {MAX_SUBPIXEL}, got {self.xy_subpixel}")
         if not 1 <= self.shape_bits <= 16:
             raise ValueError(f"shape_bits must be in 1 … 16, got {self.shape_bits}")
         if not 1 <= self.stages <= 8:
@@ -63,6 +63,25 @@ def _round_ste(x: jax.Array) -> jax.Array:
     return x + jax.lax.stop_gradient(jnp.round(x) - x)
 
 
+def _xy_cells(xy: jax.Array, size: tuple[int, int], subpixel: int) -> jax.Array:
+    """Grid cell ``[N, 2]`` (float, integral) holding each pre-tanh position ``xy [N, 2]``."""
+    height, width = size
+    cells = jnp.asarray([width << subpixel, height << subpixel], jnp.float32)
+    return jnp.clip(jnp.floor((jnp.tanh(xy) + 1.0) * 0.5 * cells), 0.0, cells - 1.0)
+
+
+def _xy_from_cells(cells: jax.Array, size: tuple[int, int], subpixel: int) -> jax.Array:
+    """The pre-tanh position ``[N, 2]`` of each grid cell's centre."""
+    height, width = size
+    n = jnp.asarray([width << subpixel, height << subpixel], jnp.float32)
+    return jnp.arctanh((2.0 * cells + 1.0) / n - 1.0)
+
+
+def _codebooks16(codebooks: jax.Array) -> jax.Array:
+    """The codebooks as the file stores them (float16), straight-through."""
+    return codebooks + jax.lax.stop_gradient(codebooks.astype(jnp.float16).astype(jnp.float32) - codebooks)
+
+
 def _shape_index(shape: jax.Array, q: QState, bits: int) -> jax.Array:
     """Real-valued index ``[N, 3]`` clipped to the quantiser's range (rounded by the caller)."""
     return jnp.clip((shape - q.shape_offset) / q.shape_scale, 0.0, (1 << bits) - 1.0)
@@ -80,24 +99,32 @@ def _rvq(colors: jax.Array, codebooks: jax.Array) -> tuple[jax.Array, jax.Array]
     return jnp.stack(idx, -1), total
 
 
-def quantize(params: dict[str, jax.Array], q: QState, cfg: QuantConfig) -> dict[str, jax.Array]:
-    """The parameters the decoder reconstructs; gradients pass straight through the rounding
-    to ``params`` and to the scale / offset (the codebooks learn through
-    :func:`quantize_with_loss`'s VQ loss)."""
-    return quantize_with_loss(params, q, None, cfg)[0]
+def quantize(
+    params: dict[str, jax.Array], q: QState, cfg: QuantConfig, size: tuple[int, int]
+) -> dict[str, jax.Array]:
+    """The parameters the decoder reconstructs for an image of ``size = (H, W)``; gradients pass
+    straight through the rounding to ``params`` and to the scale / offset (the codebooks learn
+    through :func:`quantize_with_loss`'s VQ loss)."""
+    return quantize_with_loss(params, q, None, cfg, size)[0]
 
 
 def quantize_with_loss(
-    params: dict[str, jax.Array], q: QState, mask: jax.Array | None, cfg: QuantConfig
+    params: dict[str, jax.Array],
+    q: QState,
+    mask: jax.Array | None,
+    cfg: QuantConfig,
+    size: tuple[int, int],
 ) -> tuple[dict[str, jax.Array], jax.Array]:
     """:func:`quantize`, plus the colour quantiser's codebook + commitment loss (mean over the
     live Gaussians of ``mask``; 0 when ``mask`` is ``None``) from the same nearest-entry search."""
     xy = params["xy"]
-    xy_q = xy + jax.lax.stop_gradient(xy.astype(jnp.float16).astype(jnp.float32) - xy)
+    xy_hat = _xy_from_cells(_xy_cells(xy, size, cfg.xy_subpixel), size, cfg.xy_subpixel)
+    xy_q = xy + jax.lax.stop_gradient(xy_hat - xy)
     shape_q = _round_ste(_shape_index(params["shape"], q, cfg.shape_bits)) * q.shape_scale + q.shape_offset
     c = params["colors"]
-    idx, _ = _rvq(jax.lax.stop_gradient(c), jax.lax.stop_gradient(q.codebooks))
-    c_hat = sum(q.codebooks[s][idx[:, s]] for s in range(q.codebooks.shape[0]))  # codebook gradients
+    books = _codebooks16(q.codebooks)
+    idx, _ = _rvq(jax.lax.stop_gradient(c), jax.lax.stop_gradient(books))
+    c_hat = sum(books[s][idx[:, s]] for s in range(books.shape[0]))  # codebook gradients
     colors_q = c + jax.lax.stop_gradient(c_hat - c)
     loss = jnp.float32(0.0)
     if mask is not None:
@@ -141,34 +168,40 @@ def init_state(g: Gaussians, cfg: QuantConfig, key: jax.Array) -> QState:
 
 
 def to_payload(g: Gaussians, q: QState, cfg: QuantConfig) -> Payload:
-    """The integer symbols of the live Gaussians and the quantisers' parameters (host)."""
+    """The integer symbols of the live Gaussians and the quantisers' parameters, in the file's
+    raster order (host)."""
     g = compact(g)
-    xy = np.asarray(g.xy, np.float32).astype(np.float16).view(np.uint16)
+    size = (g.height, g.width)
+    cells = np.asarray(_xy_cells(g.xy, size, cfg.xy_subpixel)).astype(np.int64)
     shape_idx = np.asarray(jnp.round(_shape_index(g.shape, q, cfg.shape_bits))).astype(np.int32)
-    color_idx, _ = _rvq(g.colors, q.codebooks)
+    books = np.asarray(q.codebooks).astype(np.float16)
+    color_idx, _ = _rvq(g.colors, jnp.asarray(books, jnp.float32))
     return Payload(
         height=g.height,
         width=g.width,
         kind=g.kind,
-        xy_bits=xy,
+        xy_index=cells,
+        xy_subpixel=cfg.xy_subpixel,
         shape_index=shape_idx,
         shape_bits=cfg.shape_bits,
         shape_scale=np.asarray(q.shape_scale, np.float32),
         shape_offset=np.asarray(q.shape_offset, np.float32),
         color_index=np.asarray(color_idx, np.int32),
-        codebooks=np.asarray(q.codebooks, np.float32),
-    )
+        codebooks=books,
+    ).sorted()
 
 
 def from_payload(p: Payload) -> Gaussians:
     """The Gaussians a payload decodes to (float32; renders like :func:`quantize`'s output)."""
-    xy = p.xy_bits.astype(np.uint16).view(np.float16).astype(np.float32)
+    size = (p.height, p.width)
+    xy = _xy_from_cells(jnp.asarray(p.xy_index, jnp.float32), size, p.xy_subpixel)
     shape = p.shape_index.astype(np.float32) * p.shape_scale + p.shape_offset
+    books = p.codebooks.astype(np.float32)
     colors = np.zeros((p.count, 3), np.float32)
-    for s in range(p.codebooks.shape[0]):
-        colors = colors + p.codebooks[s][p.color_index[:, s]]
+    for s in range(books.shape[0]):
+        colors = colors + books[s][p.color_index[:, s]]
     return Gaussians(
-        jnp.asarray(xy),
+        xy,
         jnp.asarray(shape, jnp.float32),
         jnp.asarray(colors),
         jnp.ones((p.count,), bool),

@@ -13,11 +13,15 @@ from igi_jax.codec.bitstream import BitstreamError, Payload
 
 
 def _payload(
-    seed: int = 0, n: int = 700, shape_bits: int = 6, stages: int = 2, k: int = 8, skew=True
+    seed: int = 0, n: int = 700, shape_bits: int = 6, stages: int = 2, k: int = 8, skew=True, sub: int = 2
 ) -> Payload:
     rng = np.random.default_rng(seed)
-    # Positions like a fit's: fp16 of atanh-normalised coordinates, clustered high bytes.
-    xy = rng.normal(0, 0.6, (n, 2)).astype(np.float16).view(np.uint16)
+    cells = np.array([256 << sub, 171 << sub])
+    if skew:  # clustered like a fit's (dense where the image is busy), with repeated cells
+        xy = np.clip(rng.normal(0.4, 0.15, (n, 2)) * cells, 0, cells - 1).astype(np.int64)
+        xy[: n // 10] = xy[n // 10 : 2 * (n // 10)]
+    else:
+        xy = rng.integers(0, cells, (n, 2))
     if skew:  # peaked histograms, as quantised covariances and colours are
         shape = np.minimum(rng.geometric(0.15, (n, 3)) - 1, (1 << shape_bits) - 1)
         colors = np.minimum(rng.geometric(0.4, (n, stages)) - 1, k - 1)
@@ -28,14 +32,15 @@ def _payload(
         height=171,
         width=256,
         kind="cholesky",
-        xy_bits=xy,
+        xy_index=xy,
+        xy_subpixel=sub,
         shape_index=shape.astype(np.int32),
         shape_bits=shape_bits,
         shape_scale=rng.uniform(0.01, 0.1, 3).astype(np.float32),
         shape_offset=rng.normal(0, 1, 3).astype(np.float32),
         color_index=colors.astype(np.int32),
-        codebooks=rng.normal(0, 0.5, (stages, k, 3)).astype(np.float32),
-    )
+        codebooks=rng.normal(0, 0.5, (stages, k, 3)).astype(np.float16),
+    ).sorted()
 
 
 def _assert_equal(a: Payload, b: Payload) -> None:
@@ -49,7 +54,12 @@ def _assert_equal(a: Payload, b: Payload) -> None:
 
 @pytest.mark.parametrize(
     "kw",
-    [{}, {"skew": False}, {"shape_bits": 1, "k": 2, "stages": 1}, {"shape_bits": 12, "k": 256, "stages": 3}],
+    [
+        {},
+        {"skew": False},
+        {"shape_bits": 1, "k": 2, "stages": 1, "sub": 0},
+        {"shape_bits": 12, "k": 256, "stages": 3, "sub": 8},
+    ],
 )
 def test_round_trip_is_lossless(kw):
     p = _payload(**kw)
@@ -73,7 +83,7 @@ def test_each_stream_takes_the_shorter_coding():
     flat = bitstream._encode_stream(uniform, 64)
     assert flat[0] == bitstream._RAW and len(flat) == raw_bytes  # a histogram could not pay
     # Whole files: peaked symbols cost fewer bits per Gaussian than their fixed widths.
-    raw_bits = 700 * (32 + 3 * 6 + 2 * 3)
+    raw_bits = 700 * (2 * 10 + 3 * 6 + 2 * 3)  # x, y as cell indices of a 1024 × 684 grid
     assert 8 * len(bitstream.encode(_payload())) < raw_bits
 
 
@@ -112,9 +122,53 @@ def test_bad_payloads_are_refused_by_the_encoder():
         bitstream.encode(dataclasses.replace(_payload(), shape_bits=17))
 
 
+@pytest.mark.parametrize("sub", [0, 2])
 @pytest.mark.parametrize("skew", [True, False])
-@pytest.mark.parametrize("n", [1, 7, 700])
-def test_max_bytes_bounds_every_file(n, skew):
-    p = _payload(n=n, skew=skew)
-    raw_bits = 32 + 3 * p.shape_bits + 2 * 3
-    assert len(bitstream.encode(p)) <= bitstream.max_bytes(n, raw_bits, 2, 8)
+@pytest.mark.parametrize("n", [1, 7, 700, 20000])
+def test_max_bytes_bounds_every_file(n, skew, sub):
+    p = _payload(n=n, skew=skew, sub=sub)
+    assert len(bitstream.encode(p)) <= bitstream.max_bytes(n, 171, 256, sub, 6, 2, 8)
+
+
+def test_every_position_of_a_full_grid_round_trips():
+    # Gaps of 0 (shared cells), 1, and the largest (first and last cell) all code.
+    xy = np.stack(np.meshgrid(np.arange(12), np.arange(5)), -1).reshape(-1, 2)
+    xy = np.concatenate([xy, xy[[0, -1, -1]], [[11, 4]]])
+    n = len(xy)
+    p = dataclasses.replace(
+        _payload(n=n, sub=0),
+        width=12,
+        height=5,
+        xy_index=xy,
+        shape_index=np.zeros((n, 3), np.int32),
+        color_index=np.zeros((n, 2), np.int32),
+    ).sorted()
+    _assert_equal(bitstream.decode(bitstream.encode(p)), p)
+
+
+def test_positions_cost_about_their_gaps_not_their_coordinates():
+    # 5,000 uniform cells of a 3,072 × 2,048 grid (a Kodak image at 1/4 pixel): ideal ≈
+    # log2(cells / N) + 1.44 = 11.7 bits; fp16 coordinates took ~28.
+    rng = np.random.default_rng(3)
+    n = 5000
+    p = dataclasses.replace(
+        _payload(n=n),
+        width=768,
+        height=512,
+        xy_index=rng.integers(0, (3072, 2048), (n, 2)),
+        shape_index=np.zeros((n, 3), np.int32),
+        color_index=np.zeros((n, 2), np.int32),
+    ).sorted()
+    fixed = len(bitstream.encode(dataclasses.replace(p, xy_index=np.zeros((n, 2), np.int64))))
+    bits = 8 * (len(bitstream.encode(p)) - fixed) / n
+    assert 11.0 < bits < 12.2, bits
+
+
+def test_unordered_or_outside_positions_are_refused():
+    p = _payload()
+    with pytest.raises(ValueError, match="raster order"):
+        bitstream.encode(dataclasses.replace(p, xy_index=p.xy_index[::-1]))
+    outside = p.xy_index.copy()
+    outside[-1] = (256 << 2, 0)
+    with pytest.raises(ValueError, match="outside"):
+        bitstream.encode(dataclasses.replace(p, xy_index=outside))

@@ -46,7 +46,7 @@ def test_decoded_file_renders_what_the_encoder_quantised(kind):
     g = _fitted(kind)
     cfg = q_lib.QuantConfig()
     q = q_lib.init_state(g, cfg, jax.random.key(1))
-    quantised = render_gaussians(g.with_params(q_lib.quantize(g.params(), q, cfg)))
+    quantised = render_gaussians(g.with_params(q_lib.quantize(g.params(), q, cfg, (H, W))))
     decoded = q_lib.from_payload(bitstream.decode(bitstream.encode(q_lib.to_payload(g, q, cfg))))
     assert decoded.num_live() == g.num_live()
     np.testing.assert_allclose(render_gaussians(decoded), quantised, rtol=0, atol=1e-5)
@@ -134,11 +134,14 @@ def test_bpp_sets_the_count_and_the_file_stays_under_it(image_file, tmp_path, ca
     out = tmp_path / "r.igi"
     argv = ["compress", str(image_file), "--init", "quadtree", "--bpp", "2.5", "--steps", "20"]
     assert cli.main([*argv, "--qat-steps", "10", "--out", str(out), "--quiet"]) == 0
-    bound = compress.count_for_bpp(2.5, H, W, q_lib.QuantConfig())
-    assert 40 < bound < 2.5 * H * W / 56  # the fixed part of the file is paid for first
+    quant = q_lib.QuantConfig()
+    bound, budget = compress.count_for_bpp(2.5, H, W, quant), compress.budget_for_bpp(2.5, H, W)
+    # The most that fit without entropy coding; header and codebooks are paid for first.
+    assert compress.max_bytes(bound, H, W, quant) <= budget < compress.max_bytes(bound + 1, H, W, quant)
+    assert 40 < bound < 8 * budget / (3 * 6 + 2 * 3)
     said = capsys.readouterr().out
     n = int(said.split(" Gaussians")[0].rsplit("(", 1)[1].replace(",", ""))
-    assert n >= bound  # never fewer than the raw-bits bound (here, 62 Gaussians, no room is left)
+    assert n >= bound  # never fewer than the raw-bits bound
     assert 8 * out.stat().st_size / (H * W) <= 2.5
     assert cli.main([*argv, "--gaussians", "100", "--out", str(tmp_path / "x.igi")]) == 2
     assert "--bpp or --gaussians, not both" in capsys.readouterr().err
@@ -174,25 +177,25 @@ def test_a_budget_is_filled_and_never_exceeded():
     target = _target(h=96, w=128)
     opts = FitOptions(init="quadtree", kind="cholesky")
     n, bound = compress.count_for_budget(target, opts, cfg, 6000, key=jax.random.key(0))
-    assert bound == compress.count_for_bytes(6000, cfg) and bound < n <= 96 * 128
+    assert bound == compress.count_for_bytes(6000, 96, 128, cfg) and bound < n <= 96 * 128
     with pytest.raises(ValueError, match="budget_bytes"):
         compress.CompressOptions(budget_bytes=0)
 
 
 def test_the_colour_codebook_grows_with_the_rate_unless_the_image_is_tiny():
     assert compress.quant_for_bpp(0.25).codebook == 16 and compress.quant_for_bpp(1.0).codebook == 32
-    assert compress.quant_for_bpp(1.0, pixels=768 * 512).codebook == 32  # Kodak: 768 of 49,152 bytes
+    assert compress.quant_for_bpp(1.0, pixels=768 * 512).codebook == 32  # Kodak: 384 of 49,152 bytes
     assert compress.quant_for_bpp(1.0, pixels=H * W).codebook == 8  # never below GaussianImage's 8
-    assert compress.quant_for_bpp(1.0, pixels=160 * 160).codebook == 16  # 384 of 3,200 bytes
+    assert compress.quant_for_bpp(1.0, pixels=128 * 128).codebook == 16  # 192 of 2,048 bytes
 
 
 def test_a_filled_count_past_the_init_range_takes_the_most_it_gives(tmp_path):
-    # 96×128 px: the quad-tree gives 23 to 1,766 Gaussians; 9 bpp bounds the count below that
+    # 96×128 px: the quad-tree gives 23 to 1,766 Gaussians; 5.5 bpp bounds the count below that
     # and the filled count above it.
     path = tmp_path / "big.png"
     Image.fromarray((_target(h=96, w=128) * 255).round().astype(np.uint8)).save(path)
-    budget = compress.budget_for_bpp(9.0, 96, 128)
-    quant = compress.quant_for_bpp(9.0, 96 * 128)
+    budget = compress.budget_for_bpp(5.5, 96, 128)
+    quant = compress.quant_for_bpp(5.5, 96 * 128)
     fit = FitOptions(init="quadtree", kind="cholesky").replace(steps=5, log_every=5)
     run = compress.compress_image(
         path, compress.CompressOptions(fit=fit, quant=quant, qat_steps=2, budget_bytes=budget)
