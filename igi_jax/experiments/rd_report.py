@@ -97,7 +97,9 @@ def _quant_text(quant: dict[str, Any]) -> str:
     settings give them per target rate."""
 
     def one(q: dict[str, Any]) -> str:
-        return f"{q['shape_bits']}-bit covariances, {q['stages']} × {q['codebook']} colour VQ"
+        sub = q.get("xy_subpixel")
+        grid = "fp16 positions, " if sub is None else f"positions on a 1/{1 << sub}-px grid, "
+        return f"{grid}{q['shape_bits']}-bit covariances, {q['stages']} × {q['codebook']} colour VQ"
 
     if "shape_bits" in quant:
         return one(quant)
