@@ -36,7 +36,7 @@ def add_parsers(sub, add_fit_arguments: Callable[[argparse.ArgumentParser], None
     p = sub.add_parser(
         "compress",
         help="encode an image into an .igi file",
-        description="Fit an image, fine-tune it quantised (fp16 positions, b-bit covariances, "
+        description="Fit an image, fine-tune it quantised (positions on a sub-pixel grid, b-bit covariances, "
         "residual-VQ colours) and write the entropy-coded .igi file. Prints its real size and the "
         "PSNR / MS-SSIM of its decoded render.",
     )
@@ -59,6 +59,9 @@ def add_parsers(sub, add_fit_arguments: Callable[[argparse.ArgumentParser], None
         help="colour codebook entries per stage (default 8; with --bpp 16 below 0.75 bpp, else 32)",
     )
     p.add_argument("--stages", type=int, metavar="S", help="residual colour VQ stages (default 2)")
+    p.add_argument(
+        "--xy-subpixel", type=int, metavar="P", help="positions on a grid of 2^-P pixels (default 2: 1/4 px)"
+    )
     p.add_argument("--out", type=Path, help="output file (default out/<image stem>.igi)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_compress)
@@ -96,7 +99,12 @@ def cmd_compress(args: argparse.Namespace) -> int:
 
     if args.kind is None:
         args.kind = "cholesky"  # GaussianImage's codec parameterisation
-    quant = {"shape_bits": args.shape_bits, "codebook": args.codebook, "stages": args.stages}
+    quant = {
+        "shape_bits": args.shape_bits,
+        "codebook": args.codebook,
+        "stages": args.stages,
+        "xy_subpixel": args.xy_subpixel,
+    }
     base, size = q_lib.QuantConfig(), None
     if args.bpp is not None and args.bpp > 0 and args.image.is_file():
         size = memory.scaled_size(*io.image_size(args.image), args.max_side)
@@ -104,7 +112,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
     try:
         qcfg = dataclasses.replace(base, **{k: v for k, v in quant.items() if v is not None})
     except ValueError as e:
-        raise InputError(str(e).replace("_bits", "-bits")) from None
+        raise InputError(str(e).replace("_bits", "-bits").replace("xy_subpixel", "--xy-subpixel")) from None
     if args.bpp is not None:
         if args.gaussians is not None:
             raise InputError("give --bpp or --gaussians, not both")

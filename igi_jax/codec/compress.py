@@ -45,14 +45,21 @@ FILL_MARGIN = 0.94
 # 7-bit covariances gave +0.07 / +0.21 dB at 1 / 1.5 bpp, one photo each way
 # (bench/results/codec_sweep_shape_bits.md): kept at 6.
 RATE_CODEBOOKS = ((0.75, 16), (math.inf, 32))
+# The position grid by target rate (bpp below the bound → 2^-p px), from
+# bench/results/codec_sweep_subpixel.md (same photos and steps): 1/4 px is best at 0.25 bpp
+# (+0.06 / +0.05 dB over 1/2 and 1/8), 1/8 px at 1 bpp (+0.22 dB over 1/4, 3 of 3 photos), where
+# the Gaussians are ~2.2× closer together.
+RATE_SUBPIXEL = ((0.5, 2), (math.inf, 3))
 
 
 def quant_for_bpp(bpp: float, pixels: int | None = None) -> q_lib.QuantConfig:
     """The quantisers for a target rate: GaussianImage's 6-bit covariances and 2-stage colour VQ,
-    with the codebook growing with the rate (:data:`RATE_CODEBOOKS`). On an image of ``pixels``
-    so small that the codebooks would take over 1/8 of the budget, they halve, down to 8 entries."""
+    with the codebook and the position grid finer as the rate grows (:data:`RATE_CODEBOOKS`,
+    :data:`RATE_SUBPIXEL`). On an image of ``pixels`` so small that the codebooks would take over
+    1/8 of the budget, they halve, down to 8 entries."""
     codebook = next(k for below, k in RATE_CODEBOOKS if bpp < below)
-    cfg = q_lib.QuantConfig(codebook=codebook)
+    subpixel = next(p for below, p in RATE_SUBPIXEL if bpp < below)
+    cfg = q_lib.QuantConfig(codebook=codebook, xy_subpixel=subpixel)
     while pixels is not None and cfg.codebook > 8 and cfg.stages * cfg.codebook * 6 > bpp * pixels / 64:
         cfg = dataclasses.replace(cfg, codebook=cfg.codebook // 2)
     return cfg

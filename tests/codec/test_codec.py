@@ -83,12 +83,13 @@ def image_file(tmp_path):
 def test_compress_decompress_info_from_the_command_line(image_file, tmp_path, capsys):
     out = tmp_path / "img.igi"
     args = ["compress", str(image_file), "--init", "random-gi", "--gaussians", "300", "--steps", "40"]
-    assert cli.main([*args, "--qat-steps", "20", "--out", str(out), "--quiet"]) == 0
+    assert cli.main([*args, "--qat-steps", "20", "--xy-subpixel", "3", "--out", str(out), "--quiet"]) == 0
     said = capsys.readouterr().out
     size = out.stat().st_size
     assert f"{size:,} bytes, {8 * size / (H * W):.4f} bpp" in said  # the real file size
     assert cli.main(["info", str(out)]) == 0
-    assert "300 (cholesky parameterization)" in capsys.readouterr().out
+    info = capsys.readouterr().out
+    assert "300 (cholesky parameterization)" in info and "positions on a 1/8-pixel grid" in info
     png = tmp_path / "big.png"
     assert cli.main(["decompress", str(out), "--scale", "2", "--out", str(png)]) == 0
     assert Image.open(png).size == (2 * W, 2 * H)
@@ -128,6 +129,8 @@ def test_bad_codec_flags_are_named(image_file, capsys):
     assert "shape-bits must be in 1 … 16" in capsys.readouterr().err
     assert cli.main(["compress", str(image_file), "--qat-steps", "-1"]) == 2
     assert "--qat-steps" in capsys.readouterr().err
+    assert cli.main(["compress", str(image_file), "--xy-subpixel", "9"]) == 2
+    assert "--xy-subpixel must be in 0 … 8" in capsys.readouterr().err
 
 
 def test_bpp_sets_the_count_and_the_file_stays_under_it(image_file, tmp_path, capsys):
@@ -182,8 +185,9 @@ def test_a_budget_is_filled_and_never_exceeded():
         compress.CompressOptions(budget_bytes=0)
 
 
-def test_the_colour_codebook_grows_with_the_rate_unless_the_image_is_tiny():
+def test_codebook_and_position_grid_grow_with_the_rate_unless_the_image_is_tiny():
     assert compress.quant_for_bpp(0.25).codebook == 16 and compress.quant_for_bpp(1.0).codebook == 32
+    assert compress.quant_for_bpp(0.25).xy_subpixel == 2 and compress.quant_for_bpp(1.0).xy_subpixel == 3
     assert compress.quant_for_bpp(1.0, pixels=768 * 512).codebook == 32  # Kodak: 384 of 49,152 bytes
     assert compress.quant_for_bpp(1.0, pixels=H * W).codebook == 8  # never below GaussianImage's 8
     assert compress.quant_for_bpp(1.0, pixels=128 * 128).codebook == 16  # 192 of 2,048 bytes
