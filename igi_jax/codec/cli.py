@@ -60,7 +60,11 @@ def add_parsers(sub, add_fit_arguments: Callable[[argparse.ArgumentParser], None
     )
     p.add_argument("--stages", type=int, metavar="S", help="residual colour VQ stages (default 2)")
     p.add_argument(
-        "--xy-subpixel", type=int, metavar="P", help="positions on a grid of 2^-P pixels (default 2: 1/4 px)"
+        "--xy-subpixel",
+        type=int,
+        metavar="P",
+        help="positions on a grid of 2^-P pixels (default: by the Gaussians' density, 1/4 px above 80 "
+        "pixels per Gaussian, 1/8 above 20, else 1/16; with --bpp, 1/4 below 0.5 bpp, else 1/8)",
     )
     p.add_argument("--out", type=Path, help="output file (default out/<image stem>.igi)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

@@ -124,7 +124,8 @@ def count_for_bpp(bpp: float, height: int, width: int, quant: q_lib.QuantConfig)
 
 
 def max_bytes(count: int, height: int, width: int, quant: q_lib.QuantConfig) -> int:
-    """:func:`bitstream.max_bytes` for ``quant``'s bit depths."""
+    """:func:`bitstream.max_bytes` for ``quant``'s bit depths (an unset grid: by density)."""
+    quant = quant.resolved(count, height, width)
     return bitstream.max_bytes(
         count, height, width, quant.xy_subpixel, quant.shape_bits, quant.stages, quant.codebook
     )
@@ -175,6 +176,7 @@ def encode_within(
     from igi_jax.errors import InputError
 
     g = compact(g)
+    quant = quant.resolved(g.num_live(), g.height, g.width)  # one grid, whatever is dropped
     payload = q_lib.to_payload(g, state, quant)
     data, dropped = bitstream.encode(payload), 0
     while budget is not None and len(data) > budget:
@@ -238,16 +240,18 @@ def compress_image(
         run, factor, fit_options = fit_at(e.most)
     t_fit = time.perf_counter()
     key = jax.random.key(options.fit.seed)
+    # The grid is fixed once, from the fitted count: a trim below must not move it.
+    quant = options.quant.resolved(run.result.gaussians.num_live(), *run.target.shape[:2])
     q = qat_lib.fit_quantized(
         run.result.gaussians,
         run.target,
         options.qat_steps,
-        options.quant,
+        quant,
         fit_options.fit,
         key=key,
         callback=qat_callback,
     )
-    data, payload, trimmed = encode_within(q.gaussians, q.state, options.quant, options.budget_bytes)
+    data, payload, trimmed = encode_within(q.gaussians, q.state, quant, options.budget_bytes)
     t_enc = time.perf_counter()
     decoded = decompress(data)
     image = np.asarray(render_gaussians(decoded))
@@ -273,6 +277,6 @@ def compress_image(
         "encode_seconds": t_enc - t0,
         "fit_seconds": t_fit - t0,
         "decode_seconds": t_dec - t_enc,
-        "quant": dataclasses.asdict(options.quant),
+        "quant": dataclasses.asdict(quant),
     }
     return CompressRun(data=data, image=image, info=info)

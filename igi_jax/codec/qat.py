@@ -115,6 +115,7 @@ def fit_quantized(
     if steps < 0:
         raise ValueError(f"steps must be ≥ 0, got {steps}")
     t0 = time.perf_counter()
+    qcfg = qcfg.resolved(g.num_live(), g.height, g.width)
     q = q_lib.init_state(g, qcfg, key)
     params, mask = g.params(), g.mask
     gq = g.with_params(q_lib.quantize(params, q, qcfg, (g.height, g.width)))

@@ -17,6 +17,7 @@ with the codebook and commitment losses of VQ-VAE). Opacity is folded into the c
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -25,12 +26,26 @@ import numpy as np
 from igi_jax.codec.bitstream import MAX_SUBPIXEL, Payload
 from igi_jax.gaussians import Gaussians, compact
 
+# The position grid when a config leaves it unset, by density (pixels per Gaussian below → a
+# grid of 2^-p px): a step of ~1/50 of the Gaussians' spacing. From
+# bench/results/codec_sweep_subpixel.md (training photos 001-003 at 640 px): 1/4 px best at ~170
+# pixels per Gaussian, 1/8 at ~40; and the README demo at 11 (4,012 Gaussians, 200 + 200 steps):
+# 1/16 px 32.99 dB for 15.2 kB, 1/8 px 32.39 dB for 14.2 kB, 1/4 px 30.50 dB for 13.1 kB.
+DENSITY_SUBPIXEL = ((20.0, 4), (80.0, 3), (math.inf, 2))
+
+
+def subpixel_for_density(count: int, height: int, width: int) -> int:
+    """The position grid's ``p`` (a step of ``2^-p`` px) for ``count`` Gaussians on H × W."""
+    per = height * width / max(int(count), 1)
+    return next(p for below, p in DENSITY_SUBPIXEL if per < below)
+
 
 @dataclasses.dataclass(frozen=True)
 class QuantConfig:
     """Bit depths and codebook sizes (GaussianImage's, but positions on a pixel grid)."""
 
-    xy_subpixel: int = 2  # positions on a grid of 2^-xy_subpixel pixels
+    xy_subpixel: int | None = None  # positions on a grid of 2^-p px; None: by density
+
     shape_bits: int = 6
     stages: int = 2
     codebook: int = 8
@@ -38,7 +53,7 @@ class QuantConfig:
     commitment: float = 0.25  # weight of ‖c − sg(q)‖² beside the codebook term ‖sg(c) − q‖²
 
     def __post_init__(self):
-        if not 0 <= self.xy_subpixel <= MAX_SUBPIXEL:
+        if self.xy_subpixel is not None and not 0 <= self.xy_subpixel <= MAX_SUBPIXEL:
             raise ValueError(f"xy_subpixel must be in 0 … {MAX_SUBPIXEL}, got {self.xy_subpixel}")
         if not 1 <= self.shape_bits <= 16:
             raise ValueError(f"shape_bits must be in 1 … 16, got {self.shape_bits}")
@@ -46,6 +61,12 @@ class QuantConfig:
             raise ValueError(f"stages must be in 1 … 8, got {self.stages}")
         if not 2 <= self.codebook <= 65536:
             raise ValueError(f"codebook must be in 2 … 65536 entries, got {self.codebook}")
+
+    def resolved(self, count: int, height: int, width: int) -> QuantConfig:
+        """This config with the position grid set (:func:`subpixel_for_density` if unset)."""
+        if self.xy_subpixel is not None:
+            return self
+        return dataclasses.replace(self, xy_subpixel=subpixel_for_density(count, height, width))
 
 
 @jax.tree_util.register_dataclass
@@ -117,6 +138,8 @@ def quantize_with_loss(
 ) -> tuple[dict[str, jax.Array], jax.Array]:
     """:func:`quantize`, plus the colour quantiser's codebook + commitment loss (mean over the
     live Gaussians of ``mask``; 0 when ``mask`` is ``None``) from the same nearest-entry search."""
+    if cfg.xy_subpixel is None:
+        raise ValueError("QuantConfig.xy_subpixel is unset: QuantConfig.resolved(count, H, W) sets it")
     xy = params["xy"]
     xy_hat = _xy_from_cells(_xy_cells(xy, size, cfg.xy_subpixel), size, cfg.xy_subpixel)
     xy_q = xy + jax.lax.stop_gradient(xy_hat - xy)
@@ -169,8 +192,9 @@ def init_state(g: Gaussians, cfg: QuantConfig, key: jax.Array) -> QState:
 
 def to_payload(g: Gaussians, q: QState, cfg: QuantConfig) -> Payload:
     """The integer symbols of the live Gaussians and the quantisers' parameters, in the file's
-    raster order (host)."""
+    raster order (host). An unset position grid is set by ``g``'s density."""
     g = compact(g)
+    cfg = cfg.resolved(g.num_live(), g.height, g.width)
     size = (g.height, g.width)
     cells = np.asarray(_xy_cells(g.xy, size, cfg.xy_subpixel)).astype(np.int64)
     shape_idx = np.asarray(jnp.round(_shape_index(g.shape, q, cfg.shape_bits))).astype(np.int32)

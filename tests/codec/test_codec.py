@@ -44,12 +44,14 @@ def _psnr(image, target) -> float:
 @pytest.mark.parametrize("kind", gaussians.KINDS)
 def test_decoded_file_renders_what_the_encoder_quantised(kind):
     g = _fitted(kind)
-    cfg = q_lib.QuantConfig()
+    cfg = q_lib.QuantConfig().resolved(g.num_live(), H, W)
     q = q_lib.init_state(g, cfg, jax.random.key(1))
     quantised = render_gaussians(g.with_params(q_lib.quantize(g.params(), q, cfg, (H, W))))
     decoded = q_lib.from_payload(bitstream.decode(bitstream.encode(q_lib.to_payload(g, q, cfg))))
     assert decoded.num_live() == g.num_live()
     np.testing.assert_allclose(render_gaussians(decoded), quantised, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="xy_subpixel is unset"):
+        q_lib.quantize(g.params(), q, q_lib.QuantConfig(), (H, W))
 
 
 def test_quantisers_use_their_whole_range():
@@ -188,6 +190,11 @@ def test_a_budget_is_filled_and_never_exceeded():
 def test_codebook_and_position_grid_grow_with_the_rate_unless_the_image_is_tiny():
     assert compress.quant_for_bpp(0.25).codebook == 16 and compress.quant_for_bpp(1.0).codebook == 32
     assert compress.quant_for_bpp(0.25).xy_subpixel == 2 and compress.quant_for_bpp(1.0).xy_subpixel == 3
+    # Without a rate, the grid follows the density: ~1/50 of the Gaussians' spacing.
+    assert q_lib.QuantConfig().resolved(1_600, 426, 640).xy_subpixel == 2  # 170 px per Gaussian
+    assert q_lib.QuantConfig().resolved(7_000, 426, 640).xy_subpixel == 3  # 39
+    assert q_lib.QuantConfig().resolved(4_012, 171, 256).xy_subpixel == 4  # 11
+    assert q_lib.QuantConfig(xy_subpixel=1).resolved(4_012, 171, 256).xy_subpixel == 1
     assert compress.quant_for_bpp(1.0, pixels=768 * 512).codebook == 32  # Kodak: 384 of 49,152 bytes
     assert compress.quant_for_bpp(1.0, pixels=H * W).codebook == 8  # never below GaussianImage's 8
     assert compress.quant_for_bpp(1.0, pixels=128 * 128).codebook == 16  # 192 of 2,048 bytes
