@@ -42,8 +42,9 @@ FILL_MARGIN = 0.94
 # Colour codebook entries per stage by target rate (bpp below the bound → entries), from
 # bench/results/codec_sweep_rate.md (training photos 001-003 at 640 px, 1,000 + 300 steps): 2 × 16
 # is level with 2 × 8 up to 0.5 bpp (+0.1 / +0.05 dB), 2 × 32 ahead from 1 bpp (+0.38 / +0.68 dB).
-# 7-bit covariances gave +0.07 / +0.21 dB at 1 / 1.5 bpp, one photo each way
-# (bench/results/codec_sweep_shape_bits.md): kept at 6.
+# Covariances stay at 6 bits: 5 lost 0.18 / 0.72 dB at 0.25 / 1 bpp with the grid-coded positions
+# (bench/results/codec_sweep_shape_bits_grid.md); 7 gave +0.07 / +0.21 dB at 1 / 1.5 bpp with fp16
+# positions, one photo each way (bench/results/codec_sweep_shape_bits.md).
 RATE_CODEBOOKS = ((0.75, 16), (math.inf, 32))
 # The position grid by target rate (bpp below the bound → 2^-p px), from
 # bench/results/codec_sweep_subpixel.md (same photos and steps): 1/4 px is best at 0.25 bpp
