@@ -222,12 +222,19 @@ def compress_image(
         )
         fill = {"budget_bytes": options.budget_bytes, "count_bound": bound, "count_filled": n}
 
+    started: list[bool] = []
+
+    def start_once(*args: Any) -> None:  # a retried fit must not announce the image again
+        if on_start and not started:
+            started.append(True)
+            on_start(*args)
+
     def fit_at(n: int | None) -> tuple[Any, float, FitOptions]:
         fit_options, factor = options.fit if n is None else options.fit.replace(num_gaussians=n), 1.0
         if options.adapt_shape_lr:
             fit_options, factor = with_shape_lr(fit_options, height, width)
         run = fit_image(
-            path, fit_options, max_side=max_side, on_start=on_start, on_init=on_init, callback=callback
+            path, fit_options, max_side=max_side, on_start=start_once, on_init=on_init, callback=callback
         )
         return run, factor, fit_options
 

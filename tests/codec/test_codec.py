@@ -208,9 +208,13 @@ def test_a_filled_count_past_the_init_range_takes_the_most_it_gives(tmp_path):
     budget = compress.budget_for_bpp(5.5, 96, 128)
     quant = compress.quant_for_bpp(5.5, 96 * 128)
     fit = FitOptions(init="quadtree", kind="cholesky").replace(steps=5, log_every=5)
+    starts = []
     run = compress.compress_image(
-        path, compress.CompressOptions(fit=fit, quant=quant, qat_steps=2, budget_bytes=budget)
+        path,
+        compress.CompressOptions(fit=fit, quant=quant, qat_steps=2, budget_bytes=budget),
+        on_start=lambda *a: starts.append(a),
     )
+    assert len(starts) == 1  # the retry at the init's most does not announce the image again
     info = run.info
     assert info["count_bound"] < info["count_filled"] == 1766
     assert info["bytes"] <= budget and info["gaussians"] == 1766 - info["trimmed"]
