@@ -155,16 +155,6 @@ def _width(alphabet: int) -> int:
     return max(1, (alphabet - 1).bit_length())
 
 
-def _pack(symbols: np.ndarray, width: int) -> bytes:
-    bits = (symbols[:, None].astype(np.uint32) >> np.arange(width - 1, -1, -1, dtype=np.uint32)) & 1
-    return np.packbits(bits.astype(np.uint8).ravel()).tobytes()
-
-
-def _unpack(data: bytes, width: int, n: int) -> np.ndarray:
-    bits = np.unpackbits(np.frombuffer(data, np.uint8))[: n * width].reshape(n, width).astype(np.int64)
-    return (bits << np.arange(width - 1, -1, -1)).sum(axis=1).astype(np.int32)
-
-
 def _model(counts: np.ndarray):
     import constriction
 
@@ -173,7 +163,7 @@ def _model(counts: np.ndarray):
 
 def _encode_stream(symbols: np.ndarray, alphabet: int) -> bytes:
     width = _width(alphabet)
-    raw = bytes([_RAW]) + _pack(symbols, width)
+    raw = bytes([_RAW]) + _pack_bits(symbols, np.full(symbols.shape, width))
     if symbols.size == 0:
         return raw
     import constriction
@@ -190,7 +180,7 @@ def _decode_stream(r: _Reader, n: int, alphabet: int) -> np.ndarray:
     (mode,) = r.unpack("B")
     width = _width(alphabet)
     if mode == _RAW:
-        out = _unpack(r.take(-(-n * width // 8)), width, n)
+        out = _unpack_bits(r.take(-(-n * width // 8)), np.full(n, width)).astype(np.int32)
     elif mode == _ANS:
         import constriction
 
@@ -212,29 +202,29 @@ def _gap_alphabet(cells: int) -> int:
     return max(1, cells - 1).bit_length() + 1
 
 
-def _pack_varwidth(values: np.ndarray, widths: np.ndarray) -> bytes:
+def _bit_shifts(widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's first bit and each bit's shift, for values of ``widths`` bits laid end to end."""
+    starts = np.cumsum(widths) - widths
+    total = int(widths.sum())
+    return starts, np.repeat(widths, widths) - 1 - (np.arange(total) - np.repeat(starts, widths))
+
+
+def _pack_bits(values: np.ndarray, widths: np.ndarray) -> bytes:
     """``values`` at their own ``widths`` in bits, most significant first, then byte-padded."""
     widths = widths.astype(np.int64)
-    total = int(widths.sum())
-    if total == 0:
-        return b""
-    starts = np.cumsum(widths) - widths
-    shift = np.repeat(widths, widths) - 1 - (np.arange(total) - np.repeat(starts, widths))
+    _, shift = _bit_shifts(widths)
     bits = (np.repeat(values.astype(np.int64), widths) >> shift) & 1
     return np.packbits(bits.astype(np.uint8)).tobytes()
 
 
-def _unpack_varwidth(data: bytes, widths: np.ndarray) -> np.ndarray:
+def _unpack_bits(data: bytes, widths: np.ndarray) -> np.ndarray:
+    """The ``[N]`` int64 values :func:`_pack_bits` wrote at ``widths``."""
     widths = widths.astype(np.int64)
-    total = int(widths.sum())
+    starts, shift = _bit_shifts(widths)
+    bits = np.unpackbits(np.frombuffer(data, np.uint8))[: shift.size].astype(np.int64) << shift
     out = np.zeros(widths.shape, np.int64)
-    if total == 0:
-        return out
-    starts = np.cumsum(widths) - widths
-    shift = np.repeat(widths, widths) - 1 - (np.arange(total) - np.repeat(starts, widths))
-    bits = np.unpackbits(np.frombuffer(data, np.uint8))[:total].astype(np.int64) << shift
     live = widths > 0
-    out[live] = np.add.reduceat(bits, starts[live])
+    out[live] = np.add.reduceat(bits, starts[live]) if shift.size else 0
     return out
 
 
@@ -286,7 +276,7 @@ def encode(p: Payload) -> bytes:
     params += p.codebooks.astype("<f2").tobytes()
     e, mantissa, widths = _gaps(raster)
     streams = _encode_stream(e.astype(np.int32), _gap_alphabet(cells_x * cells_y))
-    streams += _pack_varwidth(mantissa, widths)
+    streams += _pack_bits(mantissa, widths)
     streams += b"".join(_encode_stream(s, a) for s, a in p.streams())
     size = _HEAD.size + len(params) + len(streams) + 4
     head = _HEAD.pack(
@@ -335,7 +325,7 @@ def decode(data: bytes) -> Payload:
     cells_x, cells_y = width << sub, height << sub
     e = _decode_stream(r, n, _gap_alphabet(cells_x * cells_y)).astype(np.int64)
     widths = np.maximum(e - 1, 0)
-    mantissa = _unpack_varwidth(r.take(-(-int(widths.sum()) // 8)), widths)
+    mantissa = _unpack_bits(r.take(-(-int(widths.sum()) // 8)), widths)
     gaps = np.where(e >= 1, (np.int64(1) << widths) + mantissa, 0)
     raster = np.cumsum(gaps)
     if n and raster[-1] >= cells_x * cells_y:
