@@ -37,6 +37,10 @@ def _vq(text: str, bpp: float, pixels: int) -> tuple[int, int]:
     return int(stages), int(k)
 
 
+def _grid_text(sub: int | None) -> str:
+    return "rate" if sub is None else f"1/{1 << sub} px"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", nargs="+", default=["001", "002", "003"])
@@ -46,7 +50,9 @@ def main() -> None:
     ap.add_argument("--qat-steps", type=int, default=300)
     ap.add_argument("--vq", nargs="+", default=list(SETTINGS), help="colour VQs, STAGESxENTRIES or rate")
     ap.add_argument("--shape-bits", nargs="+", type=int, default=[6])
-    ap.add_argument("--subpixel", nargs="+", type=int, default=[q_lib.QuantConfig().xy_subpixel])
+    ap.add_argument(
+        "--subpixel", nargs="+", type=int, default=[None], help="position grids 2^-P px (default: by rate)"
+    )
     ap.add_argument("--fill", action="store_true", help="fill the budget (CompressOptions.budget_bytes)")
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -62,7 +68,8 @@ def main() -> None:
             for vq, bits, sub in settings:
                 h, w = memory.scaled_size(*io.image_size(path), args.max_side)
                 stages, k = _vq(vq, bpp, h * w)
-                quant = q_lib.QuantConfig(stages=stages, codebook=k, shape_bits=bits, xy_subpixel=sub)
+                grid = c_lib.quant_for_bpp(bpp, h * w).xy_subpixel if sub is None else sub
+                quant = q_lib.QuantConfig(stages=stages, codebook=k, shape_bits=bits, xy_subpixel=grid)
                 n = c_lib.count_for_bpp(bpp, h, w, quant)
                 fit = FitOptions(
                     init="quadtree",
@@ -106,7 +113,7 @@ def main() -> None:
             sel = np.asarray([r[5:] for r in rows if r[1] == bpp and r[2:5] == (vq, bits, sub)], np.float64)
             m = sel.mean(axis=0)
             lines.append(
-                f"| {bpp:.2f} | {vq.replace('x', ' × ')} | {bits} | 1/{1 << sub} px | {m[0]:,.0f} "
+                f"| {bpp:.2f} | {vq.replace('x', ' × ')} | {bits} | {_grid_text(sub)} | {m[0]:,.0f} "
                 f"| {m[1]:.3f} | {m[2]:.2f} | {m[3]:.2f} |"
             )
     print("\n".join(lines))
