@@ -67,12 +67,31 @@ def make_optimizer(cfg: FitConfig) -> optax.GradientTransformation:
     )
 
 
-def _cfg_key(cfg: FitConfig) -> tuple:
-    """The settings that change the compiled block (not the budget or the logging interval)."""
+def group_scales(cfg: FitConfig) -> dict[str, jax.Array]:
+    """The per-group rate multipliers of ``cfg`` as traced scalars (see :func:`scale_groups`)."""
+    groups = dict(cfg.lr_groups)
+    return {k: jnp.float32(groups.get(k, 1.0)) for k in PARAM_GROUPS}
+
+
+def unit_optimizer(cfg: FitConfig) -> optax.GradientTransformation:
+    """:func:`make_optimizer` with every group at ×1: the compiled fit's optimiser, whose updates
+    :func:`scale_groups` then scales. Adan's and Adam's updates are linear in the rate, so this is
+    ``make_optimizer(cfg)`` (to float rounding) while the multipliers stay out of the program: the
+    codec's count-dependent shape rate and the size rule's position rate compile once."""
+    return make_optimizer(dataclasses.replace(cfg, lr_groups=()))
+
+
+def scale_groups(updates: dict[str, jax.Array], scales: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """``updates`` (a params dict) with each group's multiplied by its rate multiplier."""
+    return {k: u * scales[k] for k, u in updates.items()}
+
+
+def program_key(cfg: FitConfig) -> tuple:
+    """The settings that change the compiled block (not the budget, the logging interval or the
+    per-group rate multipliers, which are arguments)."""
     return (
         cfg.optimizer,
         cfg.lr,
-        cfg.lr_groups,
         cfg.decay_every,
         cfg.decay_rate,
         cfg.warmup_steps,
@@ -101,13 +120,13 @@ def _masked_mse(image: jax.Array, target: jax.Array, size: jax.Array, canvas: tu
 
 def _build_block(kind: str, canvas: tuple[int, int], capacity: int, cfg: FitConfig):
     """``(tx, block)``: the optimiser and the jitted ``(params, opt_state, num_steps, mask, target,
-    size) → (params, opt_state, psnr, loss, max_count, image)``; ``loss`` is NaN if any step's
-    loss or any parameter was not finite.
+    size, scales) → (params, opt_state, psnr, loss, max_count, image)``; ``loss`` is NaN if any
+    step's loss or any parameter was not finite; ``scales``: :func:`group_scales`.
 
     ``target`` and ``image`` are ``[Hc, Wc, 3]`` canvases (the target zero-padded), ``size`` is the
     image's ``[W, H]``; the L2 loss and the PSNR are means over the image's pixels only.
     """
-    tx = make_optimizer(cfg)
+    tx = unit_optimizer(cfg)
     height, width = canvas
 
     def render(params, mask, size):
@@ -136,17 +155,17 @@ def _build_block(kind: str, canvas: tuple[int, int], capacity: int, cfg: FitConf
         return losses.l2_dssim_loss(image, target, lam=0.7), count
 
     def step(_, carry):
-        params, opt_state, _, max_count, finite, mask, target, size = carry
+        params, opt_state, _, max_count, finite, mask, target, size, scales = carry
         (value, count), grads = jax.value_and_grad(loss, has_aux=True)(params, mask, target, size)
         updates, opt_state = tx.update(grads, opt_state, params)
-        new = optax.apply_updates(params, updates)
+        new = optax.apply_updates(params, scale_groups(updates, scales))
         # Padded entries have zero gradient, but keep them bit-identical regardless.
         new = jax.tree.map(lambda n, o: jnp.where(mask[:, None], n, o), new, params)
         finite = finite & jnp.isfinite(value)  # a NaN render can look finite later (culled)
-        return new, opt_state, value, jnp.maximum(max_count, count), finite, mask, target, size
+        return new, opt_state, value, jnp.maximum(max_count, count), finite, mask, target, size, scales
 
-    def block(params, opt_state, num_steps, mask, target, size):
-        init = (params, opt_state, jnp.float32(0), jnp.int32(0), jnp.bool_(True), mask, target, size)
+    def block(params, opt_state, num_steps, mask, target, size, scales):
+        init = (params, opt_state, jnp.float32(0), jnp.int32(0), jnp.bool_(True), mask, target, size, scales)
         params, opt_state, value, max_count, finite, *_ = jax.lax.fori_loop(0, num_steps, step, init)
         image, count = render(params, mask, size)
         psnr = metrics.psnr_from_mse(_masked_mse(jnp.clip(image, 0.0, 1.0), target, size, canvas))
@@ -182,7 +201,7 @@ def _program(g: Gaussians, canvas: tuple[int, int], capacity: int, cfg: FitConfi
     compiled for (≥ the ones asked for), the compiled optimiser init and block, and the seconds
     spent compiling (0 when reused). ``fixed_n``: keep ``g.capacity`` Gaussians.
     """
-    family = ("fit", g.kind, canvas, _cfg_key(cfg))
+    family = ("fit", g.kind, canvas, program_key(cfg))
     n, chosen = compile_cache.choose(family, (g.capacity, capacity))
     # A fit that re-buckets mid-way keeps its Gaussian capacity (its optimiser state has it).
     n, capacity = (g.capacity, capacity) if fixed_n and n != g.capacity else (n, chosen)
@@ -194,9 +213,10 @@ def _program(g: Gaussians, canvas: tuple[int, int], capacity: int, cfg: FitConfi
         mask = jax.ShapeDtypeStruct((n,), jnp.bool_)
         target = jax.ShapeDtypeStruct((*canvas, 3), jnp.float32)
         size = jax.ShapeDtypeStruct((2,), jnp.int32)
+        scales = jax.eval_shape(lambda: group_scales(cfg))
         return (
             jax.jit(tx.init).lower(params).compile(),
-            block.lower(params, opt_state, jnp.int32(0), mask, target, size).compile(),
+            block.lower(params, opt_state, jnp.int32(0), mask, target, size, scales).compile(),
         )
 
     (init, block), seconds = compile_cache.compiled("fit", family, (n, capacity), build)
@@ -270,7 +290,8 @@ def fit(
     opt_state = init(params)
     canvas_target = jnp.asarray(np.pad(target, ((0, canvas[0] - height), (0, canvas[1] - width), (0, 0))))
     size = jnp.asarray([width, height], jnp.int32)
-    *_, psnr0, _, _, image = block(params, opt_state, jnp.int32(0), mask, canvas_target, size)
+    scales = group_scales(cfg)
+    *_, psnr0, _, _, image = block(params, opt_state, jnp.int32(0), mask, canvas_target, size, scales)
     history = [{"step": 0, "seconds": init_seconds, "psnr": float(psnr0), "loss": float("nan")}]
     kept = {0: np.asarray(image)[:height, :width]} if 0 in snapshots else {}
     if callback:
@@ -282,7 +303,7 @@ def fit(
         k = block_steps(step, cfg, snapshots, seconds_left=left, step_seconds=step_seconds)
         t = time.perf_counter()
         new_params, new_opt, psnr, value, max_count, new_image = block(
-            params, opt_state, jnp.int32(k), mask, canvas_target, size
+            params, opt_state, jnp.int32(k), mask, canvas_target, size, scales
         )
         max_count = int(max_count)  # syncs
         if max_count > capacity:  # the block's renders were NaN: redo it with longer lists

@@ -3,6 +3,7 @@ canvas padding changes nothing, bucket snapping, and the opt-in persistent cache
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -10,13 +11,15 @@ import sys
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from PIL import Image
 
 from igi_jax import compile_cache
 from igi_jax import gaussians as G
-from igi_jax.fit import FitConfig, fit
+from igi_jax.fit import FitConfig, fit, group_scales, make_optimizer, scale_groups, unit_optimizer
 from igi_jax.init.color_solve import solve_colors_with_info
 
 H, W = 30, 37  # canvas 32 × 48: padded on both axes
@@ -119,3 +122,33 @@ def test_second_igi_fit_of_a_same_size_image_compiles_nothing(tmp_path):
     # of its compile_seconds is tracing and loading (~1 s of CPU, more on a loaded machine).
     assert entries[1] == entries[0]
     assert seconds[1] < seconds[0] / 2, seconds
+
+
+def test_rate_multipliers_are_arguments_of_one_program():
+    # The codec scales the shape rate by the count: that must not compile a fit per count.
+    base = FitConfig(steps=10, log_every=5, lr=1.3e-2)  # a config of its own
+    before = compile_cache.MISSES["fit"]
+    slow = fit(_init(0), _target(0.0), dataclasses.replace(base, lr_groups=(("shape", 1.0),)))
+    fast = fit(_init(0), _target(0.0), dataclasses.replace(base, lr_groups=(("shape", 4.0),)))
+    assert compile_cache.MISSES["fit"] == before + 1
+    assert slow.history[-1]["psnr"] != fast.history[-1]["psnr"]  # the multiplier acts
+
+
+@pytest.mark.parametrize("name", ["adan", "adam"])
+def test_traced_rate_multipliers_match_the_grouped_optimiser(name):
+    cfg = FitConfig(
+        optimizer=name, lr=1e-2, lr_groups=(("xy", 0.3), ("shape", 2.5)), decay_every=3, decay_rate=0.5
+    )
+    rng = np.random.default_rng(0)
+    params = {k: jnp.asarray(rng.normal(size=(5, 3)), jnp.float32) for k in ("xy", "shape", "colors")}
+    grouped, unit, scales = make_optimizer(cfg), unit_optimizer(cfg), group_scales(cfg)
+    a, b = params, params
+    sa, sb = grouped.init(a), unit.init(b)
+    for _ in range(8):
+        grads = {k: jnp.asarray(rng.normal(size=(5, 3)), jnp.float32) for k in params}
+        ua, sa = grouped.update(grads, sa, a)
+        ub, sb = unit.update(grads, sb, b)
+        a, b = optax.apply_updates(a, ua), optax.apply_updates(b, scale_groups(ub, scales))
+    for k in params:
+        np.testing.assert_allclose(b[k], a[k], rtol=1e-6, atol=1e-7)
+        assert not np.allclose(a[k], params[k])

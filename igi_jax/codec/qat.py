@@ -1,11 +1,13 @@
 """Quantisation-aware fine-tuning: the fit's loop with the decoder's quantisers in the render.
 
 The Gaussians train through :func:`igi_jax.codec.quantize.quantize` (straight-through), with the
-fit's own optimiser (:func:`igi_jax.fit.make_optimizer`) and renderer; the quantisers' scale and
-offset and the colour codebooks train beside them with Adam. The loss is the image L2 of the
-*quantised* render plus the VQ codebook / commitment loss, so what the decoder shows is what
-was optimised. Blocks of ``log_every`` steps are one jitted ``fori_loop`` each, and a block whose
-render lists overflowed is re-run with longer ones, as in the fit.
+fit's own optimiser (:func:`igi_jax.fit.unit_optimizer`, rate multipliers traced) and renderer;
+the quantisers' scale and offset and the colour codebooks train beside them with Adam. The loss
+is the image L2 of the *quantised* render plus the VQ codebook / commitment loss, so what the
+decoder shows is what was optimised. Blocks of ``log_every`` steps are one jitted ``fori_loop``
+each, and a block whose render lists overflowed is re-run with longer ones, as in the fit. The
+blocks are kept by problem shape (image size, count and list buckets, settings), so the images
+and rates of an RD run share them.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from igi_jax import metrics
+from igi_jax import compile_cache, metrics
+from igi_jax import gaussians as gaussians_lib
 from igi_jax.buckets import bucket
 from igi_jax.codec import quantize as q_lib
 from igi_jax.codec.quantize import QuantConfig
-from igi_jax.fit import make_optimizer
+from igi_jax.fit import group_scales, program_key, scale_groups, unit_optimizer
 from igi_jax.fit_config import FitConfig
 from igi_jax.gaussians import Gaussians
 from igi_jax.render import api as render_api
@@ -53,12 +56,16 @@ def _optimizer(cfg: FitConfig) -> optax.GradientTransformation:
     )
 
 
-def _build(g: Gaussians, qcfg: q_lib.QuantConfig, cfg: FitConfig, capacity: int):
-    tx_g, tx_q = make_optimizer(cfg), _optimizer(cfg)
-    h, w = g.height, g.width
+def _build(kind: str, size: tuple[int, int], n: int, capacity: int, qcfg: QuantConfig, cfg: FitConfig):
+    """The compiled QAT block for ``n`` Gaussians of ``kind`` on an image of ``size = (H, W)``:
+    ``(params, q, sg, sq, num_steps, mask, target, scales) → (params, q, sg, sq, psnr, max_count,
+    image)``. Kept by problem shape (:mod:`igi_jax.compile_cache`), so the images and rates of an
+    RD run share it; the count enters only through its bucket."""
+    tx_g, tx_q = unit_optimizer(cfg), _optimizer(cfg)
+    h, w = size
 
     def render(pq, mask):
-        gq = g.with_params(pq)
+        gq = Gaussians(pq["xy"], pq["shape"], pq["colors"], mask, kind=kind, height=h, width=w)
         return render_api.render_with_count(
             gq.means(), gq.covariances(), gq.colors, mask, h, w, capacity=capacity, backend=cfg.backend
         )
@@ -69,26 +76,33 @@ def _build(g: Gaussians, qcfg: q_lib.QuantConfig, cfg: FitConfig, capacity: int)
         return jnp.mean((image - target) ** 2) + VQ_WEIGHT * vq, count
 
     def step(_, carry):
-        params, q, sg, sq, max_count, mask, target = carry
+        params, q, sg, sq, max_count, mask, target, scales = carry
         (_, count), (gp, gq) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(params, q, mask, target)
         up, sg = tx_g.update(gp, sg, params)
         uq, sq = tx_q.update(gq, sq, q)
         params = jax.tree.map(
-            lambda n, o: jnp.where(mask[:, None], n, o), optax.apply_updates(params, up), params
+            lambda n, o: jnp.where(mask[:, None], n, o),
+            optax.apply_updates(params, scale_groups(up, scales)),
+            params,
         )
         q = optax.apply_updates(q, uq)
         q = dataclasses.replace(q, shape_scale=jnp.maximum(q.shape_scale, 1e-6))
-        return params, q, sg, sq, jnp.maximum(max_count, count), mask, target
+        return params, q, sg, sq, jnp.maximum(max_count, count), mask, target, scales
 
-    @jax.jit
-    def block(params, q, sg, sq, num_steps, mask, target):
-        init = (params, q, sg, sq, jnp.int32(0), mask, target)
+    def block(params, q, sg, sq, num_steps, mask, target, scales):
+        init = (params, q, sg, sq, jnp.int32(0), mask, target, scales)
         params, q, sg, sq, max_count, *_ = jax.lax.fori_loop(0, num_steps, step, init)
         image, count = render(q_lib.quantize(params, q, qcfg, (h, w)), mask)
         psnr = metrics.psnr_from_mse(jnp.mean((jnp.clip(image, 0, 1) - target) ** 2))
         return params, q, sg, sq, psnr, jnp.maximum(max_count, count), image
 
-    return tx_g, tx_q, block
+    return tx_g, tx_q, jax.jit(block)
+
+
+def _program(family: tuple, n: int, capacity: int, qcfg: QuantConfig, cfg: FitConfig):
+    _, kind, size, *_ = family
+    build = lambda: _build(kind, size, n, capacity, qcfg, cfg)  # noqa: E731
+    return compile_cache.compiled("qat", family, (n, capacity), build)[0]
 
 
 def fit_quantized(
@@ -116,28 +130,25 @@ def fit_quantized(
         raise ValueError(f"steps must be ≥ 0, got {steps}")
     t0 = time.perf_counter()
     qcfg = qcfg.resolved(g.num_live(), g.height, g.width)
+    size = (g.height, g.width)
     q = q_lib.init_state(g, qcfg, key)
-    params, mask = g.params(), g.mask
-    gq = g.with_params(q_lib.quantize(params, q, qcfg, (g.height, g.width)))
-    capacity = bucket(
-        int(
-            1.25
-            * render_api.required_capacity(
-                gq.means(), gq.covariances(), mask, g.height, g.width, backend=cfg.backend
-            )
-        ),
-        minimum=1024,
-    )
-    tx_g, tx_q, block = _build(g, qcfg, cfg, capacity)
+    gq = g.with_params(q_lib.quantize(g.params(), q, qcfg, size))
+    wanted = render_api.required_capacity(gq.means(), gq.covariances(), g.mask, *size, backend=cfg.backend)
+    # The count and list lengths enter as buckets, so the images and rates of an RD run share programs.
+    family = ("qat", g.kind, size, qcfg, program_key(cfg))
+    n, capacity = compile_cache.choose(family, (bucket(g.capacity), bucket(int(1.25 * wanted), minimum=1024)))
+    padded = gaussians_lib.pad(g, n)
+    params, mask, scales = padded.params(), padded.mask, group_scales(cfg)
+    tx_g, tx_q, block = _program(family, n, capacity, qcfg, cfg)
     sg, sq = tx_g.init(params), tx_q.init(q)
     history: list[dict[str, float]] = []
     step = 0
     while True:
         k = 0 if step == 0 and not history else min(cfg.log_every, steps - step)
-        out = block(params, q, sg, sq, jnp.int32(k), mask, target)
+        out = block(params, q, sg, sq, jnp.int32(k), mask, target, scales)
         if int(out[5]) > capacity:  # lists overflowed: longer ones, same block again
             capacity = bucket(int(int(out[5]) * 1.25), minimum=1024)
-            tx_g, tx_q, block = _build(g, qcfg, cfg, capacity)
+            tx_g, tx_q, block = _program(family, n, capacity, qcfg, cfg)
             continue
         params, q, sg, sq, psnr, _, image = out
         psnr = float(psnr)
@@ -150,7 +161,7 @@ def fit_quantized(
         if step >= steps:
             break
     return QatResult(
-        gaussians=g.with_params(params),
+        gaussians=g.with_params({k: v[: g.capacity] for k, v in params.items()}),
         state=q,
         image=image,
         psnr=history[-1]["psnr"],

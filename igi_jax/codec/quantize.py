@@ -17,14 +17,16 @@ with the codebook and commitment losses of VQ-VAE). Opacity is folded into the c
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from igi_jax.buckets import bucket
 from igi_jax.codec.bitstream import MAX_SUBPIXEL, Payload
-from igi_jax.gaussians import Gaussians, compact
+from igi_jax.gaussians import Gaussians, compact, pad
 
 # The position grid when a config leaves it unset, by density (pixels per Gaussian below → a
 # grid of 2^-p px): a step of ~1/50 of the Gaussians' spacing. From
@@ -158,6 +160,7 @@ def quantize_with_loss(
     return {"xy": xy_q, "shape": shape_q, "colors": colors_q}, loss
 
 
+@functools.partial(jax.jit, static_argnames=("k", "iters"))
 def _kmeans(key: jax.Array, x: jax.Array, w: jax.Array, k: int, iters: int) -> jax.Array:
     """Weighted Lloyd iterations from ``k`` distinct live points: ``[k, 3]`` centres."""
     p = w / jnp.maximum(jnp.sum(w), 1.0)
@@ -176,6 +179,7 @@ def init_state(g: Gaussians, cfg: QuantConfig, key: jax.Array) -> QState:
     """Scale / offset from the live Gaussians' min / max; codebooks by k-means, stage by stage."""
     if g.num_live() < cfg.codebook:
         raise ValueError(f"{g.num_live()} Gaussians cannot fill a codebook of {cfg.codebook} entries")
+    g = pad(g, bucket(g.capacity))  # the k-means compiles per bucket, not per count
     live = np.asarray(g.mask)
     shape = np.asarray(g.shape)[live]
     lo, hi = shape.min(0), shape.max(0)

@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from igi_jax import cli, gaussians
+from igi_jax import cli, compile_cache, gaussians
 from igi_jax.codec import bitstream, compress, qat
 from igi_jax.codec import quantize as q_lib
 from igi_jax.errors import InputError
 from igi_jax.fit import FitConfig, fit
+from igi_jax.init import rate
 from igi_jax.one_image import FitOptions
 from igi_jax.render import render_gaussians
 
@@ -218,3 +219,17 @@ def test_a_filled_count_past_the_init_range_takes_the_most_it_gives(tmp_path):
     info = run.info
     assert info["count_bound"] < info["count_filled"] == 1766
     assert info["bytes"] <= budget and info["gaussians"] == 1766 - info["trimmed"]
+
+
+def test_quantisation_aware_blocks_are_shared_across_counts():
+    # An RD run fine-tunes every image at every rate: counts in one bucket share one program.
+    g, target = _fitted(), _target()
+    fewer, _ = rate.keep_count(g, g.num_live() - 25)
+    fewer = gaussians.compact(fewer)
+    cfg = FitConfig(log_every=10, lr=0.0107)  # a config of its own
+    before = compile_cache.MISSES["qat"]
+    a = qat.fit_quantized(g, target, 10, cfg=cfg, key=jax.random.key(4))
+    b = qat.fit_quantized(fewer, target, 10, cfg=cfg, key=jax.random.key(4))
+    assert compile_cache.MISSES["qat"] == before + 1
+    assert (a.gaussians.capacity, b.gaussians.capacity) == (g.capacity, fewer.capacity)
+    assert b.gaussians.num_live() == fewer.num_live() and a.psnr != b.psnr
