@@ -34,8 +34,8 @@ def get_config(arg: str | None = None) -> Experiment:
         raise ValueError(f"ablation_v2_heldout: unknown candidate {arg!r}; expected one of {sorted(WEIGHTS)}")
     return Experiment(
         # The render path each candidate's committed results were made on (step budgets: the same
-        # PSNR either way, to 1e-3 dB); warm_width4 came after the native kernel.
-        backend="cpu-native" if arg == "v2_warm_width4" else "reference",
+        # PSNR either way, to 1e-3 dB); warm_width4 and warm_lookahead came after the native kernel.
+        backend="cpu-native" if arg in ("v2_warm_width4", "v2_warm_lookahead") else "reference",
         dataset="photos",
         only=tuple(VAL_PHOTOS),
         downscale=4,
