@@ -18,7 +18,6 @@ from igi_jax.experiments.config import SHIPPED
 WEIGHTS = {
     "shipped": SHIPPED,
     "v2_warm_width3": "bench/results/train_v2_warm_width3/weights.npz",
-    "v2_warm_lookahead": "bench/results/train_v2_warm_lookahead/weights.npz",
 }
 
 
