@@ -62,7 +62,7 @@ def _encode(path: pathlib.Path, bpp: float, steps: int, qat_steps: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--photos", nargs="+", default=["003", "005", "007", "009"])
+    ap.add_argument("--photos", nargs="+", default=["003", "006", "007", "009"])
     ap.add_argument("--bpp", nargs="+", type=float, default=[0.12, 0.5])
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--qat-steps", type=int, default=300)

@@ -280,7 +280,10 @@ def fit(
         return _unfitted(g, target, init_seconds, cfg.backend, callback, 0 in snapshots)
     canvas = _canvas(height, width, cfg)
     cfg = _size_rule(cfg, canvas)
-    wanted = render_api.required_capacity(g.means(), g.covariances(), g.mask, *canvas, backend=cfg.backend)
+    bucketed = gaussians_lib.pad(g, bucket(g.capacity))  # eager ops compile per bucket, not count
+    wanted = render_api.required_capacity(
+        bucketed.means(), bucketed.covariances(), bucketed.mask, *canvas, backend=cfg.backend
+    )
     # Moving Gaussians touch more cells over a fit: start with headroom, grow on overflow.
     n, capacity, init, block, compile_seconds = _program(
         g, canvas, bucket(int(wanted * 1.25), minimum=1024), cfg

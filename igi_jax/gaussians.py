@@ -225,7 +225,11 @@ def pad(g: Gaussians, capacity: int) -> Gaussians:
         return g
 
     def grow(x, fill=0):
-        return jnp.concatenate([x, jnp.full((extra, *x.shape[1:]), fill, x.dtype)], axis=0)
+        if isinstance(x, jax.core.Tracer):
+            return jnp.concatenate([x, jnp.full((extra, *x.shape[1:]), fill, x.dtype)], axis=0)
+        # Concrete: on the host, since a device concatenate would compile per count.
+        x = np.asarray(x)
+        return jax.device_put(np.concatenate([x, np.full((extra, *x.shape[1:]), fill, x.dtype)]))
 
     return dataclasses.replace(
         g, xy=grow(g.xy), shape=grow(g.shape), colors=grow(g.colors), mask=grow(g.mask, False)
@@ -234,7 +238,7 @@ def pad(g: Gaussians, capacity: int) -> Gaussians:
 
 def compact(g: Gaussians) -> Gaussians:
     """Drop masked entries (host-side; the result has capacity = number of live Gaussians)."""
-    keep = np.asarray(g.mask)
+    keep = np.asarray(g.mask)  # on the host: a device gather would compile per count
     return dataclasses.replace(
-        g, xy=g.xy[keep], shape=g.shape[keep], colors=g.colors[keep], mask=g.mask[keep]
+        g, **{f: jax.device_put(np.asarray(getattr(g, f))[keep]) for f in ("xy", "shape", "colors", "mask")}
     )

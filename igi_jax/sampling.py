@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 
+@jax.jit  # eager callers compile one program per shape, not one per primitive
 def bilinear(grid: jax.Array, xy: jax.Array) -> jax.Array:
     """Sample ``grid [H, W, C]`` at ``xy [..., 2]`` (x, y in pixels) → ``[..., C]``.
 

@@ -132,8 +132,9 @@ def fit_quantized(
     qcfg = qcfg.resolved(g.num_live(), g.height, g.width)
     size = (g.height, g.width)
     q = q_lib.init_state(g, qcfg, key)
-    gq = g.with_params(q_lib.quantize(g.params(), q, qcfg, size))
-    wanted = render_api.required_capacity(gq.means(), gq.covariances(), g.mask, *size, backend=cfg.backend)
+    bucketed = gaussians_lib.pad(g, bucket(g.capacity))  # eager ops compile per bucket, not count
+    gq = bucketed.with_params(q_lib.quantize(bucketed.params(), q, qcfg, size))
+    wanted = render_api.required_capacity(gq.means(), gq.covariances(), gq.mask, *size, backend=cfg.backend)
     # The count and list lengths enter as buckets, so the images and rates of an RD run share programs.
     family = ("qat", g.kind, size, qcfg, program_key(cfg))
     n, capacity = compile_cache.choose(family, (bucket(g.capacity), bucket(int(1.25 * wanted), minimum=1024)))

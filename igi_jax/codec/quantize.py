@@ -194,16 +194,37 @@ def init_state(g: Gaussians, cfg: QuantConfig, key: jax.Array) -> QState:
     return QState(jnp.asarray(scale, jnp.float32), jnp.asarray(lo, jnp.float32), jnp.stack(books))
 
 
+def _rows(x: jax.Array | np.ndarray, n: int) -> np.ndarray:
+    """``x [M, ...]`` zero-padded to ``n`` rows (host), so that the coders compile per bucket."""
+    x = np.asarray(x)
+    return np.concatenate([x, np.zeros((n - len(x), *x.shape[1:]), x.dtype)])
+
+
+def _symbols(xy, shape, colors, q: QState, books, size, subpixel, bits):
+    """Cells ``[N, 2]``, shape indices ``[N, 3]`` and colour indices ``[N, S]`` (what the file holds).
+    Eager, op by op as :func:`quantize` runs outside a jit, so that the decoder's floats are the
+    quantiser's; on padded rows each op compiles once per size bucket."""
+    color_idx, _ = _rvq(colors, books)
+    return _xy_cells(xy, size, subpixel), jnp.round(_shape_index(shape, q, bits)), color_idx
+
+
 def to_payload(g: Gaussians, q: QState, cfg: QuantConfig) -> Payload:
     """The integer symbols of the live Gaussians and the quantisers' parameters, in the file's
     raster order (host). An unset position grid is set by ``g``'s density."""
     g = compact(g)
     cfg = cfg.resolved(g.num_live(), g.height, g.width)
-    size = (g.height, g.width)
-    cells = np.asarray(_xy_cells(g.xy, size, cfg.xy_subpixel)).astype(np.int64)
-    shape_idx = np.asarray(jnp.round(_shape_index(g.shape, q, cfg.shape_bits))).astype(np.int32)
+    n, m = g.num_live(), bucket(g.num_live())
     books = np.asarray(q.codebooks).astype(np.float16)
-    color_idx, _ = _rvq(g.colors, jnp.asarray(books, jnp.float32))
+    cells, shape_idx, color_idx = _symbols(
+        *(_rows(a, m) for a in (g.xy, g.shape, g.colors)),
+        q,
+        jnp.asarray(books, jnp.float32),
+        (g.height, g.width),
+        cfg.xy_subpixel,
+        cfg.shape_bits,
+    )
+    cells = np.asarray(cells)[:n].astype(np.int64)
+    shape_idx, color_idx = np.asarray(shape_idx)[:n].astype(np.int32), np.asarray(color_idx)[:n]
     return Payload(
         height=g.height,
         width=g.width,
@@ -222,17 +243,19 @@ def to_payload(g: Gaussians, q: QState, cfg: QuantConfig) -> Payload:
 def from_payload(p: Payload) -> Gaussians:
     """The Gaussians a payload decodes to (float32; renders like :func:`quantize`'s output)."""
     size = (p.height, p.width)
-    xy = _xy_from_cells(jnp.asarray(p.xy_index, jnp.float32), size, p.xy_subpixel)
+    cells = jnp.asarray(_rows(p.xy_index.astype(np.float32), bucket(p.count)))  # compiles per bucket
+    xy = np.asarray(_xy_from_cells(cells, size, p.xy_subpixel))[: p.count]
     shape = p.shape_index.astype(np.float32) * p.shape_scale + p.shape_offset
     books = p.codebooks.astype(np.float32)
     colors = np.zeros((p.count, 3), np.float32)
     for s in range(books.shape[0]):
         colors = colors + books[s][p.color_index[:, s]]
+    # device_put, not jnp.asarray: the latter compiles a copy per count.
     return Gaussians(
-        xy,
-        jnp.asarray(shape, jnp.float32),
-        jnp.asarray(colors),
-        jnp.ones((p.count,), bool),
+        jax.device_put(xy),
+        jax.device_put(shape.astype(np.float32)),
+        jax.device_put(colors),
+        jax.device_put(np.ones((p.count,), bool)),
         kind=p.kind,
         height=p.height,
         width=p.width,

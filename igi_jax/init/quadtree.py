@@ -46,6 +46,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from igi_jax.buckets import bucket
 from igi_jax.errors import InputError
 from igi_jax.gaussians import Gaussians, Kind, from_pixels
 from igi_jax.geometry.ellipse import MAX_AXIS_RATIO, ellipse_cov, ellipse_filter, triangle_ellipses
@@ -245,7 +246,11 @@ def sample_bilinear(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
     Returns:
       ``[N, C]`` float64 (computed in float32).
     """
-    return np.asarray(bilinear(jnp.asarray(image, jnp.float32), jnp.asarray(xy, jnp.float32)), np.float64)
+    n = len(xy)  # padded to a size bucket: the init's count search samples many different counts
+    padded = np.zeros((bucket(n), 2), np.float32)
+    padded[:n] = xy
+    out = bilinear(jnp.asarray(image, jnp.float32), jnp.asarray(padded))
+    return np.asarray(out, np.float64)[:n]
 
 
 def quadtree_geometry(

@@ -102,14 +102,18 @@ def least_energy_keep(cov: np.ndarray, colors: np.ndarray, surplus: int) -> np.n
 def keep_count(g: Gaussians, n: int) -> tuple[Gaussians, int]:
     """``g`` with all but ``n`` live Gaussians masked off, those of least energy first; and how
     many were dropped."""
-    import jax.numpy as jnp
+    import jax
+
+    from igi_jax.buckets import bucket
+    from igi_jax.gaussians import pad
 
     mask = np.asarray(g.mask)
     live = np.flatnonzero(mask)
     surplus = len(live) - n
     if surplus <= 0:
         return g, 0
-    keep = least_energy_keep(np.asarray(g.covariances())[live], np.asarray(g.colors)[live], surplus)
+    cov = np.asarray(pad(g, bucket(g.capacity)).covariances())  # eager ops: per bucket, not count
+    keep = least_energy_keep(cov[live], np.asarray(g.colors)[live], surplus)
     new = np.zeros_like(mask)
     new[live[keep]] = True
-    return dataclasses.replace(g, mask=jnp.asarray(new)), surplus
+    return dataclasses.replace(g, mask=jax.device_put(new)), surplus

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from igi_jax import backend as backend_lib
 from igi_jax import binning as binning_lib
 from igi_jax import covariance
+from igi_jax import gaussians as gaussians_lib
 from igi_jax.buckets import bucket
 from igi_jax.gaussians import Gaussians
 from igi_jax.render.dense import render_dense
@@ -202,7 +203,11 @@ def _render_dense(means, cov, colors, mask, height, width):
 
 
 def render_gaussians(g: Gaussians, **kwargs) -> jax.Array:
-    """Render a :class:`Gaussians` set at its own size; ``kwargs`` go to :func:`render`."""
+    """Render a :class:`Gaussians` set at its own size; ``kwargs`` go to :func:`render`.
+
+    The set is padded to its size bucket (masked entries add nothing), so that sets of
+    neighbouring counts (a decoder's files, an RD run's images) share compiled programs."""
+    g = gaussians_lib.pad(g, bucket(g.capacity))
     return render(g.means(), g.covariances(), g.colors, g.mask, g.height, g.width, **kwargs)
 
 

@@ -233,3 +233,46 @@ def test_quantisation_aware_blocks_are_shared_across_counts():
     assert compile_cache.MISSES["qat"] == before + 1
     assert (a.gaussians.capacity, b.gaussians.capacity) == (g.capacity, fewer.capacity)
     assert b.gaussians.num_live() == fewer.num_live() and a.psnr != b.psnr
+
+
+def test_a_second_image_of_the_same_size_compiles_nothing_per_count(tmp_path, monkeypatch):
+    # An RD run encodes many images of one size at every rate: after the first, an encode runs
+    # compiled programs only (count probe, init, fit, QAT, coding, decode), whatever its exact count.
+    # The problem-shape programs (compile_cache: fit, colour solve) may still grow a list bucket.
+    from jax import monitoring
+
+    paths = []
+    for seed in (5, 6):
+        path = tmp_path / f"{seed}.png"
+        Image.fromarray(np.round(_target(seed, 96, 128) * 255).astype(np.uint8)).save(path)
+        paths.append(path)
+    fit = FitOptions(init="quadtree", kind="cholesky").replace(steps=20, log_every=10)
+    quant = compress.quant_for_bpp(2.0)
+    options = compress.CompressOptions(fit=fit, quant=quant, qat_steps=10, budget_bytes=3000)
+    compiles: list[str] = []
+    building: list[str] = []
+    compiled = compile_cache.compiled
+
+    def tracked(name, family, sizes, build):
+        def marked():
+            building.append(name)
+            try:
+                return build()
+            finally:
+                building.pop()
+
+        return compiled(name, family, sizes, marked)
+
+    def listen(event: str, seconds: float, **_) -> None:
+        if event == "/jax/core/compile/backend_compile_duration" and not building:
+            compiles.append(event)
+
+    first = compress.compress_image(paths[0], options)
+    monkeypatch.setattr(compile_cache, "compiled", tracked)
+    monitoring.register_event_duration_secs_listener(listen)
+    try:
+        second = compress.compress_image(paths[1], options)
+    finally:
+        monitoring.unregister_event_duration_listener(listen)
+    assert first.info["gaussians"] != second.info["gaussians"]
+    assert compiles == [], f"{len(compiles)} programs compiled for the second image's exact sizes"
