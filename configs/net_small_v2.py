@@ -14,6 +14,7 @@ trained on; validation is the net init of the held-out photos ×4, as for ``smal
     python train.py --config configs/net_small_v2.py:warm_width3 --workdir runs/v2_warm_width3
     python train.py --config configs/net_small_v2.py:warm_width4 --workdir runs/v2_warm_width4
     python train.py --config configs/net_small_v2.py:warm_k4 --workdir runs/v2_warm_k4
+    python train.py --config configs/net_small_v2.py:long_width3 --workdir runs/v2_long_width3
 
 ``arg`` (after the colon): ``None`` trains from scratch for 40,000 steps; ``warm`` continues the
 shipped ``small.npz`` on the new data for 2,000 steps at a lower peak rate (3e-4), the budget a
@@ -25,6 +26,8 @@ wider than the quad-tree's, which slow the fine-tune; ``warm_lookahead`` scores 
 steps at λ = 0.1, ``warm_width3`` continues that at λ = 0.3, and ``warm_width4`` that at λ = 1.0.
 ``warm_k4`` continues ``warm_width3`` with the dithering cell k = 4 (the paper's Table 3: a net
 trained at k = 4 gives fewer Gaussians a far better start than the k = 3 net run at 4).
+``long_width3`` continues ``warm_width3`` at the same λ for 12,000 steps (many hours on 2 cores,
+resumed across sessions): the training-length entry of the ablation.
 """
 
 from __future__ import annotations
@@ -66,6 +69,14 @@ VARIANTS = {
         **WARM,
         "init_weights": "bench/results/train_v2_warm_width3/weights.npz",
         "width_prior": 1.0,
+    },
+    # Training length: the best objective so far, six times longer, on the same data.
+    "long_width3": {
+        **WARM,
+        "init_weights": "bench/results/train_v2_warm_width3/weights.npz",
+        "width_prior": 0.3,
+        "steps": 12_000,
+        "val_every": 500,
     },
     "warm_k4": {
         **WARM,
