@@ -15,6 +15,7 @@ trained on; validation is the net init of the held-out photos ×4, as for ``smal
     python train.py --config configs/net_small_v2.py:warm_width4 --workdir runs/v2_warm_width4
     python train.py --config configs/net_small_v2.py:warm_k4 --workdir runs/v2_warm_k4
     python train.py --config configs/net_small_v2.py:long_width3 --workdir runs/v2_long_width3
+    python train.py --config configs/net_small_v2.py:long_edge --workdir runs/v2_long_edge
 
 ``arg`` (after the colon): ``None`` trains from scratch for 40,000 steps; ``warm`` continues the
 shipped ``small.npz`` on the new data for 2,000 steps at a lower peak rate (3e-4), the budget a
@@ -27,7 +28,12 @@ steps at λ = 0.1, ``warm_width3`` continues that at λ = 0.3, and ``warm_width4
 ``warm_k4`` continues ``warm_width3`` with the dithering cell k = 4 (the paper's Table 3: a net
 trained at k = 4 gives fewer Gaussians a far better start than the k = 3 net run at 4).
 ``long_width3`` continues ``warm_width3`` at the same λ for 12,000 steps (many hours on 2 cores,
-resumed across sessions): the training-length entry of the ablation.
+resumed across sessions): the training-length entry of the ablation. ``long_edge`` is
+``long_width3`` on crops whose image ends 0–15 px before their bottom and right edges
+(``DataConfig.edge_jitter``): at inference the UNet pads an image to a multiple of 16 and the last
+dithering cell ends ``H mod 3`` px before the edge, and a net trained on whole 128² crops alone
+darkens those edges (``tests/init/test_border.py``). Same start, schedule and crops, so the two
+runs differ in that alone.
 """
 
 from __future__ import annotations
@@ -78,6 +84,14 @@ VARIANTS = {
         "steps": 12_000,
         "val_every": 500,
     },
+    "long_edge": {
+        **WARM,
+        "init_weights": "bench/results/train_v2_warm_width3/weights.npz",
+        "width_prior": 0.3,
+        "steps": 12_000,
+        "val_every": 500,
+        "edge_jitter": 15,
+    },
     "warm_k4": {
         **WARM,
         "init_weights": "bench/results/train_v2_warm_width3/weights.npz",
@@ -94,7 +108,6 @@ def get_config(arg: str | None = None) -> TrainConfig:
             f"configs/net_small_v2.py: unknown variant {arg!r}; expected one of {sorted(map(str, VARIANTS))}"
         )
     base = small()
-    return base.replace(
-        data=dataclasses.replace(base.data, sources=SOURCES),
-        **{"steps": 40_000, "val_every": 1000, "ckpt_every": 200, **VARIANTS[arg]},
-    )
+    variant = dict(VARIANTS[arg])
+    data = dataclasses.replace(base.data, sources=SOURCES, edge_jitter=variant.pop("edge_jitter", 0))
+    return base.replace(data=data, **{"steps": 40_000, "val_every": 1000, "ckpt_every": 200, **variant})

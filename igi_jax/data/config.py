@@ -43,6 +43,11 @@ class DataConfig:
       ppm_downsample: labels are stored at 1/this resolution (smooth maps; bilinear on load).
       limit: use at most this many images per source (``None``: all).
       crop: side of the square random crops (static shape per config).
+      edge_jitter: each crop's image ends ``0 … edge_jitter`` px before its bottom and right
+        edges (drawn per sample), the rest edge-replicated and masked out of the loss, as at
+        inference where the UNet pads an image to a multiple of 16 and the last dithering cell
+        ends ``H mod k`` px before the edge. 0: every crop is a whole ``crop × crop`` image, so
+        the net sees only one bottom/right border geometry (the fault of ``tests/init/test_border.py``).
       batch_per_device: samples per device and step; the global batch is this × the device
         count of the run (:func:`global_batch`), so one config runs on 1 CPU or 64 GPUs.
       workers: grain worker processes (0: in the main process); part of the iterator state.
@@ -59,12 +64,15 @@ class DataConfig:
     crop: int = 128
     batch_per_device: int = 4
     workers: int = 0
+    edge_jitter: int = 0
 
     def __post_init__(self):
         if self.batch_per_device < 1 or self.crop < 16:
             raise ValueError(
                 f"batch_per_device must be ≥ 1 and crop ≥ 16, got {self.batch_per_device=} {self.crop=}"
             )
+        if not 0 <= self.edge_jitter <= self.crop // 2:
+            raise ValueError(f"edge_jitter must be in 0 … crop/2 = {self.crop // 2}, got {self.edge_jitter}")
 
     def resolved(self) -> DataConfig:
         """This config with ``dataset_root`` and ``cache_dir`` absolute (:func:`resolve_path`)."""

@@ -90,9 +90,15 @@ def load_record(rec: dict[str, Any], *, data: DataConfig) -> dict[str, np.ndarra
 
 
 def crop_and_flip(
-    element: dict[str, np.ndarray], rng: np.random.Generator, *, size: int
+    element: dict[str, np.ndarray], rng: np.random.Generator, *, size: int, edge_jitter: int = 0
 ) -> dict[str, np.ndarray]:
-    """A random ``size × size`` crop and a random horizontal flip, the same for image and PPM."""
+    """A random ``size × size`` crop and a random horizontal flip, the same for image and PPM.
+
+    With ``edge_jitter`` the crop's image is ``h × w`` with ``h, w`` drawn in
+    ``[size − edge_jitter, size]``: the rows and columns beyond repeat its last ones (the
+    UNet's padding at inference) and ``size`` (``[2]`` int32, ``(h, w)``) tells the train step
+    what is image. Without it, ``size`` is ``(size, size)`` and the random stream is unchanged.
+    """
     h, w = element["ppm"].shape
     if h < size or w < size:
         raise ValueError(f"sample is {w}×{h} px, smaller than the {size}-px crop")
@@ -101,7 +107,13 @@ def crop_and_flip(
     out = {k: v[y : y + size, x : x + size] for k, v in element.items()}
     if rng.random() < 0.5:
         out = {k: v[:, ::-1] for k, v in out.items()}
-    return {k: np.ascontiguousarray(v) for k, v in out.items()}
+    hw = (size, size)
+    if edge_jitter > 0:
+        hw = tuple(int(v) for v in rng.integers(size - edge_jitter, size + 1, size=2))
+        pad = ((0, size - hw[0]), (0, size - hw[1]))
+        out["image"] = np.pad(out["image"][: hw[0], : hw[1]], (*pad, (0, 0)), mode="edge")
+    out = {k: np.ascontiguousarray(v) for k, v in out.items()}
+    return {**out, "size": np.asarray(hw, np.int32)}
 
 
 def make_dataset(
@@ -133,7 +145,7 @@ def make_dataset(
         .shuffle()
         .repeat()
         .map(functools.partial(load_record, data=data))
-        .random_map(functools.partial(crop_and_flip, size=data.crop))
+        .random_map(functools.partial(crop_and_flip, size=data.crop, edge_jitter=data.edge_jitter))
     )
     ds = ds[process_index::process_count]
     ds = ds.batch(host_batch, drop_remainder=True)

@@ -72,14 +72,19 @@ def organise(
     centre: jax.Array,  # [T, 2] pixels
     semi_axes: jax.Array,  # [T, 2] (major, minor) pixels
     angle: jax.Array,  # [T] radians in [0, π)
+    size: tuple[jax.Array, jax.Array] | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """The hand-made part of the triangle features and the 4 sampled feature vectors.
+
+    ``size``: ``(height, width)`` of the image inside ``image`` (a training crop whose bottom
+    and right edges are padding, :class:`igi_jax.data.config.DataConfig` ``edge_jitter``);
+    positions are normalised to it. Default: the whole array.
 
     Returns:
       ``geo [T, 22]`` (ellipse 4, triangle 6, colours 12) and ``sampled [T, 4·F]`` (the feature
       map at the 3 vertices and the centre, vertex-major), for the reduction MLP.
     """
-    height, width = image.shape[:2]
+    height, width = image.shape[:2] if size is None else size
     points = jnp.concatenate([vertices, centre[:, None, :]], axis=1)  # [T, 4, 2]
     colours = bilinear(image, points).reshape(points.shape[0], -1)  # [T, 12]
     sampled = bilinear(features, points).reshape(points.shape[0], -1)  # [T, 4F]

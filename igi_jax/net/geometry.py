@@ -214,6 +214,8 @@ def geometry_from_points(
     backend: str = "auto",
     threads: int | None = None,
     min_render_capacity: int = 1024,
+    sizes: np.ndarray | None = None,
+    k: int | None = None,
 ) -> tuple[Geometry, dict[str, Any]]:
     """The host half of :func:`host_geometry`: dithered points → padded triangles (no device call).
 
@@ -223,6 +225,10 @@ def geometry_from_points(
       counts: ``[B]`` real points per image.
       height, width: image size in pixels.
       capacity, backend, threads, min_render_capacity: as :func:`host_geometry`.
+      sizes, k: ``[B, 2]`` ``(h, w)`` of the image inside each ``height × width`` crop (the rest
+        is padding, ``DataConfig.edge_jitter``) and the dithering cell: each image keeps the points
+        of the whole k×k cells inside it, as dithering the ``h × w`` image alone gives, and its
+        border points lie on its own edges.
 
     Returns:
       The geometry and ``{"t_delaunay", "t_pad", "points" [B], "triangles" [B]}`` (seconds).
@@ -233,13 +239,23 @@ def geometry_from_points(
     backend = render_api.resolve_backend(backend)
     per_image = [p[: int(c)] for p, c in zip(points, counts, strict=True)]
     b = len(per_image)
+    hw = [(height, width)] * b
+    if sizes is not None:
+        if k is None:
+            raise ValueError("geometry_from_points: sizes need the dithering cell k")
+        hw = [(int(h), int(w)) for h, w in np.asarray(sizes).reshape(b, 2)]
+        per_image = [
+            p[(p[:, 0] < w // k * k) & (p[:, 1] < h // k * k)]
+            for p, (h, w) in zip(per_image, hw, strict=True)
+        ]
     t1 = time.perf_counter()
     workers = min(b, os.cpu_count() or 1) if threads is None else max(1, threads)
     if workers > 1:
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            tris = list(pool.map(lambda p: triangles_from_points(p, height, width), per_image))
+            jobs = zip(per_image, hw, strict=True)
+            tris = list(pool.map(lambda a: triangles_from_points(a[0], *a[1]), jobs))
     else:
-        tris = [triangles_from_points(p, height, width) for p in per_image]
+        tris = [triangles_from_points(p, *s) for p, s in zip(per_image, hw, strict=True)]
     t2 = time.perf_counter()
     cell = render_api.list_cell(backend)
     need = max(render_capacity_bound(t.vertices, t.semi_axes[:, 0], height, width, cell=cell) for t in tris)

@@ -44,12 +44,30 @@ def loss_weights(ppm: jax.Array) -> jax.Array:
     return jax.lax.stop_gradient(jnp.clip(1.0 / (ppm + 0.01), 1.0, 10.0))
 
 
-def _recon(image, weight, g, mask, render_capacity, backend):
-    """``(weighted l2, weighted D-SSIM, unweighted MSE of the clamped render)`` of one image."""
+def valid_pixels(size: jax.Array | None, height: int, width: int) -> jax.Array | None:
+    """``[H, W]`` bool: the pixels of a crop that are image (``size = (h, w)``); ``None`` if all."""
+    if size is None:
+        return None
+    return (jnp.arange(height)[:, None] < size[0]) & (jnp.arange(width)[None, :] < size[1])
+
+
+def _recon(image, weight, g, mask, render_capacity, backend, valid=None):
+    """``(weighted l2, weighted D-SSIM, unweighted MSE of the clamped render)`` of one image.
+
+    ``valid [H, W]``: only these pixels are image. Render and target are zero beyond them (the
+    D-SSIM windows see the zero padding a real edge gives) and the weights are rescaled so that
+    a loss keeps its scale whatever the image's share of the crop.
+    """
     height, width = image.shape[:2]
     cov = covariance.cov_from_rs(g.scales, g.theta)
     out = render(g.means, cov, g.colors, mask, height, width, capacity=render_capacity, backend=backend)
-    mse = jnp.mean((jnp.clip(out, 0.0, 1.0) - image) ** 2)
+    if valid is None:
+        mse = jnp.mean((jnp.clip(out, 0.0, 1.0) - image) ** 2)
+    else:
+        share = jnp.sum(valid) / (height * width)
+        out, image = jnp.where(valid[..., None], out, 0.0), jnp.where(valid[..., None], image, 0.0)
+        weight = jnp.where(valid, weight, 0.0) / share
+        mse = jnp.mean((jnp.clip(out, 0.0, 1.0) - image) ** 2) / share
     return losses.l2_loss(out, image, weight=weight), losses.dssim_loss(out, image, weight=weight), mse
 
 
@@ -58,9 +76,9 @@ def _masked_mean(x, mask):
     return jnp.where(mask[:, None], x, 0.0).sum() / jnp.maximum(2.0 * mask.sum(), 1.0)
 
 
-def _image_terms(image, weight, g, mask, vertices, semi_axes, render_capacity, backend, lookahead):
+def _image_terms(image, weight, g, mask, vertices, semi_axes, render_capacity, backend, lookahead, valid):
     """Per-image loss terms for one image (no batch axis)."""
-    l2, dssim, mse = _recon(image, weight, g, mask, render_capacity, backend)
+    l2, dssim, mse = _recon(image, weight, g, mask, render_capacity, backend, valid)
     terms = {
         "l2": l2,
         "dssim": dssim,
@@ -90,11 +108,16 @@ def per_image_losses(
     *,
     lookahead: lookahead_lib.Lookahead | None = None,
     width_prior: float = 0.0,
+    sizes: jax.Array | None = None,
 ) -> dict[str, jax.Array]:
     """Every loss term per image: a dict of ``[B]`` arrays (``loss`` is the per-image total).
 
     ``lookahead`` and ``width_prior``: the optional fine-tune-aware terms (module docstring).
+    ``sizes [B, 2]`` int32: ``(h, w)`` of the image in each crop, the rest padding that no loss
+    term sees (``DataConfig.edge_jitter``); ``None``: the whole crop.
     """
+    if sizes is not None and lookahead is not None:
+        raise ValueError("the lookahead objective does not take crops with padded edges (edge_jitter)")
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must be [B, H, W, 3], got {images.shape}")
     if target_ppm.shape != images.shape[:3]:
@@ -103,33 +126,44 @@ def per_image_losses(
         raise ValueError(f"geometry batch {geom.mask.shape[0]} != image batch {images.shape[0]}")
     features, ppm = predict_ppm(model, images)
     weight = loss_weights(ppm)
-    focal = jax.vmap(lambda p, t: losses.focal_mse(p, t, gamma=FOCAL_GAMMA))(ppm, target_ppm)
+    height, width = images.shape[1:3]
 
-    def one(image, feats, w, vertices, neighbors, centre, semi_axes, angle, mask):
-        g = triangle_gaussians(model, image, feats, vertices, neighbors, centre, semi_axes, angle)
-        return _image_terms(
-            image, w, g, mask, vertices, semi_axes, geom.render_capacity, geom.backend, lookahead
+    def one(image, feats, w, p, t, vertices, neighbors, centre, semi_axes, angle, mask, size):
+        valid = valid_pixels(size, height, width)
+        hw = None if size is None else (size[0], size[1])
+        g = triangle_gaussians(model, image, feats, vertices, neighbors, centre, semi_axes, angle, hw)
+        terms = _image_terms(
+            image, w, g, mask, vertices, semi_axes, geom.render_capacity, geom.backend, lookahead, valid
         )
+        if valid is None:
+            terms["focal"] = losses.focal_mse(p, t, gamma=FOCAL_GAMMA)
+        else:
+            share = jnp.sum(valid) / (height * width)
+            focal = losses.focal_mse(jnp.where(valid, p, 0.0), jnp.where(valid, t, 0.0), gamma=FOCAL_GAMMA)
+            terms["focal"] = focal / share
+        return terms
 
     terms = jax.vmap(one)(
         images,
         features,
         weight,
+        ppm,
+        target_ppm,
         geom.vertices,
         geom.neighbors,
         geom.centre,
         geom.semi_axes,
         geom.angle,
         geom.mask,
+        sizes,
     )
-    terms["focal"] = focal
     terms["recon"] = RECON_LAMBDA * terms["l2"] + (1.0 - RECON_LAMBDA) * terms["dssim"]
     recon = terms["recon"]
     if lookahead is not None:
         fitted = RECON_LAMBDA * terms["l2_fitted"] + (1.0 - RECON_LAMBDA) * terms["dssim_fitted"]
         terms["recon_fitted"] = fitted
         recon = (1.0 - lookahead.weight) * recon + lookahead.weight * fitted
-    terms["loss"] = recon + focal + terms["scale_floor"] + width_prior * terms["width"]
+    terms["loss"] = recon + terms["focal"] + terms["scale_floor"] + width_prior * terms["width"]
     return terms
 
 
@@ -141,6 +175,7 @@ def batch_loss(
     *,
     lookahead: lookahead_lib.Lookahead | None = None,
     width_prior: float = 0.0,
+    sizes: jax.Array | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The batch training loss (mean of the per-image losses) and its parts.
 
@@ -150,6 +185,7 @@ def batch_loss(
       target_ppm: ``[B, H, W]`` pseudo PPM in [0, 1].
       geom: triangles from :func:`igi_jax.net.host_geometry` on this model's PPM of ``images``.
       lookahead, width_prior: the optional fine-tune-aware terms (module docstring).
+      sizes: ``[B, 2]`` int32 image size inside each crop (:func:`per_image_losses`).
 
     Returns:
       ``loss`` (scalar) and ``aux``: batch means of ``loss``, ``recon``, ``l2`` and ``dssim``
@@ -157,6 +193,8 @@ def batch_loss(
       ``gaussians`` (live per image), ``width`` (mean scale / semi-axis); with a lookahead also
       ``l2_fitted``, ``dssim_fitted``, ``recon_fitted`` and ``psnr_fitted``.
     """
-    terms = per_image_losses(model, images, target_ppm, geom, lookahead=lookahead, width_prior=width_prior)
+    terms = per_image_losses(
+        model, images, target_ppm, geom, lookahead=lookahead, width_prior=width_prior, sizes=sizes
+    )
     aux = {k: jnp.mean(v) for k, v in terms.items()}
     return aux["loss"], aux

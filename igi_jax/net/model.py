@@ -111,10 +111,14 @@ def triangle_gaussians(
     centre: jax.Array,  # [T, 2] pixels
     semi_axes: jax.Array,  # [T, 2] pixels (major, minor)
     angle: jax.Array,  # [T] radians
+    size: tuple[jax.Array, jax.Array] | None = None,
 ) -> TriangleGaussians:
-    """The BC, Σ and opacity fields on one image's triangles (no batch axis; ``vmap`` for batches)."""
-    height, width = image.shape[:2]
-    geo, sampled = fields.organise(image, features, vertices, centre, semi_axes, angle)
+    """The BC, Σ and opacity fields on one image's triangles (no batch axis; ``vmap`` for batches).
+
+    ``size``: ``(height, width)`` of the image inside ``image`` (see :func:`fields.organise`).
+    """
+    height, width = image.shape[:2] if size is None else size
+    geo, sampled = fields.organise(image, features, vertices, centre, semi_axes, angle, size)
     reduced = model.reduction_norm(model.reduction(sampled))
     x86 = jnp.concatenate([geo, reduced], axis=-1)
     bc = jax.nn.softmax(model.bc_field(x86), axis=-1)  # [T, 3]

@@ -75,6 +75,10 @@ class TrainConfig:
                 f"lookahead_steps must be ≥ 0 and lookahead_weight in (0, 1], got "
                 f"{self.lookahead_steps=} {self.lookahead_weight=}"
             )
+        if self.lookahead_steps and self.data.edge_jitter:
+            raise ValueError(
+                "lookahead_steps and data.edge_jitter do not combine (the lookahead fits whole crops)"
+            )
         if not (math.isfinite(self.width_prior) and self.width_prior >= 0):
             raise ValueError(f"width_prior must be a finite number ≥ 0, got {self.width_prior}")
         if self.kernel_size not in (3, 4, 5):

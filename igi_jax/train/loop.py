@@ -179,15 +179,17 @@ def train_and_evaluate(
         if restored is None:
             step, state = 0, stepper.initial_state()
             it_state = it.get_state()
-            batch = stepper.to_global(next(it))
-            pending = stepper.predict(state, batch["image"])
+            local = next(it)
+            batch = stepper.to_global(local)
+            pending = stepper.predict(state, batch["image"], stepper.sizes(batch))
             if primary:
                 _truncate_jsonl(jsonl, -1)
         else:
             step, restored_state, it_state, _ = restored
             state, pending = restored_state["train"], restored_state["pending"]
             it.set_state(it_state)
-            batch = stepper.to_global(next(it))
+            local = next(it)
+            batch = stepper.to_global(local)
             if primary:
                 _truncate_jsonl(jsonl, step)
             log(f"train: resumed from step {step} in {workdir}")
@@ -198,7 +200,7 @@ def train_and_evaluate(
             f"{stepper.global_batch} ({cfg.data.batch_per_device} per device) × {cfg.data.crop}² "
             f"crops, k={cfg.kernel_size}, steps {step} → {end}"
         )
-        geom = stepper.geometry(pending, capacity)
+        geom = stepper.geometry(pending, capacity, stepper.sizes(local))
         created = []  # started: from here on, the run's files are kept
 
         bar = Progress(total=end, start=step, enabled=progress)
@@ -208,13 +210,14 @@ def train_and_evaluate(
         last: dict[str, Any] = {}
         while step < end and stop.signum is None:
             next_it_state = it.get_state()
-            next_batch = stepper.to_global(next(it))  # on the devices once, used by both stages
-            next_pred = stepper.predict(state, next_batch["image"])  # before the update
-            state, m = stepper.update(state, batch["image"], batch["ppm"], geom)
+            next_local = next(it)
+            next_batch = stepper.to_global(next_local)  # on the devices once, used by both stages
+            next_pred = stepper.predict(state, next_batch["image"], stepper.sizes(next_batch))
+            state, m = stepper.update(state, batch["image"], batch["ppm"], geom, stepper.sizes(batch))
             t_wait = time.perf_counter()
             jax.block_until_ready((next_pred.points, next_pred.counts))
             t_host = time.perf_counter()
-            geom = stepper.geometry(next_pred, capacity)  # host only: overlaps the update
+            geom = stepper.geometry(next_pred, capacity, stepper.sizes(next_local))  # host only
             host_seconds += time.perf_counter() - t_host
             wait_seconds += t_host - t_wait
             batch, pending, it_state = next_batch, next_pred, next_it_state

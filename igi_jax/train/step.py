@@ -99,10 +99,18 @@ class Prediction:
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
-def _predict(graphdef: nnx.GraphDef, state: Any, images: jax.Array, k: int) -> Prediction:
+def _predict(
+    graphdef: nnx.GraphDef, state: Any, images: jax.Array, k: int, sizes: jax.Array | None = None
+) -> Prediction:
     model, _ = nnx.merge(graphdef, state)
     ppm = jax.lax.stop_gradient(net_lib.predict_ppm(model, images)[1])
-    points, counts = net_lib.dither_batch(ppm, k)
+    dithered = ppm
+    if sizes is not None:  # no cell past the image's last whole k×k cell (the host drops its points)
+        _, h, w = ppm.shape
+        rows = jnp.arange(h)[None, :, None] < (sizes[:, 0] // k * k)[:, None, None]
+        cols = jnp.arange(w)[None, None, :] < (sizes[:, 1] // k * k)[:, None, None]
+        dithered = jnp.where(rows & cols, ppm, 0.0)
+    points, counts = net_lib.dither_batch(dithered, k)
     return Prediction(ppm=ppm, points=points, counts=counts)
 
 
@@ -114,12 +122,13 @@ def _update(
     target_ppm: jax.Array,
     geom: net_lib.Geometry,
     objective: tuple[Lookahead | None, float],
+    sizes: jax.Array | None = None,
 ) -> tuple[Any, dict[str, jax.Array]]:
     model, opt = nnx.merge(graphdef, state)
     lookahead, width_prior = objective
     (loss, aux), grads = nnx.value_and_grad(
         lambda m: net_lib.batch_loss(
-            m, images, target_ppm, geom, lookahead=lookahead, width_prior=width_prior
+            m, images, target_ppm, geom, lookahead=lookahead, width_prior=width_prior, sizes=sizes
         ),
         has_aux=True,
     )(model)
@@ -162,22 +171,32 @@ class Stepper:
     def model(self, state: Any) -> nnx.Module:
         return nnx.merge(self.graphdef, state)[0]
 
-    def predict(self, state: Any, images: jax.Array) -> Prediction:
+    def sizes(self, batch: dict[str, Any]) -> jax.Array | None:
+        """The batch's image sizes ``[B, 2]`` where crops have padded edges, else ``None``."""
+        return batch["size"] if self.cfg.data.edge_jitter > 0 else None
+
+    def predict(self, state: Any, images: jax.Array, sizes: jax.Array | None = None) -> Prediction:
         """PPMs and their dithered points (no gradient), sharded like ``images``."""
-        return _predict(self.graphdef, state, images, self.cfg.kernel_size)
+        return _predict(self.graphdef, state, images, self.cfg.kernel_size, sizes)
 
     def abstract_prediction(self) -> Prediction:
         """Shapes and shardings of :meth:`predict`'s output (to restore a checkpoint into)."""
         c = self.cfg.data.crop
         images = jax.ShapeDtypeStruct((self.global_batch, c, c, 3), np.float32)
-        shapes = jax.eval_shape(lambda s, x: self.predict(s, x), self.abstract_state, images)
+        sizes = jax.ShapeDtypeStruct((self.global_batch, 2), np.int32) if self.cfg.data.edge_jitter else None
+        shapes = jax.eval_shape(lambda s, x, z: self.predict(s, x, z), self.abstract_state, images, sizes)
         return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.sharded), shapes)
 
     def update(
-        self, state: Any, images: jax.Array, target_ppm: jax.Array, geom: net_lib.Geometry
+        self,
+        state: Any,
+        images: jax.Array,
+        target_ppm: jax.Array,
+        geom: net_lib.Geometry,
+        sizes: jax.Array | None = None,
     ) -> tuple[Any, dict[str, jax.Array]]:
         """One optimiser step; ``state`` is donated."""
-        return _update(self.graphdef, state, images, target_ppm, geom, self.objective)
+        return _update(self.graphdef, state, images, target_ppm, geom, self.objective, sizes)
 
     # -- host-side helpers (multi-host aware) --------------------------------------------------
 
@@ -195,11 +214,12 @@ class Stepper:
         shards = sorted(x.addressable_shards, key=lambda s: s.index[0].start or 0)
         return np.concatenate([np.asarray(s.data) for s in shards])
 
-    def geometry(self, pred: Prediction, capacity: int) -> Any:
+    def geometry(self, pred: Prediction, capacity: int, sizes: np.ndarray | None = None) -> Any:
         """Host stage on this host's rows, back as global sharded arrays.
 
         Reads only ``pred.points`` and ``pred.counts`` (which the predict stage, dispatched before
-        the update, has made): no device work is queued here.
+        the update, has made) and ``sizes``, this host's ``[B_host, 2]`` image sizes (host
+        arrays, from the batch): no device work is queued here.
         """
         c = self.cfg.data.crop
         # The render capacity is static in the update: never let it shrink, so that it settles
@@ -211,6 +231,8 @@ class Stepper:
             c,
             capacity=capacity,
             min_render_capacity=self._render_capacity,
+            sizes=sizes,
+            k=self.cfg.kernel_size,
         )
         if jax.process_count() > 1:  # the render capacity is static: every host must agree
             from jax.experimental import multihost_utils

@@ -96,3 +96,19 @@ def test_batch_loss_is_the_mean_of_single_image_losses(setup, grads):
     np.testing.assert_allclose(aux["loss"], aux["recon"] + aux["focal"] + aux["scale_floor"], rtol=1e-6)
     assert set(aux) >= {"loss", "psnr", "l2", "dssim", "focal", "scale_floor"}
     assert all(v.shape == () for v in aux.values())
+
+
+def test_image_sizes_mask_the_padding_out_of_every_loss_term(setup):
+    model, images, target, geom = setup
+    full = per_image_losses(model, images, target, geom)
+    whole = per_image_losses(model, images, target, geom, sizes=jnp.asarray([[H, W], [H, W]], jnp.int32))
+    for key in ("loss", "l2", "dssim", "focal", "mse"):
+        np.testing.assert_allclose(whole[key], full[key], rtol=1e-5, err_msg=key)
+    sizes = jnp.asarray([[H - 5, W - 7], [H, W - 3]], jnp.int32)
+    part = per_image_losses(model, images, target, geom, sizes=sizes)
+    # Beyond each image's size, the label and the render are not looked at.
+    noisy = target.at[0, H - 5 :].set(1.0).at[1, :, W - 3 :].set(0.0)
+    other = per_image_losses(model, images, noisy, geom, sizes=sizes)
+    for key in ("loss", "l2", "dssim", "focal", "mse"):
+        np.testing.assert_allclose(other[key], part[key], rtol=1e-6, err_msg=key)
+        assert not np.allclose(part[key], full[key]), key  # the mask changes what is scored

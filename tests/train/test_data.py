@@ -120,3 +120,23 @@ def test_prepare_fits_writes_and_resumes(tiny_setup, tmp_path):
     logs.clear()
     prepare.prepare(cfg.data, log=logs.append)
     assert "1 cached, 0 to fit" in logs[0]
+
+
+def test_edge_jitter_pads_the_crop_like_the_unet_and_reports_the_image_size():
+    rng = np.random.default_rng(0)
+    img = rng.uniform(size=(40, 50, 3)).astype(np.float32)
+    el = {"image": img, "ppm": img[..., 0].copy()}
+    plain = pipeline.crop_and_flip(el, np.random.default_rng(3), size=32)
+    np.testing.assert_array_equal(plain["size"], [32, 32])
+    seen = set()
+    for seed in range(12):
+        out = pipeline.crop_and_flip(el, np.random.default_rng(seed), size=32, edge_jitter=5)
+        h, w = (int(v) for v in out["size"])
+        assert 27 <= h <= 32 and 27 <= w <= 32
+        seen.add((h, w))
+        # The label is the whole crop; the image is the label's crop up to (h, w), edge-replicated.
+        np.testing.assert_array_equal(out["image"][:h, :w, 0], out["ppm"][:h, :w])
+        im = out["image"]
+        np.testing.assert_array_equal(im[h:], np.broadcast_to(im[h - 1 : h], im[h:].shape))
+        np.testing.assert_array_equal(im[:, w:], np.broadcast_to(im[:, w - 1 : w], im[:, w:].shape))
+    assert len(seen) > 3  # the size varies from sample to sample
