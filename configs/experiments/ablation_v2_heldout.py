@@ -25,7 +25,13 @@ WEIGHTS = {
     "v2_warm_width2": "runs/v2_warm_width2/latest.npz",
     "v2_warm_width3": "runs/v2_warm_width3/latest.npz",
     "v2_warm_width4": "runs/v2_warm_width4/latest.npz",
+    # The same 2,000 steps of the 12,000-step runs, with and without padded crop edges.
+    "v2_long_width3_2000": "runs/v2_long_width3/step2000.npz",
+    "v2_long_edge_2000": "runs/v2_long_edge/step2000.npz",
 }
+
+
+REFERENCE_PATH = ("shipped", "v2_warm", "v2_warm_width", "v2_warm_width2", "v2_warm_width3")
 
 
 def get_config(arg: str | None = None) -> Experiment:
@@ -35,7 +41,7 @@ def get_config(arg: str | None = None) -> Experiment:
     return Experiment(
         # The render path each candidate's committed results were made on (step budgets: the same
         # PSNR either way, to 1e-3 dB); warm_width4 and warm_lookahead came after the native kernel.
-        backend="cpu-native" if arg in ("v2_warm_width4", "v2_warm_lookahead") else "reference",
+        backend="reference" if arg in REFERENCE_PATH else "cpu-native",
         dataset="photos",
         only=tuple(VAL_PHOTOS),
         downscale=4,
