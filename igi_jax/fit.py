@@ -280,7 +280,7 @@ def fit(
         return _unfitted(g, target, init_seconds, cfg.backend, callback, 0 in snapshots)
     canvas = _canvas(height, width, cfg)
     cfg = _size_rule(cfg, canvas)
-    bucketed = gaussians_lib.pad(g, bucket(g.capacity))  # eager ops compile per bucket, not count
+    bucketed = gaussians_lib.pad_to_bucket(g)
     wanted = render_api.required_capacity(
         bucketed.means(), bucketed.covariances(), bucketed.mask, *canvas, backend=cfg.backend
     )

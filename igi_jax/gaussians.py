@@ -236,6 +236,12 @@ def pad(g: Gaussians, capacity: int) -> Gaussians:
     )
 
 
+def pad_to_bucket(g: Gaussians) -> Gaussians:
+    """``g`` padded to the size bucket of its capacity: eager ops on the result compile once per
+    bucket, not once per exact count."""
+    return pad(g, bucket(g.capacity))
+
+
 def compact(g: Gaussians) -> Gaussians:
     """Drop masked entries (host-side; the result has capacity = number of live Gaussians)."""
     keep = np.asarray(g.mask)  # on the host: a device gather would compile per count

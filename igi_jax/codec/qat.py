@@ -132,7 +132,7 @@ def fit_quantized(
     qcfg = qcfg.resolved(g.num_live(), g.height, g.width)
     size = (g.height, g.width)
     q = q_lib.init_state(g, qcfg, key)
-    bucketed = gaussians_lib.pad(g, bucket(g.capacity))  # eager ops compile per bucket, not count
+    bucketed = gaussians_lib.pad_to_bucket(g)
     gq = bucketed.with_params(q_lib.quantize(bucketed.params(), q, qcfg, size))
     wanted = render_api.required_capacity(gq.means(), gq.covariances(), gq.mask, *size, backend=cfg.backend)
     # The count and list lengths enter as buckets, so the images and rates of an RD run share programs.

@@ -26,7 +26,7 @@ import numpy as np
 
 from igi_jax.buckets import bucket
 from igi_jax.codec.bitstream import MAX_SUBPIXEL, Payload
-from igi_jax.gaussians import Gaussians, compact, pad
+from igi_jax.gaussians import Gaussians, compact, pad_to_bucket
 
 # The position grid when a config leaves it unset, by density (pixels per Gaussian below → a
 # grid of 2^-p px): a step of ~1/50 of the Gaussians' spacing. From
@@ -179,7 +179,7 @@ def init_state(g: Gaussians, cfg: QuantConfig, key: jax.Array) -> QState:
     """Scale / offset from the live Gaussians' min / max; codebooks by k-means, stage by stage."""
     if g.num_live() < cfg.codebook:
         raise ValueError(f"{g.num_live()} Gaussians cannot fill a codebook of {cfg.codebook} entries")
-    g = pad(g, bucket(g.capacity))  # the k-means compiles per bucket, not per count
+    g = pad_to_bucket(g)  # the k-means compiles per bucket, not per count
     live = np.asarray(g.mask)
     shape = np.asarray(g.shape)[live]
     lo, hi = shape.min(0), shape.max(0)

@@ -104,15 +104,14 @@ def keep_count(g: Gaussians, n: int) -> tuple[Gaussians, int]:
     many were dropped."""
     import jax
 
-    from igi_jax.buckets import bucket
-    from igi_jax.gaussians import pad
+    from igi_jax.gaussians import pad_to_bucket
 
     mask = np.asarray(g.mask)
     live = np.flatnonzero(mask)
     surplus = len(live) - n
     if surplus <= 0:
         return g, 0
-    cov = np.asarray(pad(g, bucket(g.capacity)).covariances())  # eager ops: per bucket, not count
+    cov = np.asarray(pad_to_bucket(g).covariances())
     keep = least_energy_keep(cov[live], np.asarray(g.colors)[live], surplus)
     new = np.zeros_like(mask)
     new[live[keep]] = True

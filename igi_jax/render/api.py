@@ -207,7 +207,7 @@ def render_gaussians(g: Gaussians, **kwargs) -> jax.Array:
 
     The set is padded to its size bucket (masked entries add nothing), so that sets of
     neighbouring counts (a decoder's files, an RD run's images) share compiled programs."""
-    g = gaussians_lib.pad(g, bucket(g.capacity))
+    g = gaussians_lib.pad_to_bucket(g)
     return render(g.means(), g.covariances(), g.colors, g.mask, g.height, g.width, **kwargs)
 
 
