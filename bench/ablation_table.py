@@ -28,6 +28,8 @@ CANDIDATES = (
     "v2_warm_width3",
     "v2_warm_width4",
     "v2_warm_lookahead",
+    "v2_long_width3_2000",
+    "v2_long_edge_2000",
 )
 NET, QT = "net+solve", "quadtree+solve"
 
