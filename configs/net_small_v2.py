@@ -16,6 +16,7 @@ trained on; validation is the net init of the held-out photos ×4, as for ``smal
     python train.py --config configs/net_small_v2.py:warm_k4 --workdir runs/v2_warm_k4
     python train.py --config configs/net_small_v2.py:long_width3 --workdir runs/v2_long_width3
     python train.py --config configs/net_small_v2.py:long_edge --workdir runs/v2_long_edge
+    python train.py --config configs/net_small_v2.py:long_edge48 --workdir runs/v2_long_edge48
 
 ``arg`` (after the colon): ``None`` trains from scratch for 40,000 steps; ``warm`` continues the
 shipped ``small.npz`` on the new data for 2,000 steps at a lower peak rate (3e-4), the budget a
@@ -33,7 +34,10 @@ resumed across sessions): the training-length entry of the ablation. ``long_edge
 (``DataConfig.edge_jitter``): at inference the UNet pads an image to a multiple of 16 and the last
 dithering cell ends ``H mod 3`` px before the edge, and a net trained on whole 128² crops alone
 darkens those edges (``tests/init/test_border.py``). Same start, schedule and crops, so the two
-runs differ in that alone.
+runs differ in that alone. ``long_edge48`` lets the image end up to 47 px early, so that every
+pairing of UNet padding and ``H mod 3`` is seen, and the trained net pads images to ``≡ 128
+(mod 48)`` (:func:`igi_jax.train.step.net_config`): 15 px left sizes that are multiples of 48
+(no padding, remainder 0) with dark edges.
 """
 
 from __future__ import annotations
@@ -91,6 +95,14 @@ VARIANTS = {
         "steps": 12_000,
         "val_every": 500,
         "edge_jitter": 15,
+    },
+    "long_edge48": {
+        **WARM,
+        "init_weights": "bench/results/train_v2_warm_width3/weights.npz",
+        "width_prior": 0.3,
+        "steps": 12_000,
+        "val_every": 500,
+        "edge_jitter": 47,
     },
     "warm_k4": {
         **WARM,

@@ -50,6 +50,13 @@ class NetConfig:
       field_layers: hidden layers of each field MLP (2 in the paper).
       layer_scale_init: ConvNeXt layer-scale init (1e-6).
       init_std: std of the normal init of every conv and linear weight (0.02).
+      pad_modulus, pad_residue: the UNet pads an image at the bottom/right to the next size
+        ``≡ pad_residue (mod pad_modulus)``; ``pad_modulus = 0``: to the next multiple of
+        :attr:`stride`. A net sees at its bottom/right edges only what training showed it: one
+        trained on whole crops wants the stride rule, one trained on crops whose image ends up to
+        ``m − 1`` px early (``DataConfig.edge_jitter``, ``m = lcm(stride, k)``) wants
+        ``(m, crop mod m)``, so that the padding and the last dithering cell's remainder
+        ``H mod k`` pair as in training (:func:`igi_jax.train.step.net_config`).
     """
 
     dims: tuple[int, ...] = (128, 256, 512, 1024)
@@ -62,8 +69,16 @@ class NetConfig:
     field_layers: int = 2
     layer_scale_init: float = 1e-6
     init_std: float = 0.02
+    pad_modulus: int = 0
+    pad_residue: int = 0
 
     def __post_init__(self) -> None:
+        m, r, s = self.pad_modulus, self.pad_residue, 2 ** len(self.dims)
+        if m and (m % s or r % s or not 0 <= r < m) or (not m and r):
+            raise ValueError(
+                f"pad_modulus must be 0 or a multiple of the stride {s}, and pad_residue a multiple "
+                f"of it below the modulus; got {m=} {r=}"
+            )
         if len(self.dims) != len(self.depths) or not self.dims:
             raise ValueError(
                 f"dims and depths must be non-empty and equally long, got {self.dims=} {self.depths=}"
@@ -87,6 +102,12 @@ class NetConfig:
     def stride(self) -> int:
         """Total downsampling of the encoder; images are padded to a multiple of it."""
         return 2 ** len(self.dims)
+
+    def padded(self, n: int) -> int:
+        """The size an image side of ``n`` px is padded to (``pad_modulus``, ``pad_residue``)."""
+        if not self.pad_modulus:
+            return -(-n // self.stride) * self.stride
+        return n + (self.pad_residue - n) % self.pad_modulus
 
     @property
     def bc_in(self) -> int:

@@ -16,7 +16,8 @@ train/eval switch and does not depend on the crop size, so training on crops and
 whole images see the same function.
 
 Images of any size are padded (edge replicate) at the bottom/right to a multiple of the stride
-(16 for four stages) and the features cropped back, so the output has the input's size. Layout is
+(16 for four stages; or by :attr:`NetConfig.pad_modulus`) and the features cropped back, so the
+output has the input's size. Layout is
 NHWC throughout.
 """
 
@@ -133,8 +134,7 @@ class ConvNeXtUNet(nnx.Module):
         if images.ndim != 4 or images.shape[-1] != 3:
             raise ValueError(f"images must be [B, H, W, 3], got {images.shape}")
         _, h, w, _ = images.shape
-        s = self.cfg.stride
-        hp, wp = -(-h // s) * s, -(-w // s) * s
+        hp, wp = self.cfg.padded(h), self.cfg.padded(w)
         x = jnp.pad(images, ((0, 0), (0, hp - h), (0, wp - w), (0, 0)), mode="edge")
         x = self.in_conv(x)
         skips = []

@@ -38,7 +38,7 @@ def export(workdir: str | Path, out: str | Path, *, best: bool = True) -> dict:
         "val_gaussians": record.get("val_gaussians"),
         "train_config": cfg.to_dict(),
     }
-    save_weights(out, stepper.model(restored["train"]), net_config(cfg.net), meta=info)
+    save_weights(out, stepper.model(restored["train"]), net_config(cfg), meta=info)
     return info
 
 

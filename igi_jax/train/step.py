@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import Any
 
 import jax
@@ -53,7 +54,15 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), optax.adam(sched))
 
 
-def net_config(name: str) -> net_lib.NetConfig:
+def net_config(cfg: TrainConfig | str) -> net_lib.NetConfig:
+    """The network a config trains: its preset, with the UNet's padding rule that its crops teach.
+
+    Crops whose image ends up to ``m − 1`` px before their bottom/right edges
+    (``edge_jitter ≥ m − 1``, ``m = lcm(stride, k)``) show the net every pairing of UNet padding
+    and dithering remainder that an image padded to ``≡ crop (mod m)`` gives, so the trained net
+    pads that way (:class:`igi_jax.net.NetConfig` ``pad_modulus``); otherwise to the stride.
+    """
+    name = cfg if isinstance(cfg, str) else cfg.net
     presets = {
         "tiny": net_lib.NetConfig.tiny,
         "small": net_lib.NetConfig.small,
@@ -61,7 +70,13 @@ def net_config(name: str) -> net_lib.NetConfig:
     }
     if name not in presets:
         raise ValueError(f"unknown net preset {name!r}; expected one of {sorted(presets)}")
-    return presets[name]()
+    net = presets[name]()
+    if isinstance(cfg, str):
+        return net
+    m = math.lcm(net.stride, cfg.kernel_size)
+    if cfg.data.edge_jitter >= m - 1:
+        net = dataclasses.replace(net, pad_modulus=m, pad_residue=cfg.data.crop % m)
+    return net
 
 
 def create(cfg: TrainConfig) -> tuple[nnx.Module, nnx.Optimizer]:
@@ -70,15 +85,19 @@ def create(cfg: TrainConfig) -> tuple[nnx.Module, nnx.Optimizer]:
     Raises:
       InputError: ``cfg.init_weights`` holds another architecture than the ``cfg.net`` preset.
     """
+    net = net_config(cfg)
     if cfg.init_weights is None:
-        model = net_lib.InstantGINet(net_config(cfg.net), rngs=nnx.Rngs(cfg.seed))
+        model = net_lib.InstantGINet(net, rngs=nnx.Rngs(cfg.seed))
     else:
         model = net_lib.load_weights(net_lib.resolve_weights(cfg.init_weights))
-        if model.cfg != net_config(cfg.net):
+        padding = {"pad_modulus": net.pad_modulus, "pad_residue": net.pad_residue}
+        if dataclasses.replace(model.cfg, **padding) != net:
             raise InputError(
                 f"init_weights {cfg.init_weights}: its network is not the {cfg.net!r} preset "
-                f"({model.cfg} vs {net_config(cfg.net)})"
+                f"({model.cfg} vs {net})"
             )
+        # Same weights; the padding rule is what this run's crops teach.
+        model.cfg = model.unet.cfg = net
     return model, nnx.Optimizer(model, make_optimizer(cfg), wrt=nnx.Param)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -112,3 +114,29 @@ def test_init_is_the_same_eager_and_traced():
 
 def build_other(cfg: NetConfig) -> dict:
     return nnx.to_pure_dict(nnx.state(InstantGINet(cfg, rngs=nnx.Rngs(8))))
+
+
+def test_the_unet_padding_rule():
+    from igi_jax.net import NetConfig
+
+    stride = NetConfig.small()
+    assert [stride.padded(n) for n in (96, 97, 128, 129)] == [96, 112, 128, 144]
+    crops = dataclasses.replace(stride, pad_modulus=48, pad_residue=32)
+    assert [crops.padded(n) for n in (80, 96, 128, 129, 192, 224)] == [80, 128, 128, 176, 224, 224]
+    for bad in ({"pad_modulus": 40}, {"pad_modulus": 48, "pad_residue": 8}, {"pad_residue": 16}):
+        with pytest.raises(ValueError, match="pad_modulus"):
+            dataclasses.replace(stride, **bad)
+
+
+def test_a_net_trained_on_padded_crop_edges_pads_like_its_crops():
+    from igi_jax.train.config import TrainConfig
+    from igi_jax.train.step import net_config
+
+    cfg = TrainConfig(net="small")
+    assert net_config(cfg) == NetConfig.small()
+    short = cfg.replace(data=dataclasses.replace(cfg.data, edge_jitter=15))
+    assert net_config(short).pad_modulus == 0  # jitter below lcm(16, 3) − 1: not every pairing seen
+    full = cfg.replace(data=dataclasses.replace(cfg.data, edge_jitter=47))
+    assert (net_config(full).pad_modulus, net_config(full).pad_residue) == (48, 32)
+    k4 = full.replace(kernel_size=4)
+    assert (net_config(k4).pad_modulus, net_config(k4).pad_residue) == (16, 0)
