@@ -4,7 +4,7 @@ Every Gaussian of an init is centred inside the image, so along the edges the su
 the coverage; the quad-tree init once triangulated its leaves with the 4 corners alone, and its
 200-step fits kept a dark band there (first row 50–60/255 of error against 4–5 inside on
 sunhays80 photos). The shipped net's bottom edge is still 2–3.5× its interior (an open fault,
-marked ``xfail`` below; strict, so that the fix shows). Real photos (two sunhays80 scenes),
+marked ``xfail`` below with its cause; strict, so that the fix shows). Real photos (two sunhays80 scenes),
 skipped without ``../shared``.
 """
 
@@ -38,11 +38,10 @@ def border_errors(render: np.ndarray, target: np.ndarray) -> dict[str, float]:
 NET_BOTTOM = pytest.mark.xfail(
     strict=True,
     reason="the shipped net's bottom edge: 10.3 against 2.9 inside on hayfield after 200 steps "
-    "(21.9 against 5.0 at step 0). It comes with the UNet's features: computed on the image turned "
-    "180° and turned back, they move the fault to the top / left (the PPM turned alone does not), "
-    "and features of a 128-row bottom strip reproduce it. Reflect-padding the input, so the edge "
-    "gets interior-like features, makes it worse (flat grey 256 px: bottom 17 → 55, top 5): the "
-    "fields depend on the border features, and the bottom / right ones mislead them. Cause not found",
+    "(21.9 against 5.0 at step 0). Cause: it was trained on whole 128-px crops only, so its fields "
+    "know one bottom/right geometry (side = 2 mod 3, no UNet padding); hayfield at 512 px is 310 "
+    "rows. Crops with jittered edges (DataConfig.edge_jitter; bench/results/train_v2_long_edge) "
+    "bring it to 10.6 against 3.4 after 2,000 steps: not yet fixed, and not yet shipped",
 )
 
 
