@@ -30,6 +30,7 @@ CANDIDATES = (
     "v2_warm_lookahead",
     "v2_long_width3_2000",
     "v2_long_edge_2000",
+    "v2_long_edge48_2000",
 )
 NET, QT = "net+solve", "quadtree+solve"
 

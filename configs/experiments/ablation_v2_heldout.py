@@ -28,6 +28,7 @@ WEIGHTS = {
     # The same 2,000 steps of the 12,000-step runs, with and without padded crop edges.
     "v2_long_width3_2000": "runs/v2_long_width3/step2000.npz",
     "v2_long_edge_2000": "runs/v2_long_edge/step2000.npz",
+    "v2_long_edge48_2000": "runs/v2_long_edge48/step2000.npz",
 }
 
 
