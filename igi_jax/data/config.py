@@ -45,7 +45,7 @@ class DataConfig:
       crop: side of the square random crops (static shape per config).
       edge_jitter: each crop's image ends ``0 … edge_jitter`` px before its bottom and right
         edges (drawn per sample), the rest edge-replicated and masked out of the loss, as at
-        inference where the UNet pads an image to a multiple of 16 and the last dithering cell
+        inference where the UNet pads an image (``NetConfig.padded``) and the last dithering cell
         ends ``H mod k`` px before the edge. 0: every crop is a whole ``crop × crop`` image, so
         the net sees only one bottom/right border geometry (the fault of ``tests/init/test_border.py``).
       batch_per_device: samples per device and step; the global batch is this × the device

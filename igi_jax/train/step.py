@@ -54,7 +54,7 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(cfg.clip_norm), optax.adam(sched))
 
 
-def net_config(cfg: TrainConfig | str) -> net_lib.NetConfig:
+def net_config(cfg: TrainConfig) -> net_lib.NetConfig:
     """The network a config trains: its preset, with the UNet's padding rule that its crops teach.
 
     Crops whose image ends up to ``m − 1`` px before their bottom/right edges
@@ -62,17 +62,7 @@ def net_config(cfg: TrainConfig | str) -> net_lib.NetConfig:
     and dithering remainder that an image padded to ``≡ crop (mod m)`` gives, so the trained net
     pads that way (:class:`igi_jax.net.NetConfig` ``pad_modulus``); otherwise to the stride.
     """
-    name = cfg if isinstance(cfg, str) else cfg.net
-    presets = {
-        "tiny": net_lib.NetConfig.tiny,
-        "small": net_lib.NetConfig.small,
-        "paper": net_lib.NetConfig.paper,
-    }
-    if name not in presets:
-        raise ValueError(f"unknown net preset {name!r}; expected one of {sorted(presets)}")
-    net = presets[name]()
-    if isinstance(cfg, str):
-        return net
+    net = net_lib.NetConfig.preset(cfg.net)
     m = math.lcm(net.stride, cfg.kernel_size)
     if cfg.data.edge_jitter >= m - 1:
         net = dataclasses.replace(net, pad_modulus=m, pad_residue=cfg.data.crop % m)
