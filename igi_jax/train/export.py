@@ -1,6 +1,6 @@
 """Export a training run's best (or latest) checkpoint as a single-file weights ``.npz``.
 
-    python -m igi_jax.train.export --workdir runs/small --out igi_jax/net/weights/small.npz [--latest]
+    python -m igi_jax.train.export --workdir runs/small --out igi_jax/net/weights/small.npz [--latest | --step N]
 
 The file (:func:`igi_jax.net.save_weights`) records the config, the step, the validation PSNR of
 that checkpoint and the run's config in its header.
@@ -18,10 +18,17 @@ from igi_jax.train.config import TrainConfig
 from igi_jax.train.step import Stepper, net_config
 
 
-def export(workdir: str | Path, out: str | Path, *, best: bool = True) -> dict:
-    """Write ``out`` from ``workdir``'s best (by validation PSNR) or latest checkpoint."""
+def export(workdir: str | Path, out: str | Path, *, best: bool = True, step: int | None = None) -> dict:
+    """Write ``out`` from ``workdir``'s checkpoint at ``step``, else its best (by validation PSNR)
+    or latest."""
     mgr = checkpoint.manager(Path(workdir) / "checkpoints")
-    step = mgr.best_step() if best else mgr.latest_step()
+    if step is not None:
+        if step not in mgr.all_steps():
+            kept = sorted(mgr.all_steps())
+            mgr.close()
+            raise ValueError(f"{workdir}: no checkpoint at step {step} (kept: {kept})")
+    else:
+        step = mgr.best_step() if best else mgr.latest_step()
     if step is None:
         raise ValueError(f"{workdir}: no {'validated ' if best else ''}checkpoint to export")
     ocp_args = checkpoint.ocp.args
@@ -46,10 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m igi_jax.train.export", description=__doc__.splitlines()[0])
     p.add_argument("--workdir", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--latest", action="store_true", help="the latest checkpoint instead of the best")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--latest", action="store_true", help="the latest checkpoint instead of the best")
+    which.add_argument("--step", type=int, help="the checkpoint at this step (it must still be kept)")
     args = p.parse_args(argv)
     try:
-        info = export(args.workdir, args.out, best=not args.latest)
+        info = export(args.workdir, args.out, best=not args.latest, step=args.step)
     except ValueError as e:
         print(f"export: error: {e}", file=sys.stderr)
         return 2

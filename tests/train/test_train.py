@@ -78,6 +78,18 @@ def test_export_writes_loadable_weights_of_the_best_checkpoint(uninterrupted, tm
     assert read_header(tmp_path / "w.npz")["meta"]["step"] == STEPS
 
 
+def test_export_of_a_named_step_and_of_a_step_not_kept(uninterrupted, tmp_path):
+    from igi_jax.net.weights import read_header
+    from igi_jax.train.export import export
+
+    _, work = uninterrupted
+    assert export(work, tmp_path / "w4.npz", step=4)["step"] == 4
+    assert read_header(tmp_path / "w4.npz")["meta"]["step"] == 4
+    with pytest.raises(ValueError, match=r"no checkpoint at step 5 \(kept: \[4, 8\]\)"):
+        export(work, tmp_path / "w5.npz", step=5)
+    assert not (tmp_path / "w5.npz").exists()
+
+
 _SCRIPT = """
 import json, sys, jax
 from igi_jax.train import config as config_lib
