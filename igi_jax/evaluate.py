@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from igi_jax import gaussians_file, io, one_image
+from igi_jax import gaussians_file, io, metrics
 from igi_jax.render import rescale
 
 COLUMNS = ("psnr", "ms_ssim", "ssim", "num_gaussians", "steps", "compile_seconds", "total_seconds")
@@ -48,7 +48,7 @@ def measure_fit(fit_dir: str | os.PathLike, *, backend: str = "auto") -> dict[st
         )
     render = rescale.render_at_scale(g, 1.0, backend=backend)
     return _row(
-        fit_dir.name, {**summary, **one_image.image_metrics(render, target), "num_gaussians": g.capacity}
+        fit_dir.name, {**summary, **metrics.image_metrics(render, target), "num_gaussians": g.capacity}
     )
 
 

@@ -162,3 +162,31 @@ def _to_device(g: Gaussians) -> Gaussians:
         colors=jnp.asarray(g.colors),
         mask=jnp.asarray(g.mask),
     )
+
+
+def _stats(name: str, a: np.ndarray, unit: str = "") -> str:
+    lo, med, hi = np.min(a), np.median(a), np.max(a)
+    return f"  {name:<16} min {lo:9.4g}  median {med:9.4g}  max {hi:9.4g} {unit}".rstrip()
+
+
+def describe(f: GaussiansFile, path: str | os.PathLike) -> list[str]:
+    """Human-readable lines about a Gaussians file (what ``igi info`` prints)."""
+    g = f.gaussians
+    means, cov, colors = np.asarray(g.means()), np.asarray(g.covariances()), np.asarray(g.colors)
+    # Std devs along the principal axes: sqrt of the 2×2 covariance eigenvalues.
+    b, d = (cov[:, 0] + cov[:, 2]) / 2, np.sqrt(((cov[:, 0] - cov[:, 2]) / 2) ** 2 + cov[:, 1] ** 2)
+    lines = [
+        f"{path}",
+        f"  format           {f.version}",
+        f"  Gaussians        {g.capacity:,} ({g.kind} parameterization)",
+        f"  image size       {g.width}×{g.height} px (W×H), "
+        f"{g.capacity / (g.width * g.height):.3f} Gaussians per pixel",
+        _stats("centre x", means[:, 0], "px"),
+        _stats("centre y", means[:, 1], "px"),
+        _stats("major std dev", np.sqrt(b + d), "px"),
+        _stats("minor std dev", np.sqrt(np.maximum(b - d, 0.0)), "px"),
+        *(_stats(f"colour {c}", colors[:, i]) for i, c in enumerate("RGB")),
+        *(_stats(f"raw {k}", np.asarray(v)) for k, v in g.params().items()),
+    ]
+    lines += [f"  meta {k:<11} {v}" for k, v in f.meta.items()]
+    return lines

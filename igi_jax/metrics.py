@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -340,3 +340,20 @@ def _ms_ssim(
     per_channel = jnp.prod(jnp.stack(values) ** exps, axis=0)  # [B, C]
     out = per_channel.mean(axis=-1)
     return out if img.ndim == 4 else out[0]
+
+
+def image_metrics(render: jax.Array, target: np.ndarray) -> dict[str, Any]:
+    """PSNR, SSIM and MS-SSIM of a render (clamped) against ``target [H, W, 3]``.
+
+    SSIM needs sides ≥ 11 px and MS-SSIM (5 scales) sides > 160 px; below that the value is
+    ``None`` and ``<name>_note`` says why.
+    """
+    render, target = jnp.asarray(render, jnp.float32), jnp.asarray(target, jnp.float32)
+    side = min(target.shape[:2])
+    out: dict[str, Any] = {"psnr": float(psnr(render, target))}
+    for name, fn, need in (("ssim", ssim, 11), ("ms_ssim", ms_ssim, 161)):
+        if side >= need:
+            out[name], out[f"{name}_note"] = float(fn(render, target)), None
+        else:
+            out[name], out[f"{name}_note"] = None, f"needs both sides ≥ {need} px, image has {side}"
+    return out

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from igi_jax import compile_cache, config_file, gaussians_file, io, memory, plot
@@ -32,6 +31,7 @@ from igi_jax.fit import FitConfig, FitResult, fit
 from igi_jax.gaussians import KINDS
 from igi_jax.init import INITS, InitResult, initialize
 from igi_jax.init.choices import MAX_GAUSSIANS, MAX_SHRINK, NET_FINETUNE_SHRINK
+from igi_jax.metrics import image_metrics
 from igi_jax.render import api as render_api
 
 RANDOM_INITS = tuple(name for name in INITS if name.startswith("random"))
@@ -368,25 +368,6 @@ def fit_image(
         metrics=metrics,
         wall_seconds=time.perf_counter() - t0,
     )
-
-
-def image_metrics(render: jax.Array, target: np.ndarray) -> dict[str, Any]:
-    """PSNR, SSIM and MS-SSIM of a render (clamped) against ``target [H, W, 3]``.
-
-    SSIM needs sides ≥ 11 px and MS-SSIM (5 scales) sides > 160 px; below that the value is
-    ``None`` and ``<name>_note`` says why.
-    """
-    from igi_jax import metrics  # deferred: its jitted functions compile on first use
-
-    render, target = jnp.asarray(render, jnp.float32), jnp.asarray(target, jnp.float32)
-    side = min(target.shape[:2])
-    out: dict[str, Any] = {"psnr": float(metrics.psnr(render, target))}
-    for name, fn, need in (("ssim", metrics.ssim, 11), ("ms_ssim", metrics.ms_ssim, 161)):
-        if side >= need:
-            out[name], out[f"{name}_note"] = float(fn(render, target)), None
-        else:
-            out[name], out[f"{name}_note"] = None, f"needs both sides ≥ {need} px, image has {side}"
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

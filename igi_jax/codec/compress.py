@@ -26,7 +26,8 @@ from igi_jax.codec import qat as qat_lib
 from igi_jax.codec import quantize as q_lib
 from igi_jax.gaussians import Gaussians, compact
 from igi_jax.init import rate
-from igi_jax.one_image import FitOptions, fit_image, image_metrics
+from igi_jax.metrics import image_metrics
+from igi_jax.one_image import FitOptions, fit_image
 
 DEFAULT_QAT_STEPS = 500
 # The default fit's rates were tuned at ~5.4 pixels per Gaussian (configs/fit_default.py: photos

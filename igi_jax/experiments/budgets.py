@@ -18,7 +18,7 @@ import numpy as np
 from igi_jax.experiments.config import Experiment
 from igi_jax.fit import fit
 from igi_jax.gaussians import Gaussians
-from igi_jax.one_image import image_metrics
+from igi_jax.metrics import image_metrics
 
 STEP_LOG_EVERY = 100  # log interval of the step-budget fit (each budget also ends a block)
 SECONDS_LOG_EVERY = 10  # steps per fit block when the budget is in seconds (the last one is cut)

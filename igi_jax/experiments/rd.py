@@ -293,7 +293,7 @@ class RDRunner:
 
 
 def _metrics(decoded: np.ndarray, image: np.ndarray) -> dict[str, float]:
-    from igi_jax.one_image import image_metrics
+    from igi_jax.metrics import image_metrics
 
     m = image_metrics(decoded, image)
     return {"psnr": float(m["psnr"]), "ms_ssim": None if m["ms_ssim"] is None else float(m["ms_ssim"])}

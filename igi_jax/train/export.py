@@ -1,6 +1,7 @@
 """Export a training run's best (or latest) checkpoint as a single-file weights ``.npz``.
 
-    python -m igi_jax.train.export --workdir runs/small --out igi_jax/net/weights/small.npz [--latest | --step N]
+    python -m igi_jax.train.export --workdir runs/small --out igi_jax/net/weights/small.npz \
+        [--latest | --step N]
 
 The file (:func:`igi_jax.net.save_weights`) records the config, the step, the validation PSNR of
 that checkpoint and the run's config in its header.
