@@ -30,7 +30,7 @@ CANDIDATES = (
     "v2_warm_lookahead",
     "v2_long_width3_2000",
     "v2_long_edge_2000",
-    "v2_long_edge48_2000",
+    *(f"v2_long_edge48_{n}" for n in (2000, 3000, 4000, 6000, 8000)),
 )
 NET, QT = "net+solve", "quadtree+solve"
 

@@ -28,7 +28,8 @@ WEIGHTS = {
     # The same 2,000 steps of the 12,000-step runs, with and without padded crop edges.
     "v2_long_width3_2000": "runs/v2_long_width3/step2000.npz",
     "v2_long_edge_2000": "runs/v2_long_edge/step2000.npz",
-    "v2_long_edge48_2000": "runs/v2_long_edge48/step2000.npz",
+    # The 12,000-step run with padded crop edges at its milestones (``export --step N``).
+    **{f"v2_long_edge48_{n}": f"runs/v2_long_edge48/step{n}.npz" for n in (2000, 3000, 4000, 6000, 8000)},
 }
 
 
