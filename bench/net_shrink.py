@@ -4,8 +4,10 @@
     python bench/net_shrink.py --scale 2 --shrink 1.0,0.8,0.65 --steps 200
     python bench/net_shrink.py --scale 4 --shrink 1.0,0.8 --steps 1000
     python bench/net_shrink.py --scale 1 --shrink 1.0,0.8 --steps 200
+    python bench/net_shrink.py --weights runs/v2_long_edge48/step4000.npz --shrink 1.0,0.9,0.8 --steps 200
 
-Per held-out photo (``igi_jax.data.samples.VAL_PHOTOS``) at ×scale: the shipped net at k = 3, its
+Per held-out photo (``igi_jax.data.samples.VAL_PHOTOS``) at ×scale: the net (``--weights``, default
+the shipped ``small``) at k = 3, its
 std devs × f (``initialize("net", shrink=f)``), the 8-iteration colour solve, then the shipped fit
 config for ``--steps`` (its warm-up recorded per row); PSNR at step 0 and at the end. Quad-tree +
 colour solve beside it. One JSON line per photo, appended to ``--out`` (default
@@ -33,20 +35,24 @@ def report(path: Path) -> str:
     for line in path.read_text().splitlines():
         row = json.loads(line)
         # Rows from before the fit had a warm-up carry no field: they ran without one.
-        groups.setdefault((row["scale"], row["steps"], row.get("warmup_steps", 0)), []).append(row)
+        key = (row.get("weights", "shipped"), row["scale"], row["steps"], row.get("warmup_steps", 0))
+        groups.setdefault(key, []).append(row)
     out = [
         "# Narrower net Gaussians for fine-tuning (held-out photos)",
         "",
         f"Made by `bench/net_shrink.py` (commands in its docstring; rows in `{path.name}`, "
         "then `python bench/net_shrink.py --report`). PSNR dB at step 0 → after the steps; "
-        "net = shipped `small`, k = 3, std devs × f, 8-iteration colour solve.",
+        "net = shipped `small` unless named, k = 3, std devs × f, 8-iteration colour solve.",
         "",
     ]
-    for (scale, steps, warmup), rows in sorted(groups.items()):
+    for (weights, scale, steps, warmup), rows in sorted(
+        groups.items(), key=lambda kv: (kv[0][0] != "shipped", kv[0])
+    ):
         fs = [k for k in rows[0] if k.startswith("net_")]
         ramp = f"{warmup}-step warm-up" if warmup else "no warm-up"
+        net = "" if weights == "shipped" else f", net `{weights}`"
         out += [
-            f"## ×{scale}, {steps} steps, {ramp}",
+            f"## ×{scale}, {steps} steps, {ramp}{net}",
             "",
             "| photo | G | " + " | ".join(f"f = {k[4:]}" for k in fs) + " | quad-tree + solve (G) |",
             "|---" * (len(fs) + 3) + "|",
@@ -71,6 +77,7 @@ def report(path: Path) -> str:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    p.add_argument("--weights", help="net weights (default: the shipped small.npz)")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--shrink", default="1.0,0.8")
     p.add_argument("--steps", type=int, default=200)
@@ -93,10 +100,11 @@ def main() -> None:
             "scale": args.scale,
             "steps": args.steps,
             "warmup_steps": cfg.warmup_steps,
+            **({"weights": args.weights} if args.weights else {}),
             "size": list(image.shape[:2]),
         }
         for f in (float(v) for v in args.shrink.split(",")):
-            init = initialize("net", image, k=3, shrink=f, solve_colors=8)
+            init = initialize("net", image, k=3, shrink=f, solve_colors=8, weights=args.weights)
             row["gaussians"] = init.gaussians.num_live()
             row[f"net_{f:g}"] = run(init.gaussians, image)
         qt = initialize("quadtree", image, solve_colors=8)
