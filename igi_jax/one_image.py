@@ -59,7 +59,7 @@ class FitOptions:
     solve_colors: int | None = None  # CG iterations of the init's colour solve; None = init default
     weights: str | None = None  # net init only: weights file or orbax dir; None = shipped
     kernel_size: int = 3  # net init only: dithering cell size (3, 4 or 5)
-    net_shrink: float | None = None  # net init only: std-dev factor; None → 0.8 if fine-tuning, else 1
+    net_shrink: float | None = None  # net init only: std-dev factor; None: see net_shrink()
     fit: FitConfig = FitConfig(steps=DEFAULT_STEPS)
 
     def __post_init__(self):
@@ -260,11 +260,17 @@ def init_kwargs(options: FitOptions, height: int, width: int) -> dict[str, Any]:
 
 
 def net_shrink(options: FitOptions) -> float:
-    """The net init's std-dev factor: as set, else narrower when the fit fine-tunes (see
-    :data:`igi_jax.init.choices.NET_FINETUNE_SHRINK`), else the network's own widths."""
+    """The net init's std-dev factor: as set; else, when the fit fine-tunes, the factor the weights
+    file records (:func:`igi_jax.net.weights.finetune_shrink`) or
+    :data:`igi_jax.init.choices.NET_FINETUNE_SHRINK`; else the network's own widths."""
     if options.net_shrink is not None:
         return float(options.net_shrink)
-    return NET_FINETUNE_SHRINK if options.fit.steps > 0 else 1.0
+    if options.fit.steps == 0:
+        return 1.0
+    from igi_jax.net.weights import finetune_shrink
+
+    recorded = finetune_shrink(_net_weights(options))
+    return NET_FINETUNE_SHRINK if recorded is None else recorded
 
 
 def _net_weights(options: FitOptions) -> Path:

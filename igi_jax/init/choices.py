@@ -22,7 +22,9 @@ reported in ``compile_seconds``, outside ``seconds``. ``shrink`` narrows its Gau
 is trained for its step-0 render, and Gaussians 0.8× as wide lose ~2.5 dB at step 0 but fine-tune
 faster (+0.3 to +1.2 dB after 200 and 1,000 steps on every held-out photo at ×1, ×2 and ×4, with
 the fit's 10-step warm-up as without it, ``bench/results/net_shrink.md``); ``igi fit --init net``
-uses :data:`NET_FINETUNE_SHRINK` when it fine-tunes, experiments do not.
+uses :data:`NET_FINETUNE_SHRINK` when it fine-tunes, experiments do not. That holds for the shipped
+net; a net trained with a width prior is already as narrow as fine-tuning wants (f = 1 ahead after
+200 steps), so a weights file may record its own factor (``export --finetune-shrink``).
 
 Quad-tree ``scale`` (std dev per ellipse semi-axis): the official recipe is 0.54, and it is also
 the default with the colour solve (:data:`SOLVE_SCALE`), with 8 CG iterations. Re-measured after

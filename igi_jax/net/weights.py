@@ -138,6 +138,13 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
         return _parse_header(str(z[_HEADER][()]), str(path))
 
 
+def finetune_shrink(path: str | os.PathLike) -> float | None:
+    """The std-dev factor measured best for fine-tuning from this net (``meta["finetune_shrink"]``,
+    set by ``python -m igi_jax.train.export --finetune-shrink``), or ``None`` if not recorded."""
+    value = read_header(path).get("meta", {}).get("finetune_shrink")
+    return None if value is None else float(value)
+
+
 def _open_npz(path: Path):
     if not path.exists():
         raise FileNotFoundError(f"weights file not found: {path}")

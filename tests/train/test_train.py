@@ -78,6 +78,24 @@ def test_export_writes_loadable_weights_of_the_best_checkpoint(uninterrupted, tm
     assert read_header(tmp_path / "w.npz")["meta"]["step"] == STEPS
 
 
+def test_export_records_the_finetune_shrink_that_igi_fit_then_uses(uninterrupted, tmp_path):
+    from igi_jax.init.choices import NET_FINETUNE_SHRINK
+    from igi_jax.one_image import FitOptions, net_shrink
+    from igi_jax.train.export import export
+
+    _, work = uninterrupted
+    export(work, tmp_path / "own.npz", finetune_shrink=1.0)
+    export(work, tmp_path / "plain.npz")
+    fine = FitOptions(init="net", weights=str(tmp_path / "own.npz")).replace(steps=10)
+    assert net_shrink(fine) == 1.0
+    assert net_shrink(fine.replace(steps=0)) == 1.0
+    assert net_shrink(fine.replace(net_shrink=0.7)) == 0.7  # the user's value wins
+    assert net_shrink(fine.replace(weights=str(tmp_path / "plain.npz"))) == NET_FINETUNE_SHRINK
+    with pytest.raises(ValueError, match="finetune-shrink must be in"):
+        export(work, tmp_path / "bad.npz", finetune_shrink=0.0)
+    assert not (tmp_path / "bad.npz").exists()
+
+
 def test_export_of_a_named_step_and_of_a_step_not_kept(uninterrupted, tmp_path):
     from igi_jax.net.weights import read_header
     from igi_jax.train.export import export
