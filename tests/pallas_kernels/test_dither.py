@@ -84,12 +84,12 @@ def oracle_floyd_steinberg(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def oracle_points(mask: np.ndarray, k: int, h: int, w: int) -> np.ndarray:
-    """Centres ``(c*k + k/2, r*k + k/2)`` of set cells inside the ``h × w`` image, row-major."""
+    """Centres ``(c*k + k/2, r*k + k/2)`` of set cells, at most the last pixel centre, row-major."""
     pts = []
     for r in range(mask.shape[0]):
         for c in range(mask.shape[1]):
-            x, y = c * k + k / 2, r * k + k / 2
-            if mask[r, c] and x < w and y < h:
+            x, y = min(c * k + k / 2, w - 0.5), min(r * k + k / 2, h - 0.5)
+            if mask[r, c]:
                 pts.append((x, y))
     return np.asarray(pts, F32).reshape(-1, 2)
 
@@ -228,13 +228,15 @@ def test_maxpool_matches_oracle():
         np.testing.assert_array_equal(np.asarray(maxpool_ppm(ppm, k)), oracle_maxpool(ppm, k))
 
 
-def test_points_dropped_outside_image():
-    # 22 px wide, k=3: the padded last cell column (centre x = 22.5) stays in the mask, not in the points.
-    # (At 23 px, 17x23-k3 above, the same column's centre 22.5 < 23 is kept.)
-    mask, points, count = jax.device_get(dither_reference(np.full((6, 22), 0.9, F32), 3))
-    assert mask.shape == (2, 8) and mask[:, 7].any()
-    assert int(count) == int(mask[:, :7].sum())
-    assert points[: int(count), 0].max() < 22
+def test_a_cut_last_cell_keeps_its_point_on_the_last_pixel_centre():
+    # 22 px wide, k=3: the last cell column spans [21, 24), its centre 22.5 is outside the image;
+    # its point moves to the last pixel centre, 21.5. (At 23 px its centre 22.5 is inside: kept.)
+    for width, last_x in ((22, 21.5), (23, 22.5), (24, 22.5)):
+        mask, points, count = jax.device_get(dither_reference(np.full((6, width), 0.9, F32), 3))
+        assert mask.shape == (2, 8) and mask[:, 7].any()
+        pts = points[: int(count)]
+        assert int(count) == int(mask.sum())
+        assert pts[:, 0].max() == last_x and pts[:, 1].max() == 4.5
 
 
 def test_reference_jit_and_vmap():
