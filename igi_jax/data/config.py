@@ -46,8 +46,9 @@ class DataConfig:
       edge_jitter: each crop's image ends ``0 … edge_jitter`` px before its bottom and right
         edges (drawn per sample), the rest edge-replicated and masked out of the loss, as at
         inference where the UNet pads an image (``NetConfig.padded``) and the last dithering cell
-        ends ``H mod k`` px before the edge. 0: every crop is a whole ``crop × crop`` image, so
-        the net sees only one bottom/right border geometry (the fault of ``tests/init/test_border.py``).
+        is cut ``H mod k`` px into the image (its point on the last pixel centre). 0: every crop
+        is a whole ``crop × crop`` image, so the net sees only one bottom/right border geometry
+        (the fault of ``tests/init/test_border.py``).
       batch_per_device: samples per device and step; the global batch is this × the device
         count of the run (:func:`global_batch`), so one config runs on 1 CPU or 64 GPUs.
       workers: grain worker processes (0: in the main process); part of the iterator state.

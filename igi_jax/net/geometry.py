@@ -227,8 +227,8 @@ def geometry_from_points(
       capacity, backend, threads, min_render_capacity: as :func:`host_geometry`.
       sizes, k: ``[B, 2]`` ``(h, w)`` of the image inside each ``height × width`` crop (the rest
         is padding, ``DataConfig.edge_jitter``) and the dithering cell: each image keeps the points
-        of the whole k×k cells inside it, as dithering the ``h × w`` image alone gives, and its
-        border points lie on its own edges.
+        of the k×k cells that overlap it, a cut last cell's moved onto its last pixel centre, as
+        dithering the ``h × w`` image alone gives, and its border points lie on its own edges.
 
     Returns:
       The geometry and ``{"t_delaunay", "t_pad", "points" [B], "triangles" [B]}`` (seconds).
@@ -245,7 +245,7 @@ def geometry_from_points(
             raise ValueError("geometry_from_points: sizes need the dithering cell k")
         hw = [(int(h), int(w)) for h, w in np.asarray(sizes).reshape(b, 2)]
         per_image = [
-            p[(p[:, 0] < w // k * k) & (p[:, 1] < h // k * k)]
+            np.minimum(p[(p[:, 0] - k / 2 < w) & (p[:, 1] - k / 2 < h)], [w - 0.5, h - 0.5])
             for p, (h, w) in zip(per_image, hw, strict=True)
         ]
     t1 = time.perf_counter()

@@ -114,10 +114,10 @@ def _predict(
     model, _ = nnx.merge(graphdef, state)
     ppm = jax.lax.stop_gradient(net_lib.predict_ppm(model, images)[1])
     dithered = ppm
-    if sizes is not None:  # no cell past the image's last whole k×k cell (the host drops its points)
+    if sizes is not None:  # cells see the image only, as dithering it alone (the host drops the rest)
         _, h, w = ppm.shape
-        rows = jnp.arange(h)[None, :, None] < (sizes[:, 0] // k * k)[:, None, None]
-        cols = jnp.arange(w)[None, None, :] < (sizes[:, 1] // k * k)[:, None, None]
+        rows = jnp.arange(h)[None, :, None] < sizes[:, 0][:, None, None]
+        cols = jnp.arange(w)[None, None, :] < sizes[:, 1][:, None, None]
         dithered = jnp.where(rows & cols, ppm, 0.0)
     points, counts = net_lib.dither_batch(dithered, k)
     return Prediction(ppm=ppm, points=points, counts=counts)
