@@ -162,13 +162,13 @@ def points_from_mask(mask: jax.Array, k: int, height: int, width: int) -> tuple[
     hc, wc = mask.shape
     centre_x = jnp.minimum(jnp.arange(wc, dtype=jnp.float32) * k + k / 2, width - 0.5)
     centre_y = jnp.minimum(jnp.arange(hc, dtype=jnp.float32) * k + k / 2, height - 0.5)
-    keep = mask & (centre_y[:, None] < height) & (centre_x[None, :] < width)  # cells of a larger mask
-    (idx,) = jnp.nonzero(keep.ravel(), size=hc * wc, fill_value=hc * wc)
+    # The mask is the ceil(H/k) × ceil(W/k) grid, so every clamped point lies inside the image.
+    (idx,) = jnp.nonzero(mask.ravel(), size=hc * wc, fill_value=hc * wc)
     used = idx < hc * wc
     safe = jnp.minimum(idx, hc * wc - 1)
     xy = jnp.stack([centre_x[safe % wc], centre_y[safe // wc]], axis=-1)
     points = jnp.where(used[:, None], xy, jnp.float32(POINT_PAD))
-    return points, keep.sum(dtype=jnp.int32)
+    return points, mask.sum(dtype=jnp.int32)
 
 
 def floyd_steinberg_reference(grid: jax.Array) -> tuple[jax.Array, jax.Array]:
