@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from igi_jax import config_file, io
 from igi_jax.fit import FitConfig
 from igi_jax.init import SOLVE_ITERS, parse_spec
+from igi_jax.init.choices import check_ppm_scale
 from igi_jax.render import api as render_api
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ class Experiment:
       count_from: the ``net`` inits take the Gaussian count of this init's entry for the same
         image (e.g. ``"quadtree+solve"``, listed before them in ``inits``), through the net's
         rate control (:mod:`igi_jax.net.count`): a matched-count comparison. ``None``: the net's own.
+      ppm_scale: the ``net`` inits dither ``clip(ppm_scale · PPM, 0, 1)``; ``None``: the factor
+        the weights file records (1 if none).
       backend: render backend.
       torch_threads: PyTorch intra-op threads of the baseline (``None``: its default). On a loaded
         2-core machine one thread is far faster (OpenMP threads spin-wait).
@@ -105,6 +108,7 @@ class Experiment:
     grid_images: int = 3
     seed: int = 0
     count_from: str | None = None
+    ppm_scale: float | None = None
     backend: str = "auto"
     torch_threads: int | None = 1
     out: str = "out/experiments"
@@ -132,6 +136,10 @@ class Experiment:
                 raise ValueError(
                     f"count_from {self.count_from!r} must be one of inits, listed before the net inits"
                 )
+        if self.ppm_scale is not None:
+            if self.count_from is not None:
+                raise ValueError("ppm_scale and count_from both set the net's count; give one")
+            check_ppm_scale(self.ppm_scale)
         if self.baseline not in (None, "torch"):
             raise ValueError(f"unknown baseline {self.baseline!r}; expected 'torch'")
         if self.downscale < 1 or self.fps_repeats < 1 or (self.limit is not None and self.limit < 1):
@@ -180,6 +188,7 @@ class Experiment:
             "weights_sha256": _sha256(self.weights) if self.weights else None,
             "seed": self.seed,
             **({"count_from": self.count_from} if self.count_from else {}),
+            **({"ppm_scale": self.ppm_scale} if self.ppm_scale is not None else {}),
             "backend": render_api.resolve_backend(self.backend),
             "solve_iters": SOLVE_ITERS,
             **({"seconds_blocks": SECONDS_BLOCKS} if self.seconds else {}),

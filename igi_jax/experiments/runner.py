@@ -181,7 +181,7 @@ class Runner:
                 and (src == "quadtree" or e["k"] == k)
             ):
                 return e["gaussians"], src
-        kw = {"weights": self.weights, "k": k or 3} if src == "net" else {}
+        kw = {"weights": self.weights, "k": k or 3, "ppm_scale": self.exp.ppm_scale} if src == "net" else {}
         out = initialize(src, image, solve_colors=0, backend=self.exp.backend, **kw)
         return out.gaussians.num_live(), src
 
@@ -202,6 +202,8 @@ class Runner:
             kw["num_gaussians"] = next(
                 e["gaussians"] for e in self.store.entries if (e["image"], e["init"]) == (name, source)
             )
+        elif spec.base == "net" and self.exp.ppm_scale is not None:
+            kw["ppm_scale"] = self.exp.ppm_scale
         if spec.base.startswith("random"):
             kw.update(num_gaussians=count, key=jax.random.key(self.exp.seed))
         init = initialize_warm(spec, image, backend=self.exp.backend, **kw)

@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 import time
 from typing import Any
@@ -84,6 +85,7 @@ SOLVE_ITERS = 8  # CG iterations of the colour solve (default and "+solve")
 SOLVED_BY_DEFAULT = ("quadtree", "net")  # the inits whose default is to run the solve
 NET_FINETUNE_SHRINK = 0.8  # `igi fit --init net` narrows the net's Gaussians when it fine-tunes
 MAX_SHRINK = 4.0  # a larger factor on the net's widths is a typo, not an experiment
+MAX_PPM_SCALE = 16.0  # beyond it every k × k cell holds a point for any PPM worth dithering
 OFFICIAL_SCALE = 0.54  # quad-tree std per semi-axis, official (no colour solve)
 SOLVE_SCALE = 0.54  # quad-tree std per semi-axis when the colour solve runs (measured, see above)
 
@@ -150,6 +152,7 @@ def initialize(
     weights: str | os.PathLike | None = None,
     k: int = 3,
     shrink: float = 1.0,
+    ppm_scale: float | None = None,
 ) -> InitResult:
     """Initialise Gaussians for ``image [H, W, 3]`` (float in [0, 1]).
 
@@ -174,6 +177,9 @@ def initialize(
       shrink: ``net`` only: factor on the predicted std devs (both axes), applied before the
         colour solve. 1 is the network's own output, trained for its step-0 render; narrower
         Gaussians fine-tune faster (:data:`NET_FINETUNE_SHRINK`).
+      ppm_scale: ``net`` only: factor on its PPM before dithering (more or fewer Gaussians, placed
+        by the same map); ``None``: the factor the weights file records
+        (:func:`igi_jax.net.weights.ppm_scale`), else 1. Ignored with ``num_gaussians``.
 
     Returns:
       The set, the synchronised wall time of the whole init (solve included, compilation and
@@ -198,15 +204,24 @@ def initialize(
         raise ValueError(f"shrink= applies to the 'net' init only, not {name!r}")
     if not (math.isfinite(shrink) and 0 < shrink <= MAX_SHRINK):
         raise ValueError(f"shrink must be in (0, {MAX_SHRINK:g}], got {shrink}")
+    if ppm_scale is not None:
+        check_ppm_scale(ppm_scale, name)
     ppm = points = None
     t0 = time.perf_counter()
     if name in NET_BASED:
         from igi_jax import net
 
-        model = net.load_weights_cached(net.resolve_weights(weights))
+        path = net.resolve_weights(weights)
+        model = net.load_weights_cached(path)
+        if name == "net" and ppm_scale is None:
+            from igi_jax.net.weights import ppm_scale as recorded_scale
+
+            ppm_scale = recorded_scale(path) or 1.0
         t0 = time.perf_counter()  # loading the file is not part of the init
         if name == "net":
-            g, info = net.gaussians_for_image(model, image, k=k, backend=backend, num_gaussians=num_gaussians)
+            g, info = net.gaussians_for_image(
+                model, image, k=k, backend=backend, num_gaussians=num_gaussians, ppm_scale=ppm_scale
+            )
         else:
             from igi_jax.init import ablations
 
@@ -261,6 +276,16 @@ def initialize_warm(spec: str | InitSpec, image: np.ndarray, **kwargs: Any) -> I
     out = initialize(spec.base, image, solve_colors=spec.solve_iters, **kwargs)
     out.info = {key: v for key, v in out.info.items() if np.ndim(v) == 0}
     return out
+
+
+def check_ppm_scale(value: Any, name: str = "net") -> float:
+    """``value`` as a PPM factor for the ``net`` init, or a ``ValueError`` naming the range."""
+    if name != "net":
+        raise ValueError(f"ppm_scale= applies to the 'net' init only, not {name!r}")
+    ok = isinstance(value, numbers.Real) and math.isfinite(value) and 0 < value <= MAX_PPM_SCALE
+    if not ok:
+        raise ValueError(f"ppm_scale must be a number in (0, {MAX_PPM_SCALE:g}], got {value!r}")
+    return float(value)
 
 
 def _shrink(g: Gaussians, factor: float) -> Gaussians:

@@ -89,6 +89,7 @@ def gaussians_for_image(
     backend: str = "auto",
     capacity: int | None = None,
     num_gaussians: int | None = None,
+    ppm_scale: float = 1.0,
 ) -> tuple[Gaussians, dict[str, Any]]:
     """Initialise Gaussians for ``image [H, W, 3]`` (float in [0, 1]) with the network.
 
@@ -100,12 +101,14 @@ def gaussians_for_image(
       capacity: padded Gaussian count (default: the size bucket of the triangle count).
       num_gaussians: exactly this many Gaussians (:func:`igi_jax.net.count.geometry_for_count`
         scales the PPM, the surplus of least energy is dropped); ``None``: the network's own count.
+      ppm_scale: the PPM dithered is ``clip(ppm_scale · ppm, 0, 1)`` (a density calibration, see
+        :func:`igi_jax.net.weights.ppm_scale`); ignored with ``num_gaussians``, whose search sets it.
 
     Returns:
       ``Gaussians`` (kind ``"rs"``, padded, masked) and an info dict: per-stage seconds (see the
       module docstring), ``seconds`` (their sum, compilation excluded), ``compile_seconds``,
-      ``gaussians``, ``points``, ``k``, ``ppm_mean`` (of the PPM that was dithered); with a count,
-      also ``ppm_scale``, ``count_tries`` and ``dropped_for_count``.
+      ``gaussians``, ``points``, ``k``, ``ppm_mean`` (of the PPM that was dithered), ``ppm_scale``
+      (when not 1); with a count, also ``count_tries`` and ``dropped_for_count``.
     """
     image = jnp.asarray(image, jnp.float32)
     if image.ndim != 3 or image.shape[-1] != 3:
@@ -117,8 +120,10 @@ def gaussians_for_image(
     t1 = time.perf_counter()
     ppm = np.asarray(ppm)
     if num_gaussians is None:
+        if ppm_scale != 1.0:
+            ppm = np.clip(ppm * np.float32(ppm_scale), 0.0, 1.0)
         geom, ginfo = host_geometry_with_info(ppm, k, capacity=capacity, backend=backend, threads=1)
-        ppm_mean, extra = float(ppm.mean()), {}
+        ppm_mean, extra = float(ppm.mean()), ({"ppm_scale": ppm_scale} if ppm_scale != 1.0 else {})
     else:
         geom, ginfo, ppm_mean = count_lib.geometry_for_count(ppm, num_gaussians, k, backend=backend)
         extra = {"ppm_scale": ginfo["ppm_scale"], "count_tries": ginfo["count_tries"]}

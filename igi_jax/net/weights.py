@@ -145,6 +145,14 @@ def finetune_shrink(path: str | os.PathLike) -> float | None:
     return None if value is None else float(value)
 
 
+def ppm_scale(path: str | os.PathLike) -> float | None:
+    """The factor on this net's PPM before dithering (``meta["ppm_scale"]``, set by ``export
+    --ppm-scale``): its density calibration, which moves the count and keeps where the density
+    goes. ``None`` if not recorded (the net's own PPM)."""
+    value = read_header(path).get("meta", {}).get("ppm_scale")
+    return None if value is None else float(value)
+
+
 def _open_npz(path: Path):
     if not path.exists():
         raise FileNotFoundError(f"weights file not found: {path}")

@@ -336,3 +336,30 @@ def test_count_from_gives_the_net_the_other_inits_count(tmp_path, dataset, tiny_
     )
     with pytest.raises(ValueError, match="listed before the net inits"):
         dataclasses.replace(exp, inits=("net", "quadtree"))
+
+
+def test_ppm_scale_moves_the_nets_count_and_is_a_setting(tmp_path, dataset, tiny_weights):
+    exp = config.Experiment(
+        dataset=str(dataset),
+        limit=1,
+        inits=("net", "random"),
+        steps=(0,),
+        weights=str(tiny_weights),
+        fps_repeats=1,
+        grid_images=0,
+        out=str(tmp_path / "own"),
+    )
+    quiet = {"allow_dirty": True, "log": lambda s: None}
+    own = {e["init"]: e for e in runner.Runner(exp, **quiet).run()["entries"]}
+    dense_exp = dataclasses.replace(exp, ppm_scale=1.5, out=str(tmp_path / "dense"))
+    dense = {e["init"]: e for e in runner.Runner(dense_exp, **quiet).run()["entries"]}
+    assert dense["net"]["gaussians"] > own["net"]["gaussians"]
+    assert dense["net"]["init_info"]["ppm_scale"] == 1.5
+    assert dense["random"]["gaussians"] == dense["net"]["gaussians"]  # random takes the net's count
+    settings = json.loads((tmp_path / "dense" / "results.json").read_text())["settings"]
+    assert settings["ppm_scale"] == 1.5
+    assert "ppm_scale" not in json.loads((tmp_path / "own" / "results.json").read_text())["settings"]
+    with pytest.raises(ValueError, match="give one"):
+        dataclasses.replace(exp, inits=("quadtree", "net"), count_from="quadtree", ppm_scale=1.5)
+    with pytest.raises(ValueError, match="ppm_scale must be a number"):
+        dataclasses.replace(exp, ppm_scale=-1.0)

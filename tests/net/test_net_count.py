@@ -65,3 +65,36 @@ def test_initialize_passes_the_count(model, image, tmp_path):
     assert init.gaussians.num_live() == init.info["gaussians"] == 150
     with pytest.raises(ValueError, match="does not apply to the ablation"):
         initialize("ellipse", image, weights=weights, num_gaussians=150)
+
+
+def test_a_ppm_scale_moves_the_count_and_keeps_the_map(model, image, own):
+    _, info0 = own
+    dense, info = gaussians_for_image(model, image, k=3, ppm_scale=1.5)
+    sparse, info_s = gaussians_for_image(model, image, k=3, ppm_scale=0.5)
+    assert info_s["gaussians"] < info0["gaussians"] < info["gaussians"] == dense.num_live()
+    assert info["ppm_scale"] == 1.5 and "ppm_scale" not in info0
+    # the scaled map is the clipped product of the same map: its mean moves by at most the factor
+    assert info0["ppm_mean"] < info["ppm_mean"] <= 1.5 * info0["ppm_mean"] + 1e-6
+    # with a count, the search sets the scale: a given factor changes nothing
+    counted = gaussians_for_image(model, image, k=3, num_gaussians=150, ppm_scale=3.0)[1]
+    assert counted["gaussians"] == 150 and counted["ppm_scale"] != 3.0
+
+
+def test_initialize_uses_the_ppm_scale_the_weights_record(model, image, own, tmp_path):
+    from igi_jax.net.weights import ppm_scale
+    from igi_jax.train.export import restamp
+
+    plain = save_weights(tmp_path / "plain.npz", model, meta={"step": 7})
+    restamp(plain, tmp_path / "dense.npz", ppm_scale=1.5)
+    assert ppm_scale(plain) is None and ppm_scale(tmp_path / "dense.npz") == 1.5
+    n_plain = initialize("net", image, weights=plain, solve_colors=0).info["gaussians"]
+    n_dense = initialize("net", image, weights=tmp_path / "dense.npz", solve_colors=0).info["gaussians"]
+    n_given = initialize("net", image, weights=plain, solve_colors=0, ppm_scale=1.5).info["gaussians"]
+    assert n_plain == own[1]["gaussians"] < n_dense == n_given
+    # the caller's factor wins over the recorded one
+    n_back = initialize("net", image, weights=tmp_path / "dense.npz", solve_colors=0, ppm_scale=1.0)
+    assert n_back.info["gaussians"] == n_plain
+    with pytest.raises(ValueError, match=r"ppm_scale must be a number in \(0, 16\]"):
+        initialize("net", image, weights=plain, ppm_scale=0.0)
+    with pytest.raises(ValueError, match="applies to the 'net' init only"):
+        initialize("quadtree", image, ppm_scale=1.5)

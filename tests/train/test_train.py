@@ -181,3 +181,23 @@ def test_crops_with_padded_edges_train(tiny_setup, tmp_path):
     assert np.isfinite([records[0]["loss"], records[0]["psnr"]]).all()
     with pytest.raises(ValueError, match="do not combine"):
         cfg.replace(lookahead_steps=2)
+
+
+def test_export_rewrites_a_weights_file_with_its_inference_settings(uninterrupted, tmp_path, capsys):
+    from igi_jax.net.weights import finetune_shrink, ppm_scale, read_header
+    from igi_jax.train.export import export, main
+
+    _, work = uninterrupted
+    export(work, tmp_path / "w.npz")
+    argv = ["--weights", str(tmp_path / "w.npz"), "--out", str(tmp_path / "v.npz")]
+    assert main([*argv, "--ppm-scale", "1.25", "--finetune-shrink", "1"]) == 0
+    assert ppm_scale(tmp_path / "v.npz") == 1.25 and finetune_shrink(tmp_path / "v.npz") == 1.0
+    assert read_header(tmp_path / "v.npz")["meta"]["step"] == STEPS  # the rest of the header kept
+    before = {k: np.asarray(v) for k, v in np.load(tmp_path / "w.npz").items() if k != "__header__"}
+    after = np.load(tmp_path / "v.npz")
+    assert all(np.array_equal(after[k], v) for k, v in before.items())
+    assert main(argv) == 2 and "give --finetune-shrink and/or --ppm-scale" in capsys.readouterr().err
+    assert main([*argv, "--ppm-scale", "40"]) == 2 and "ppm_scale must be a number" in capsys.readouterr().err
+    assert main([*argv, "--step", "2", "--ppm-scale", "2"]) == 2
+    assert "choose a checkpoint of --workdir" in capsys.readouterr().err
+    assert not (tmp_path / "v.npz.tmp").exists()
