@@ -19,25 +19,25 @@ trained on; validation is the net init of the held-out photos ×4, as for ``smal
     python train.py --config configs/net_small_v2.py:long_edge48 --workdir runs/v2_long_edge48
 
 ``arg`` (after the colon): ``None`` trains from scratch for 40,000 steps; ``warm`` continues the
-shipped ``small.npz`` on the new data for 2,000 steps at a lower peak rate (3e-4), the budget a
-2-core session affords; ``warm_width`` adds the width prior (λ = 0.02 on ``mean(scale /
-semi-axis)``: 0.019 of a 0.11 loss at the shipped net's widths, step 40) against Gaussians ~2×
-wider than the quad-tree's, which slow the fine-tune; ``warm_lookahead`` scores the Gaussians after
-10 steps of the real fit (:mod:`igi_jax.net.lookahead`, half the reconstruction loss) instead
-(issue 31's objective ablation); ``warm_width2`` continues ``warm_width``'s weights for 2,000 more
-steps at λ = 0.1, ``warm_width3`` continues that at λ = 0.3, and ``warm_width4`` that at λ = 1.0.
-``warm_k4`` continues ``warm_width3`` with the dithering cell k = 4 (the paper's Table 3: a net
-trained at k = 4 gives fewer Gaussians a far better start than the k = 3 net run at 4).
-``long_width3`` continues ``warm_width3`` at the same λ for 12,000 steps (many hours on 2 cores,
-resumed across sessions): the training-length entry of the ablation. ``long_edge`` is
-``long_width3`` on crops whose image ends 0–15 px before their bottom and right edges
-(``DataConfig.edge_jitter``): at inference the UNet pads an image to a multiple of 16 and the last
-dithering cell ends ``H mod 3`` px before the edge, and a net trained on whole 128² crops alone
-darkens those edges (``tests/init/test_border.py``). Same start, schedule and crops, so the two
-runs differ in that alone. ``long_edge48`` lets the image end up to 47 px early, so that every
-pairing of UNet padding and ``H mod 3`` is seen, and the trained net pads images to ``≡ 128
-(mod 48)`` (:func:`igi_jax.train.step.net_config`): 15 px left sizes that are multiples of 48
-(no padding, remainder 0) with dark edges.
+first shipped net (``small.npz`` then, ``bench/results/train_small/weights.npz`` now) on the new
+data for 2,000 steps at a lower peak rate (3e-4), the budget a 2-core session affords;
+``warm_width`` adds the width prior (λ = 0.02 on ``mean(scale / semi-axis)``: 0.019 of a 0.11 loss
+at that net's widths, step 40) against Gaussians ~2× wider than the quad-tree's, which slow the
+fine-tune; ``warm_lookahead`` scores the Gaussians after 10 steps of the real fit
+(:mod:`igi_jax.net.lookahead`, half the reconstruction loss) instead (issue 31's objective
+ablation); ``warm_width2`` continues ``warm_width``'s weights for 2,000 more steps at λ = 0.1,
+``warm_width3`` continues that at λ = 0.3, and ``warm_width4`` that at λ = 1.0. ``warm_k4``
+continues ``warm_width3`` with the dithering cell k = 4 (the paper's Table 3: a net trained at k = 4
+gives fewer Gaussians a far better start than the k = 3 net run at 4). ``long_width3`` continues
+``warm_width3`` at the same λ for 12,000 steps (many hours on 2 cores, resumed across sessions): the
+training-length entry of the ablation. ``long_edge`` is ``long_width3`` on crops whose image ends
+0–15 px before their bottom and right edges (``DataConfig.edge_jitter``): at inference the UNet pads
+an image to a multiple of 16 and the last dithering cell ends ``H mod 3`` px before the edge, and a
+net trained on whole 128² crops alone darkens those edges (``tests/init/test_border.py``). Same
+start, schedule and crops, so the two runs differ in that alone. ``long_edge48`` lets the image end
+up to 47 px early, so that every pairing of UNet padding and ``H mod 3`` is seen, and the trained
+net pads images to ``≡ 128 (mod 48)`` (:func:`igi_jax.train.step.net_config`): 15 px left sizes that
+are multiples of 48 (no padding, remainder 0) with dark edges.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ SOURCES = (
 )
 
 
-# The shipped weights continued for the 2,000 steps a 2-core session affords, at a lower peak rate.
-WARM = {"init_weights": "igi_jax/net/weights/small.npz", "steps": 2000, "lr": 3e-4, "val_every": 250}
+# The first shipped weights continued for the 2,000 steps a 2-core session affords, at a lower peak rate.
+WARM = {"init_weights": "bench/results/train_small/weights.npz", "steps": 2000, "lr": 3e-4, "val_every": 250}
 VARIANTS = {
     None: {},
     "warm": WARM,

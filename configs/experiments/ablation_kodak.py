@@ -11,6 +11,7 @@ Step 0 only, so the fit config does not matter; it names the one of the time (no
 Runtime: ~1 h.
 """
 
+from configs.experiments import FIRST_NET
 from configs.experiments.eval_kodak_no_warmup import no_warmup_fit
 from igi_jax.experiments import Experiment
 
@@ -25,6 +26,7 @@ def get_config() -> Experiment:
         fit=no_warmup_fit(),
         fps_repeats=5,
         grid_images=0,
+        weights=FIRST_NET,
         out="bench/results/ablation_kodak",
         notes="Table 3 ablations at step 0, Kodak full size.",
     )

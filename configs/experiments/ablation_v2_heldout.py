@@ -13,12 +13,12 @@ quad-tree + colour solve, the opponent of every row. The candidates (``configs/n
 variants) are read from ``runs/``: train and export them first.
 """
 
+from configs.experiments import FIRST_NET
 from igi_jax.data.samples import VAL_PHOTOS
 from igi_jax.experiments import Experiment
-from igi_jax.experiments.config import SHIPPED
 
 WEIGHTS = {
-    "shipped": SHIPPED,
+    "shipped": FIRST_NET,  # the network shipped at the time
     "v2_warm": "runs/v2_warm/latest.npz",
     "v2_warm_width": "runs/v2_warm_width/latest.npz",
     "v2_warm_lookahead": "runs/v2_warm_lookahead/latest.npz",

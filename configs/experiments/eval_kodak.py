@@ -9,6 +9,7 @@ ahead of quad-tree + solve at step 0 (by 8.1 dB) and 2 s, level at 10 s, behind 
 (``bench/results/eval_kodak``, ``docs/RESULTS.md``).
 """
 
+from configs.experiments import FIRST_NET
 from igi_jax.experiments import Experiment
 
 
@@ -20,6 +21,7 @@ def get_config() -> Experiment:
         kernel_sizes=(3, 4),
         steps=(0, 200, 2000),
         seconds=(2.0, 10.0, 20.0),
+        weights=FIRST_NET,
         out="bench/results/eval_kodak",
         notes="Kodak, full size (24 images), the paper's protocol, default fit; 12.7 h on 2 idle cores.",
     )

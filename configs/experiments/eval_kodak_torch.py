@@ -12,6 +12,7 @@ Runtime: 1.0 h (2.5 min per image). Expected: igi_jax fits 7-8× as many steps i
 and leads at 20 s on every image.
 """
 
+from configs.experiments import FIRST_NET
 from igi_jax.experiments import Experiment
 
 
@@ -25,6 +26,7 @@ def get_config() -> Experiment:
         seconds=(2.0, 10.0, 20.0),
         baseline="torch",
         torch_threads=2,
+        weights=FIRST_NET,
         out="bench/results/eval_kodak_torch",
         notes="Kodak full size, igi_jax vs PyTorch at wall-clock budgets; 1.0 h.",
     )

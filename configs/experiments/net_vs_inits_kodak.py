@@ -6,6 +6,7 @@
 ``bench/net_targets.py`` checks the network issue's Kodak targets on its results. Runtime: ~4 h.
 """
 
+from configs.experiments import FIRST_NET
 from configs.experiments.eval_kodak_no_warmup import no_warmup_fit
 from igi_jax.experiments import Experiment
 
@@ -18,6 +19,7 @@ def get_config() -> Experiment:
         kernel_sizes=(3, 4),
         steps=(0, 200),
         fit=no_warmup_fit(),
+        weights=FIRST_NET,
         out="bench/results/net_vs_inits_kodak",
         notes="Earlier run: net vs quad-tree + solve, Kodak, steps 0 / 200, no warm-up.",
     )

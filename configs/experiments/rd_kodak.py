@@ -13,6 +13,7 @@ setting here was chosen on it (the quantisers' defaults come from ``bench/result
 training photos).
 """
 
+from configs.experiments import FIRST_NET
 from igi_jax.experiments.rd import Encode, RateDistortion
 
 ENCODES = (Encode("fast", 1000, 300), Encode("long", 4000, 1000))
@@ -27,6 +28,7 @@ def get_config(arg: str | None = None) -> RateDistortion:
         bpps=(0.12, 0.25, 0.5, 1.0, 1.5),
         encodes=ENCODES,
         inits=(init,),
+        weights=FIRST_NET if init == "net" else None,  # the net its committed curve was made with
         out="bench/results/rd_kodak" + ("" if init == "quadtree" else f"_{init}"),
         notes="Issue 34: Kodak rate–distortion, ours against five standard codecs.",
     )

@@ -38,7 +38,7 @@ def test_weights_of_another_preset_are_refused(tmp_path):
 
 def test_a_config_file_takes_its_argument_after_a_colon():
     cfg = load("configs/net_small_v2.py:warm_width")
-    assert cfg.init_weights.endswith("small.npz") and cfg.width_prior > 0 and cfg.steps == 2000
+    assert cfg.init_weights.endswith("train_small/weights.npz") and cfg.width_prior > 0 and cfg.steps == 2000
     assert load("configs/net_small_v2.py").init_weights is None
     with pytest.raises(ValueError, match="unknown variant 'nope'"):
         load("configs/net_small_v2.py:nope")
