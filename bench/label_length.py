@@ -24,9 +24,7 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from igi_jax import net
 from igi_jax.data import prepare
@@ -35,11 +33,9 @@ from igi_jax.experiments.config import datasets_root
 from igi_jax.experiments.store import code_version
 from igi_jax.fit import fit
 from igi_jax.gaussians import Gaussians
-from igi_jax.geometry.dither import dither
 from igi_jax.init import SOLVE_ITERS, color_solve
-from igi_jax.init.ablations import match_count
-from igi_jax.net.geometry import host_geometry_with_info
-from igi_jax.net.inference import fields_stage, predict_stage
+from igi_jax.init.ablations import ablation_init
+from igi_jax.net.inference import gaussians_for_image
 from igi_jax.one_image import load_config
 
 K = 3
@@ -55,19 +51,11 @@ def label(image: np.ndarray, steps: int, downsample: int) -> np.ndarray:
 
 def init_from_ppm(model, image: np.ndarray, ppm: np.ndarray | None) -> tuple[Gaussians, int]:
     """The net init (+ colour solve) of ``image``, dithering ``ppm`` (scaled to the net's own point
-    count) instead of the net's PPM; ``None``: the net's own."""
-    graphdef, state = nnx.split(model)
-    x = jnp.asarray(image, jnp.float32)
-    features, own = predict_stage(graphdef, state, x[None])
-    own = np.asarray(own)
-    if ppm is not None:
-        count = int(dither(jnp.asarray(own[0]), K)[2])
-        own = match_count(ppm, count, K)[None]
-    geom, _ = host_geometry_with_info(own, K, threads=1)
-    args = (geom.vertices, geom.neighbors, geom.centre, geom.semi_axes, geom.angle)
-    xy, shape, colors = fields_stage(graphdef, state, x, features[0], *(a[0] for a in args))
-    h, w = image.shape[:2]
-    g = Gaussians(xy=xy, shape=shape, colors=colors, mask=geom.mask[0], kind="rs", height=h, width=w)
+    count, as the grad-dither ablation scales its map) instead of the net's PPM; ``None``: the net's own."""
+    if ppm is None:
+        g = gaussians_for_image(model, image, K)[0]
+    else:
+        g = ablation_init("grad-dither", model, image, K, ppm=ppm)[0]
     g = color_solve.solve_colors_with_info(g, image, iters=SOLVE_ITERS)[0]
     return g, int(g.num_live())
 

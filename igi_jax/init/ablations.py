@@ -90,10 +90,18 @@ def ppm_and_points(
 
 
 def ablation_init(
-    name: str, model: InstantGINet, image: np.ndarray, k: int, backend: str = "auto"
+    name: str,
+    model: InstantGINet,
+    image: np.ndarray,
+    k: int,
+    backend: str = "auto",
+    *,
+    ppm: np.ndarray | None = None,
 ) -> tuple[Gaussians, dict[str, Any], np.ndarray, np.ndarray]:
     """One run of an ablation (``name``: ``grad-dither`` or ``ellipse``, the registry's
-    :data:`igi_jax.init.choices.ABLATIONS`), timed per stage.
+    :data:`igi_jax.init.choices.ABLATIONS`), timed per stage. ``ppm`` (``grad-dither`` only,
+    ``[H, W]``): the map dithered instead of the image-gradient one (e.g. a training label,
+    ``bench/label_length.py``), scaled to the net's point count likewise.
 
     Returns:
       The RS Gaussians (padded, masked), an info dict (stage seconds, ``seconds`` their sum,
@@ -102,6 +110,9 @@ def ablation_init(
     """
     if name not in ("grad-dither", "ellipse"):  # not imported from the registry: no cycle
         raise ValueError(f"unknown ablation {name!r}; expected 'grad-dither' or 'ellipse'")
+    if ppm is not None and name != "grad-dither":
+        raise ValueError(f"ppm= replaces the map of 'grad-dither', not of {name!r}")
+    other = ppm
     height, width = image.shape[:2]
     graphdef, state = nnx.split(model)
     x = jnp.asarray(image, jnp.float32)
@@ -110,7 +121,7 @@ def ablation_init(
     ppm = np.asarray(ppm)
     if name == "grad-dither":  # the search for the net's count is timed as part of this init
         net_points = int(dither(jnp.asarray(ppm[0]), k, backend=backend)[2])
-        ppm = match_count(gradient_ppm(image), net_points, k, backend)[None]
+        ppm = match_count(gradient_ppm(image) if other is None else other, net_points, k, backend)[None]
     t1 = time.perf_counter()
     geom, ginfo = host_geometry_with_info(ppm, k, backend=backend, threads=1)
     t2 = time.perf_counter()

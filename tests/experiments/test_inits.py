@@ -114,3 +114,18 @@ def test_ablations_need_weights_and_take_no_shrink(image, tiny_weights):
         initialize("ellipse", image, weights=tiny_weights, shrink=0.8)
     with pytest.raises(ValueError, match="net-based inits"):
         initialize("quadtree", image, weights=tiny_weights)
+
+
+def test_grad_dither_takes_another_map_at_the_nets_count(model, image, net):
+    from igi_jax.init.ablations import ablation_init
+
+    default = ablation_init("grad-dither", model, image, 3)
+    same = ablation_init("grad-dither", model, image, 3, ppm=gradient_ppm(image))
+    np.testing.assert_array_equal(default[2], same[2])  # the gradient map is the default
+    y = np.linspace(0, 1, image.shape[0], dtype=np.float32)[:, None]
+    ramp = np.broadcast_to(y, image.shape[:2]).copy()  # denser towards the bottom
+    g, info, ppm, points = ablation_init("grad-dither", model, image, 3, ppm=ramp)
+    assert abs(info["points"] - net.info["points"]) <= 0.05 * net.info["points"] + 2
+    assert points[:, 1].mean() > image.shape[0] / 2  # the points follow the map given
+    with pytest.raises(ValueError, match="not of 'ellipse'"):
+        ablation_init("ellipse", model, image, 3, ppm=ramp)
