@@ -103,7 +103,7 @@ def main() -> None:
     long = _by_image(r / "net_vs_inits_kodak_long" / "results.json")
     rand = _by_image(r / "net_vs_inits_kodak_long_random" / "results.json")
     out = [
-        "# Issue 16's Kodak targets for the shipped `small` weights",
+        "# Issue 16's Kodak targets for the first network's `small` weights",
         "",
         "Made by `python bench/net_targets.py` from the committed results of "
         "`python bench/net_vs_inits.py --set kodak` and `--set kodak --long`.",

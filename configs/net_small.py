@@ -1,4 +1,4 @@
-"""``small``: the shipped weights' config — the Instant-GI network at a size 2 CPU cores can train.
+"""``small``: the first network's config — the Instant-GI network at a size 2 CPU cores can train.
 
 Data: the 34 training photos of ``../shared/datasets/photos`` (5 held out, see
 ``igi_jax/data/samples.VAL_PHOTOS``) at ×4/×3/×2 bicubic downscales (the paper's DIV2K protocol;

@@ -1,4 +1,4 @@
-"""An earlier run (issue 16): the shipped net against quad-tree + colour solve, Kodak, steps 0 and 200.
+"""An earlier run (issue 16): the first network against quad-tree + colour solve, Kodak, steps 0 and 200.
 
     python evaluate.py --config configs/experiments/net_vs_inits_kodak.py
 

@@ -22,8 +22,8 @@ reported in ``compile_seconds``, outside ``seconds``. ``shrink`` narrows its Gau
 is trained for its step-0 render, and Gaussians 0.8× as wide lose ~2.5 dB at step 0 but fine-tune
 faster (+0.3 to +1.2 dB after 200 and 1,000 steps on every held-out photo at ×1, ×2 and ×4, with
 the fit's 10-step warm-up as without it, ``bench/results/net_shrink.md``); ``igi fit --init net``
-uses :data:`NET_FINETUNE_SHRINK` when it fine-tunes, experiments do not. That holds for the shipped
-net; a net trained with a width prior is already as narrow as fine-tuning wants (f = 1 ahead after
+uses :data:`NET_FINETUNE_SHRINK` when it fine-tunes, experiments do not. That holds for the first
+network; a net trained with a width prior is already as narrow as fine-tuning wants (f = 1 ahead after
 200 steps), so a weights file may record its own factor (``export --finetune-shrink``).
 
 Quad-tree ``scale`` (std dev per ellipse semi-axis): the official recipe is 0.54, and it is also
@@ -83,7 +83,7 @@ NET_BASED = ("net", *ABLATIONS)
 MAX_GAUSSIANS = 4_000_000
 SOLVE_ITERS = 8  # CG iterations of the colour solve (default and "+solve")
 SOLVED_BY_DEFAULT = ("quadtree", "net")  # the inits whose default is to run the solve
-NET_FINETUNE_SHRINK = 0.8  # `igi fit --init net` narrows the net's Gaussians when it fine-tunes
+NET_FINETUNE_SHRINK = 0.8  # `igi fit --init net`, for weights that record no shrink of their own
 MAX_SHRINK = 4.0  # a larger factor on the net's widths is a typo, not an experiment
 MAX_PPM_SCALE = 16.0  # beyond it every k × k cell holds a point for any PPM worth dithering
 OFFICIAL_SCALE = 0.54  # quad-tree std per semi-axis, official (no colour solve)

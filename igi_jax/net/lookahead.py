@@ -1,7 +1,7 @@
 """Fine-tune-aware training: score the network's Gaussians after a few steps of the real fit.
 
 The network's Gaussians are only a start: ``igi fit`` fine-tunes them. Training the network for its
-step-0 render alone rewards Gaussians that are good as they stand (the shipped net's are ~2× wider
+step-0 render alone rewards Gaussians that are good as they stand (the first network's are ~2× wider
 than the quad-tree init's, which makes every fit step slower and the long fit end lower). The
 lookahead objective runs ``steps`` steps of the fit's own optimiser (:func:`igi_jax.fit.make_optimizer`
 of ``configs/fit_default.py``: Adan, its warm-up, its per-group rates, on the raw parameters) on
