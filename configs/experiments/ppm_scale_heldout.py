@@ -13,7 +13,9 @@ size, where the ×4 matched-count lead had not carried over), steps 0 / 200 / 20
 s, on ``igi fit``'s render path. Kodak is not used to choose. Runtime: ~13 min per factor.
 """
 
-from igi_jax.data.samples import VAL_PHOTOS
+import dataclasses
+
+from configs.experiments import matched_count_heldout
 from igi_jax.experiments import Experiment
 
 WEIGHTS = "bench/results/train_v2_long_edge48/weights.npz"
@@ -21,19 +23,13 @@ WEIGHTS = "bench/results/train_v2_long_edge48/weights.npz"
 
 def get_config(arg: str | None = None) -> Experiment:
     scale = float(arg or "1.0")
-    return Experiment(
-        backend="cpu-native",
-        dataset="photos",
-        only=tuple(VAL_PHOTOS),
+    return dataclasses.replace(
+        matched_count_heldout.get_config(),
         downscale=2,
-        inits=("quadtree+solve", "net+solve"),
-        kernel_sizes=(3,),
-        steps=(0, 200, 2000),
+        count_from=None,
+        ppm_scale=scale,
         seconds=(2.0, 10.0, 20.0),
         weights=WEIGHTS,
-        ppm_scale=scale,
-        grid_images=0,
-        fps_repeats=5,
         out=f"bench/results/ppm_scale_heldout/{scale:g}",
         notes=f"Issue 31: net + solve, PPM × {scale:g}, against quad-tree + solve, held-out photos ×2.",
     )

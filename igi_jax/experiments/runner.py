@@ -170,6 +170,12 @@ class Runner:
         self.store.finish()
         return self.store.data
 
+    def _net_kwargs(self, k: int | None, base: str = "net") -> dict:
+        """A net-based init's arguments; the ``net`` init also takes the config's PPM scale
+        (``None``: the weights' own; the config allows one only without ``count_from``)."""
+        kw = {"weights": self.weights, "k": k or 3}
+        return kw | {"ppm_scale": self.exp.ppm_scale} if base == "net" else kw
+
     def _count(self, name: str, image: np.ndarray, k: int | None) -> tuple[int, str]:
         """The random init's Gaussian count: the net's at ``k`` (the quad-tree's without weights)."""
         src = "net" if self.weights is not None else "quadtree"
@@ -181,7 +187,7 @@ class Runner:
                 and (src == "quadtree" or e["k"] == k)
             ):
                 return e["gaussians"], src
-        kw = {"weights": self.weights, "k": k or 3, "ppm_scale": self.exp.ppm_scale} if src == "net" else {}
+        kw = self._net_kwargs(k) if src == "net" else {}
         out = initialize(src, image, solve_colors=0, backend=self.exp.backend, **kw)
         return out.gaussians.num_live(), src
 
@@ -196,14 +202,12 @@ class Runner:
     ) -> None:
         t_start = time.perf_counter()
         count, source = self._count(name, image, k) if spec.base.startswith("random") else (None, None)
-        kw = {"weights": self.weights, "k": k or 3} if spec.uses_net else {}
+        kw = self._net_kwargs(k, spec.base) if spec.uses_net else {}
         if spec.base == "net" and self.exp.count_from is not None:  # a matched-count comparison
             source = self.exp.count_from
             kw["num_gaussians"] = next(
                 e["gaussians"] for e in self.store.entries if (e["image"], e["init"]) == (name, source)
             )
-        elif spec.base == "net" and self.exp.ppm_scale is not None:
-            kw["ppm_scale"] = self.exp.ppm_scale
         if spec.base.startswith("random"):
             kw.update(num_gaussians=count, key=jax.random.key(self.exp.seed))
         init = initialize_warm(spec, image, backend=self.exp.backend, **kw)

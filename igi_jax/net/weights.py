@@ -141,15 +141,18 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
 def finetune_shrink(path: str | os.PathLike) -> float | None:
     """The std-dev factor measured best for fine-tuning from this net (``meta["finetune_shrink"]``,
     set by ``python -m igi_jax.train.export --finetune-shrink``), or ``None`` if not recorded."""
-    value = read_header(path).get("meta", {}).get("finetune_shrink")
-    return None if value is None else float(value)
+    return _recorded(path, "finetune_shrink")
 
 
 def ppm_scale(path: str | os.PathLike) -> float | None:
     """The factor on this net's PPM before dithering (``meta["ppm_scale"]``, set by ``export
     --ppm-scale``): its density calibration, which moves the count and keeps where the density
     goes. ``None`` if not recorded (the net's own PPM)."""
-    value = read_header(path).get("meta", {}).get("ppm_scale")
+    return _recorded(path, "ppm_scale")
+
+
+def _recorded(path: str | os.PathLike, key: str) -> float | None:
+    value = read_header(path).get("meta", {}).get(key)
     return None if value is None else float(value)
 
 
