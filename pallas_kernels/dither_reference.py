@@ -147,22 +147,29 @@ def fs_step(
     return bit, shares
 
 
-def points_from_mask(mask: jax.Array, k: int, height: int, width: int) -> tuple[jax.Array, jax.Array]:
-    """Points of the set cells of the ``height × width`` image: cell centres, clamped into the image.
+def points_from_mask(
+    mask: jax.Array, k: int, height: int | jax.Array, width: int | jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Points of the set cells that overlap the ``height × width`` image: cell centres, clamped
+    into the image (a cut last cell's point on its last pixel centre).
 
     Args:
       mask: ``[Hc, Wc]`` bool.
       k: cell size in pixels.
-      height, width: unpadded PPM size in pixels.
+      height, width: image size in pixels: the unpadded PPM's, or (traced, e.g. per image under
+        ``vmap``) that of a smaller image at the top left of the grid, whose other cells are
+        dropped, as dithering that image alone would not have them.
 
     Returns:
       ``points [Hc*Wc, 2]`` float32 ``(x, y)`` in pixels, row-major order, rows ``>= count`` equal to
       ``POINT_PAD``; ``count`` int32 scalar.
     """
     hc, wc = mask.shape
-    centre_x = jnp.minimum(jnp.arange(wc, dtype=jnp.float32) * k + k / 2, width - 0.5)
-    centre_y = jnp.minimum(jnp.arange(hc, dtype=jnp.float32) * k + k / 2, height - 0.5)
-    # The mask is the ceil(H/k) × ceil(W/k) grid, so every clamped point lies inside the image.
+    left_x = jnp.arange(wc, dtype=jnp.float32) * k
+    left_y = jnp.arange(hc, dtype=jnp.float32) * k
+    mask = mask & (left_y[:, None] < height) & (left_x[None, :] < width)
+    centre_x = jnp.minimum(left_x + k / 2, width - 0.5)
+    centre_y = jnp.minimum(left_y + k / 2, height - 0.5)
     (idx,) = jnp.nonzero(mask.ravel(), size=hc * wc, fill_value=hc * wc)
     used = idx < hc * wc
     safe = jnp.minimum(idx, hc * wc - 1)

@@ -42,6 +42,7 @@ from igi_jax.geometry import ellipse as ellipse_lib
 from igi_jax.geometry import triangulate as tri_lib
 from igi_jax.geometry.dither import dither
 from igi_jax.render import api as render_api
+from pallas_kernels.dither_reference import points_from_mask
 
 # The Σ field's scale activation is bounded by this factor of the ellipse semi-axes.
 MAX_SCALE_FACTOR = 3.0
@@ -146,12 +147,18 @@ def triangles_from_points(points: np.ndarray, height: int, width: int) -> _Tri:
     return _Tri(verts, tri.neighbors, centre, semi, angle, len(everything), time.perf_counter() - t0)
 
 
-def dither_batch(ppm: jax.Array, k: int, *, backend: str = "auto") -> tuple[jax.Array, jax.Array]:
+def dither_batch(
+    ppm: jax.Array, k: int, *, sizes: jax.Array | None = None, backend: str = "auto"
+) -> tuple[jax.Array, jax.Array]:
     """Dither every PPM of a batch on the device (jittable; the train step's predict stage runs it).
 
     Args:
       ppm: ``[B, H, W]`` float32 in (0, 1).
       k: dithering cell size.
+      sizes: ``[B, 2]`` int32 ``(h, w)`` of the image at the top left of each ``H × W`` crop, the
+        rest padding (``DataConfig.edge_jitter``): the padding's PPM is zeroed, and only the cells
+        that overlap the image give points, a cut last cell's on the image's last pixel centre, as
+        dithering the ``h × w`` image alone gives.
       backend: dithering backend (resolved here, so it is static under ``jit``).
 
     Returns:
@@ -159,8 +166,15 @@ def dither_batch(ppm: jax.Array, k: int, *, backend: str = "auto") -> tuple[jax.
       ``counts [B]`` int32, the real points of each image.
     """
     backend = _dither_backend(backend)
-    _, points, counts = jax.vmap(lambda p: dither(p, k, backend=backend))(ppm)
-    return points, counts
+    if sizes is None:
+        _, points, counts = jax.vmap(lambda p: dither(p, k, backend=backend))(ppm)
+        return points, counts
+    _, h, w = ppm.shape
+    inside = (jnp.arange(h)[None, :, None] < sizes[:, 0, None, None]) & (
+        jnp.arange(w)[None, None, :] < sizes[:, 1, None, None]
+    )
+    masks, _, _ = jax.vmap(lambda p: dither(p, k, backend=backend))(jnp.where(inside, ppm, 0.0))
+    return jax.vmap(lambda m, s: points_from_mask(m, k, s[0], s[1]))(masks, sizes)
 
 
 _dither_batch_jit = jax.jit(dither_batch, static_argnums=1, static_argnames="backend")
@@ -215,7 +229,6 @@ def geometry_from_points(
     threads: int | None = None,
     min_render_capacity: int = 1024,
     sizes: np.ndarray | None = None,
-    k: int | None = None,
 ) -> tuple[Geometry, dict[str, Any]]:
     """The host half of :func:`host_geometry`: dithered points → padded triangles (no device call).
 
@@ -225,10 +238,9 @@ def geometry_from_points(
       counts: ``[B]`` real points per image.
       height, width: image size in pixels.
       capacity, backend, threads, min_render_capacity: as :func:`host_geometry`.
-      sizes, k: ``[B, 2]`` ``(h, w)`` of the image inside each ``height × width`` crop (the rest
-        is padding, ``DataConfig.edge_jitter``) and the dithering cell: each image keeps the points
-        of the k×k cells that overlap it, a cut last cell's moved onto its last pixel centre, as
-        dithering the ``h × w`` image alone gives, and its border points lie on its own edges.
+      sizes: ``[B, 2]`` ``(h, w)`` of the image inside each ``height × width`` crop (the rest is
+        padding, ``DataConfig.edge_jitter``; its points as ``dither_batch(..., sizes=)`` gives
+        them): each image's border points lie on its own edges.
 
     Returns:
       The geometry and ``{"t_delaunay", "t_pad", "points" [B], "triangles" [B]}`` (seconds).
@@ -241,13 +253,7 @@ def geometry_from_points(
     b = len(per_image)
     hw = [(height, width)] * b
     if sizes is not None:
-        if k is None:
-            raise ValueError("geometry_from_points: sizes need the dithering cell k")
         hw = [(int(h), int(w)) for h, w in np.asarray(sizes).reshape(b, 2)]
-        per_image = [
-            np.minimum(p[(p[:, 0] - k / 2 < w) & (p[:, 1] - k / 2 < h)], [w - 0.5, h - 0.5])
-            for p, (h, w) in zip(per_image, hw, strict=True)
-        ]
     t1 = time.perf_counter()
     workers = min(b, os.cpu_count() or 1) if threads is None else max(1, threads)
     if workers > 1:

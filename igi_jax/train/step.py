@@ -113,13 +113,7 @@ def _predict(
 ) -> Prediction:
     model, _ = nnx.merge(graphdef, state)
     ppm = jax.lax.stop_gradient(net_lib.predict_ppm(model, images)[1])
-    dithered = ppm
-    if sizes is not None:  # cells see the image only, as dithering it alone (the host drops the rest)
-        _, h, w = ppm.shape
-        rows = jnp.arange(h)[None, :, None] < sizes[:, 0][:, None, None]
-        cols = jnp.arange(w)[None, None, :] < sizes[:, 1][:, None, None]
-        dithered = jnp.where(rows & cols, ppm, 0.0)
-    points, counts = net_lib.dither_batch(dithered, k)
+    points, counts = net_lib.dither_batch(ppm, k, sizes=sizes)
     return Prediction(ppm=ppm, points=points, counts=counts)
 
 
@@ -241,7 +235,6 @@ class Stepper:
             capacity=capacity,
             min_render_capacity=self._render_capacity,
             sizes=sizes,
-            k=self.cfg.kernel_size,
         )
         if jax.process_count() > 1:  # the render capacity is static: every host must agree
             from jax.experimental import multihost_utils

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -123,9 +124,9 @@ def test_per_image_sizes_keep_the_image_cells_and_put_the_border_on_each_image_e
     from igi_jax.net.geometry import dither_batch, geometry_from_points
 
     ppm = np.full((2, 30, 30), 0.6, np.float32)
-    points, counts = dither_batch(jnp.asarray(ppm), 3)
     sizes = np.asarray([[30, 30], [25, 28]], np.int32)
-    geom, info = geometry_from_points(points, counts, 30, 30, sizes=sizes, k=3)
+    points, counts = dither_batch(jnp.asarray(ppm), 3, sizes=jnp.asarray(sizes))
+    geom, info = geometry_from_points(points, counts, 30, 30, sizes=sizes)
     verts = np.asarray(geom.vertices)
     for i, (h, w) in enumerate(sizes):
         live = verts[i][np.asarray(geom.mask)[i]].reshape(-1, 2)
@@ -136,5 +137,22 @@ def test_per_image_sizes_keep_the_image_cells_and_put_the_border_on_each_image_e
         assert inner[:, 0].max() == min(-(-w // 3) * 3 - 1.5, w - 0.5)
         assert inner[:, 1].max() == min(-(-h // 3) * 3 - 1.5, h - 0.5)
     assert info["points"][1] < info["points"][0]
-    with pytest.raises(ValueError, match="need the dithering cell"):
-        geometry_from_points(points, counts, 30, 30, sizes=sizes)
+    # The full-size image gets what dithering without sizes gives.
+    whole, n_whole = dither_batch(jnp.asarray(ppm[:1]), 3)
+    np.testing.assert_array_equal(np.asarray(points[0]), np.asarray(whole[0]))
+    assert int(counts[0]) == int(n_whole[0])
+
+
+def test_points_of_a_smaller_image_are_those_of_dithering_its_mask_alone():
+    """The one cut-cell rule: the cells of the h × w image at the top left of a bigger grid give
+    the points that the h × w image's own grid gives (same mask)."""
+    from pallas_kernels.dither_reference import points_from_mask
+
+    rng = np.random.default_rng(0)
+    big = jnp.asarray(rng.random((10, 10)) < 0.5)
+    for h, w in [(30, 30), (25, 28), (1, 29), (28, 4)]:
+        small = big[: -(-h // 3), : -(-w // 3)]
+        want, n = points_from_mask(small, 3, h, w)
+        got, m = jax.jit(points_from_mask, static_argnums=1)(big, 3, jnp.int32(h), jnp.int32(w))
+        assert int(m) == int(n)
+        np.testing.assert_array_equal(np.asarray(got[: int(m)]), np.asarray(want[: int(n)]))
