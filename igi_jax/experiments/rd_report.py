@@ -2,8 +2,9 @@
 
     python -m igi_jax.experiments.rd_report OUT_DIR     # re-make report.md and rd.png from results.json
 
-A curve is a method's mean (bpp, PSNR, MS-SSIM) over the images that have every method at that
-target rate, so every point of every curve averages the same images. BD-rate and BD-PSNR
+A curve is a method's mean (bpp, PSNR, MS-SSIM) over the images that have every finished method at
+that target rate, so every point of every curve averages the same images; a method a resumable run
+has not finished is shown beside the others on its own images. BD-rate and BD-PSNR
 (:mod:`igi_jax.experiments.bjontegaard`) are taken on those mean curves against JPEG and against
 GaussianImage's published Kodak curve (:data:`GAUSSIANIMAGE_KODAK`, read off its figure, ±0.2 dB:
 quoted, never measured here).
@@ -29,14 +30,17 @@ GAUSSIANIMAGE_KODAK = ((0.12, 24.7), (0.43, 27.4), (0.71, 28.7), (1.00, 29.7), (
 PUBLISHED_NAME = "GaussianImage (published)"
 
 
-def curves(data: dict[str, Any]) -> dict[str, list[dict[str, float]]]:
+def curves(data: dict[str, Any], methods: list[str] | None = None) -> dict[str, list[dict[str, float]]]:
     """Method → its mean points ``{"target", "bpp", "psnr", "ms_ssim", "encode_seconds",
-    "decode_fps", "images"}``, one per target rate, over the images that every method has there
-    (while a resumable run is unfinished, :func:`incomplete` names the methods with fewer)."""
-    by, methods = _by_target(data)
+    "decode_fps", "images"}``, one per target rate, over the images that every one of ``methods``
+    has there (default: every method that is not :func:`incomplete`, so that a method still
+    being run does not shrink the finished curves to its few images)."""
+    by, found = _by_target(data)
+    partial = incomplete(data)
+    methods = [m for m in found if m not in partial] if methods is None else methods
     out: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     for target in sorted({t for t, _ in by}):
-        common = sorted(set.intersection(*(set(by[(target, m)]) for m in methods)))
+        common = sorted(set.intersection(*(set(by.get((target, m), {})) for m in methods)))
         if not common:
             continue
         for m in methods:
@@ -127,18 +131,31 @@ def body(data: dict[str, Any]) -> str:
         f"{runs[-1]['machine']['processor']}, {runs[-1]['machine']['cpu_count']} CPUs, "
         f"JAX {runs[-1]['machine']['jax']} ({runs[-1]['machine']['backend']}).",
         "",
-        "Each cell: mean bpp / PSNR (dB) / MS-SSIM over the images every method has at that target "
+        "Each cell: mean bpp / PSNR (dB) / MS-SSIM over the images every finished method has at that target "
         "(the rate is each file's real size).",
         "",
     ]
-    methods = list(cs)
-    if partial := incomplete(data):
+    lines += _tables(cs)
+    finished = list(cs)
+    for m, n in incomplete(data).items():  # a resumable run still going: each beside the others
+        sub = curves(data, finished + [m])
+        if not sub:
+            continue
+        counts = sorted({p["images"] for p in sub[m]})
         lines += [
-            "Not finished (a resumable run): "
-            + ", ".join(f"{m} ({n} entries)" for m, n in partial.items())
-            + "; at each rate the tables average the images every method has there.",
             "",
+            f"**Not finished: {m}** ({n} entries; {' / '.join(map(str, counts))} images per rate), "
+            "every finished method on the same images:",
+            "",
+            *_tables(sub),
         ]
+    return "\n".join(lines) + "\n"
+
+
+def _tables(cs: dict[str, list[dict[str, float]]]) -> list[str]:
+    """The curves' table and the BD / timing table of ``cs`` (Markdown lines)."""
+    methods = list(cs)
+    lines: list[str] = []
     targets = sorted({p["target"] for pts in cs.values() for p in pts})
     lines.append("| method | " + " | ".join(f"{t:g} bpp" for t in targets) + " |")
     lines.append("|---|" + "---|" * len(targets))
@@ -168,7 +185,7 @@ def body(data: dict[str, Any]) -> str:
         "the search for the rate (standard codecs) or the init, fit and quantised steps (ours), on a "
         "machine that may have been shared; decode FPS: bitstream to pixels, warm.",
     ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def plot(data: dict[str, Any], path: str | Path) -> Path:

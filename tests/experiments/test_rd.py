@@ -108,3 +108,20 @@ def test_evaluate_cli_runs_a_rate_distortion_config(tmp_path, rd_run):
     # flags of the fit experiments mean nothing here: refused, nothing run
     assert cli.main(["--config", str(config), "--steps", "5", "--out", str(tmp_path / "o2")]) == 2
     assert not (tmp_path / "o2").exists()
+
+
+def test_an_unfinished_method_leaves_the_finished_curves_whole(rd_run):
+    """A method still being run (here: one image short) is reported on its own images beside the
+    others; the main table keeps every image of the finished methods."""
+    _, data = rd_run
+    cut = dict(
+        data, entries=[e for e in data["entries"] if (e["init"], e["image"]) != ("igi-quadtree-tiny", "im1")]
+    )
+    full, part = rd_report.curves(data), rd_report.curves(cut)
+    assert set(part) == set(full) - {"igi-quadtree-tiny"} and all(part[m] == full[m] for m in part)
+    assert all(p["images"] == 2 for pts in part.values() for p in pts)
+    beside = rd_report.curves(cut, [*part, "igi-quadtree-tiny"])
+    assert set(beside) == set(full) and all(p["images"] == 1 for pts in beside.values() for p in pts)
+    text = rd_report.body(cut)
+    main, unfinished = text.split("**Not finished: igi-quadtree-tiny** (2 entries; 1 images per rate)")
+    assert "| igi-quadtree-tiny |" not in main and "| igi-quadtree-tiny |" in unfinished
