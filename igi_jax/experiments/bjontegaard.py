@@ -70,3 +70,14 @@ def bd_rate(
     """BD-rate in percent: ``test``'s mean rate change against ``anchor`` over the common quality range."""
     (lr0, q0), (lr1, q1) = _pair(anchor_rates, anchor_quality, test_rates, test_quality)
     return float((10.0 ** _mean_gap(q0, lr0, q1, lr1, "quality") - 1.0) * 100.0)
+
+
+def quality_at(rates: Sequence[float], quality: Sequence[float], at: float, slack: float = 0.02) -> float:
+    """The curve's quality at rate ``at`` (PCHIP on log-rate, as the deltas), NaN where ``at`` lies
+    more than ``slack`` (relative) outside the curve's rates: a mean rate a hair below a curve's
+    first point still reads it, a rate beyond its end does not."""
+    lr, q = _curve(rates, quality, "curve")
+    x = np.log10(at)
+    if not lr[0] + np.log10(1 - slack) <= x <= lr[-1] + np.log10(1 + slack):
+        return float("nan")
+    return float(PchipInterpolator(lr, q, extrapolate=True)(x))

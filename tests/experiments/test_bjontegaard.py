@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from igi_jax.experiments.bjontegaard import bd_quality, bd_rate
+from igi_jax.experiments.bjontegaard import bd_quality, bd_rate, quality_at
 
 RATES = [0.12, 0.25, 0.5, 1.0, 1.5]
 PSNR = [24.0, 26.5, 29.0, 32.0, 33.5]
@@ -41,3 +41,11 @@ def test_bad_curves_are_refused():
         bd_rate([0.5], [30], RATES, PSNR)
     with pytest.raises(ValueError, match="finite"):
         bd_quality(RATES, [24, 26, np.nan, 30, 31], RATES, PSNR)
+
+
+def test_quality_at_reads_the_curve_inside_its_rates_only():
+    line = [30 + 8 * np.log10(r) for r in RATES]  # linear in log-rate: PCHIP reproduces it
+    for at in (0.12, 0.3, 0.71, 1.5, 0.119, 1.52):  # the last two: within the 2 % slack
+        assert quality_at(RATES, line, at) == pytest.approx(30 + 8 * np.log10(at))
+    assert quality_at(RATES, PSNR, 0.5) == pytest.approx(29.0)
+    assert np.isnan(quality_at(RATES, PSNR, 0.11)) and np.isnan(quality_at(RATES, PSNR, 1.6))

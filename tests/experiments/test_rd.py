@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from igi_jax import io
-from igi_jax.experiments import cli, rd_report, store
+from igi_jax.experiments import bjontegaard, cli, rd_report, store
 from igi_jax.experiments.config import load_experiment
 from igi_jax.experiments.rd import Encode, RateDistortion, RDRunner
 
@@ -125,3 +125,24 @@ def test_an_unfinished_method_leaves_the_finished_curves_whole(rd_run):
     text = rd_report.body(cut)
     main, unfinished = text.split("**Not finished: igi-quadtree-tiny** (2 entries; 1 images per rate)")
     assert "| igi-quadtree-tiny |" not in main and "| igi-quadtree-tiny |" in unfinished
+
+
+def test_the_gaps_at_each_rate_are_the_curves_differences(rd_run):
+    """Ours minus JPEG on the same images and ours minus GaussianImage's published curve at our
+    mean rate, per target; the report shows them."""
+    cs = rd_report.curves(rd_run[1])
+    gaps = rd_report.at_each_rate(cs)
+    assert list(gaps) == ["igi-quadtree-tiny"]
+    ours, jpeg = cs["igi-quadtree-tiny"], {p["target"]: p for p in cs["jpeg"]}
+    gb, gp = zip(*rd_report.GAUSSIANIMAGE_KODAK, strict=True)
+    for p in ours:
+        g = gaps["igi-quadtree-tiny"][p["target"]]
+        assert g["jpeg"] == pytest.approx(p["psnr"] - jpeg[p["target"]]["psnr"])
+        assert g["jpeg_bpp"] == jpeg[p["target"]]["bpp"] and g["bpp"] == p["bpp"]
+        inside = 0.12 * 0.98 <= p["bpp"] <= 1.28 * 1.02
+        assert np.isnan(g["gaussianimage"]) != inside
+        if inside:
+            assert g["gaussianimage"] == pytest.approx(p["psnr"] - bjontegaard.quality_at(gb, gp, p["bpp"]))
+    text = rd_report.body(rd_run[1])
+    row = next(line for line in text.splitlines() if line.startswith("| igi-quadtree-tiny | JPEG |"))
+    assert row.count("|") == 3 + len(BPPS) and f"{gaps['igi-quadtree-tiny'][1.0]['jpeg']:+.2f}" in row
