@@ -273,5 +273,5 @@ def write(out: str | Path, data: dict[str, Any] | None = None, title: str = "Rat
 
 
 if __name__ == "__main__":
-    for p in write(sys.argv[1]):
+    for p in write(sys.argv[1], title=f"Rate–distortion: {Path(sys.argv[1]).resolve().name}"):
         print(p)
