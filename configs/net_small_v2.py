@@ -17,6 +17,7 @@ trained on; validation is the net init of the held-out photos ×4, as for ``smal
     python train.py --config configs/net_small_v2.py:long_width3 --workdir runs/v2_long_width3
     python train.py --config configs/net_small_v2.py:long_edge --workdir runs/v2_long_edge
     python train.py --config configs/net_small_v2.py:long_edge48 --workdir runs/v2_long_edge48
+    python train.py --config configs/net_small_v2.py:distill --workdir runs/v2_distill
 
 ``arg`` (after the colon): ``None`` trains from scratch for 40,000 steps; ``warm`` continues the
 first shipped net (``small.npz`` then, ``bench/results/train_small/weights.npz`` now) on the new
@@ -37,7 +38,11 @@ net trained on whole 128² crops alone darkens those edges (``tests/init/test_bo
 start, schedule and crops, so the two runs differ in that alone. ``long_edge48`` lets the image end
 up to 47 px early, so that every pairing of UNet padding and ``H mod 3`` is seen, and the trained
 net pads images to ``≡ 128 (mod 48)`` (:func:`igi_jax.train.step.net_config`): 15 px left sizes that
-are multiples of 48 (no padding, remainder 0) with dark edges.
+are multiples of 48 (no padding, remainder 0) with dark edges. ``distill`` continues the shipped
+arrays (``long_edge48`` at step 6,000, whose later milestones were flat) with the same prior and
+crops plus distillation (issue 31's objective (b), :mod:`igi_jax.net.lookahead`): each crop's
+Gaussians are fitted 50 steps by ``igi fit``'s optimiser and the prediction is pulled towards that
+set, so that the control is ``long_edge48`` itself.
 """
 
 from __future__ import annotations
@@ -103,6 +108,15 @@ VARIANTS = {
         "steps": 12_000,
         "val_every": 500,
         "edge_jitter": 47,
+    },
+    "distill": {
+        **WARM,
+        "init_weights": "bench/results/train_v2_long_edge48/weights.npz",
+        "width_prior": 0.3,
+        "edge_jitter": 47,
+        "lookahead_steps": 50,
+        "lookahead_mode": "distill",
+        "lookahead_weight": 1.0,
     },
     "warm_k4": {
         **WARM,

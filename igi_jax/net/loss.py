@@ -8,9 +8,10 @@ Per image (Instant-GI's ``train_init_net``):
 * focal MSE of the predicted PPM against the target (pseudo) PPM, γ = 2;
 * scale floor ``10 · mean(relu(0.5 − scale_px))`` over the live Gaussians' two scales.
 
-Two optional, fine-tune-aware terms (off by default; ``TrainConfig.lookahead_steps``,
-``width_prior``): the reconstruction is also taken after K steps of the real fit
-(:mod:`igi_jax.net.lookahead`), and a width prior ``λ · mean(scale / semi-axis)`` over the live
+Optional, fine-tune-aware terms (off by default; ``TrainConfig.lookahead_steps``,
+``lookahead_mode``, ``width_prior``): the reconstruction is also taken after K steps of the real
+fit, or the prediction is distilled towards the set those K steps make
+(:mod:`igi_jax.net.lookahead`); a width prior ``λ · mean(scale / semi-axis)`` over the live
 Gaussians asks for narrower Gaussians than the step-0 render alone would choose.
 
 The PPM receives gradient only from its focal loss: the triangles come from it through dithering
@@ -91,12 +92,14 @@ def _image_terms(image, weight, g, mask, vertices, semi_axes, render_capacity, b
     if lookahead is not None:
         g_k = lookahead_lib.fitted(
             g, image, mask, vertices, semi_axes[:, 0], lookahead,
-            render_capacity=render_capacity, backend=backend,
+            render_capacity=render_capacity, backend=backend, valid=valid,
         )  # fmt: skip
         terms["l2_fitted"], terms["dssim_fitted"], mse_k = _recon(
-            image, weight, g_k, mask, render_capacity, backend
+            image, weight, g_k, mask, render_capacity, backend, valid
         )
         terms["psnr_fitted"] = metrics.psnr_from_mse(jnp.maximum(mse_k, 1e-12))
+        if lookahead.mode == "distill":
+            terms["distill"] = lookahead_lib.distill_distance(g, g_k, mask, semi_axes[:, 0])
     return terms
 
 
@@ -116,8 +119,6 @@ def per_image_losses(
     ``sizes [B, 2]`` int32: ``(h, w)`` of the image in each crop, the rest padding that no loss
     term sees (``DataConfig.edge_jitter``); ``None``: the whole crop.
     """
-    if sizes is not None and lookahead is not None:
-        raise ValueError("the lookahead objective does not take crops with padded edges (edge_jitter)")
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"images must be [B, H, W, 3], got {images.shape}")
     if target_ppm.shape != images.shape[:3]:
@@ -159,11 +160,15 @@ def per_image_losses(
     )
     terms["recon"] = RECON_LAMBDA * terms["l2"] + (1.0 - RECON_LAMBDA) * terms["dssim"]
     recon = terms["recon"]
+    extra = width_prior * terms["width"]
     if lookahead is not None:
         fitted = RECON_LAMBDA * terms["l2_fitted"] + (1.0 - RECON_LAMBDA) * terms["dssim_fitted"]
-        terms["recon_fitted"] = fitted
-        recon = (1.0 - lookahead.weight) * recon + lookahead.weight * fitted
-    terms["loss"] = recon + terms["focal"] + terms["scale_floor"] + width_prior * terms["width"]
+        terms["recon_fitted"] = fitted  # logged in both modes: what K fit steps make of the set
+        if lookahead.mode == "loss":
+            recon = (1.0 - lookahead.weight) * recon + lookahead.weight * fitted
+        else:
+            extra = extra + lookahead.weight * terms["distill"]
+    terms["loss"] = recon + terms["focal"] + terms["scale_floor"] + extra
     return terms
 
 
@@ -191,7 +196,8 @@ def batch_loss(
       ``loss`` (scalar) and ``aux``: batch means of ``loss``, ``recon``, ``l2`` and ``dssim``
       (weighted), ``focal``, ``scale_floor``, ``mse`` and ``psnr`` (unweighted, clamped render),
       ``gaussians`` (live per image), ``width`` (mean scale / semi-axis); with a lookahead also
-      ``l2_fitted``, ``dssim_fitted``, ``recon_fitted`` and ``psnr_fitted``.
+      ``l2_fitted``, ``dssim_fitted``, ``recon_fitted`` and ``psnr_fitted``, and ``distill``
+      when it distils.
     """
     terms = per_image_losses(
         model, images, target_ppm, geom, lookahead=lookahead, width_prior=width_prior, sizes=sizes

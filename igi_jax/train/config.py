@@ -37,7 +37,10 @@ class TrainConfig:
       val_limit: validate on at most this many images (``None``: all).
       lookahead_steps: fine-tune-aware objective: also take the reconstruction loss after this
         many steps of ``igi fit``'s default fit (0: off; :mod:`igi_jax.net.lookahead`).
-      lookahead_weight: share of the fitted reconstruction in the loss (the rest: step 0).
+      lookahead_weight: share of the fitted reconstruction in the loss (the rest: step 0); with
+        ``lookahead_mode="distill"``, the weight of the distillation term.
+      lookahead_mode: ``"loss"`` (the reconstruction at the fitted set, first order) or
+        ``"distill"`` (the fitted set as a per-Gaussian target).
       width_prior: weight of ``mean(scale / semi-axis)`` in the loss (0: off).
       init_weights: start from these trained weights (an ``igi-net`` ``.npz`` of the same
         ``net`` preset, e.g. the shipped ``small.npz``) instead of a fresh ``seed`` init; the
@@ -59,6 +62,7 @@ class TrainConfig:
     val_limit: int | None = None
     lookahead_steps: int = 0
     lookahead_weight: float = 0.5
+    lookahead_mode: str = "loss"
     width_prior: float = 0.0
     init_weights: str | None = None
 
@@ -70,15 +74,15 @@ class TrainConfig:
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {v}")
-        if self.lookahead_steps < 0 or not 0 < self.lookahead_weight <= 1:
+        top = 1.0 if self.lookahead_mode == "loss" else math.inf  # a share, or a term's weight
+        w = self.lookahead_weight
+        if self.lookahead_steps < 0 or not (math.isfinite(w) and 0 < w <= top):
             raise ValueError(
-                f"lookahead_steps must be ≥ 0 and lookahead_weight in (0, 1], got "
+                f"lookahead_steps must be ≥ 0 and lookahead_weight in (0, {top:g}], got "
                 f"{self.lookahead_steps=} {self.lookahead_weight=}"
             )
-        if self.lookahead_steps and self.data.edge_jitter:
-            raise ValueError(
-                "lookahead_steps and data.edge_jitter do not combine (the lookahead fits whole crops)"
-            )
+        if self.lookahead_mode not in ("loss", "distill"):
+            raise ValueError(f"lookahead_mode must be 'loss' or 'distill', got {self.lookahead_mode!r}")
         if not (math.isfinite(self.width_prior) and self.width_prior >= 0):
             raise ValueError(f"width_prior must be a finite number ≥ 0, got {self.width_prior}")
         if self.kernel_size not in (3, 4, 5):

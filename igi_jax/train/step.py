@@ -253,7 +253,9 @@ def make_lookahead(cfg: TrainConfig) -> Lookahead | None:
     from igi_jax.fit import make_optimizer
 
     options, _ = one_image.load_config(None)  # configs/fit_default.py: what users fine-tune with
-    return Lookahead(cfg.lookahead_steps, cfg.lookahead_weight, make_optimizer(options.fit))
+    return Lookahead(
+        cfg.lookahead_steps, cfg.lookahead_weight, make_optimizer(options.fit), cfg.lookahead_mode
+    )
 
 
 def triangle_capacity(crop: int, k: int) -> int:
