@@ -31,7 +31,7 @@ WEIGHTS = {
     # The 12,000-step run with padded crop edges at its milestones (``export --step N``).
     **{f"v2_long_edge48_{n}": f"runs/v2_long_edge48/step{n}.npz" for n in (2000, 3000, 4000, 6000, 8000)},
     # Distillation (objective (b)) from long_edge48's step 6,000, at its milestones.
-    **{f"v2_distill_{n}": f"runs/v2_distill/step{n}.npz" for n in (250, 500, 1000, 1500, 2000)},
+    **{f"v2_distill_{n}": f"runs/v2_distill/step{n}.npz" for n in (400, 1000, 2000)},
 }
 
 
