@@ -31,6 +31,7 @@ CANDIDATES = (
     "v2_long_width3_2000",
     "v2_long_edge_2000",
     *(f"v2_long_edge48_{n}" for n in (2000, 3000, 4000, 6000, 8000)),
+    *(f"v2_distill_{n}" for n in (400, 1000, 2000)),
 )
 NET, QT = "net+solve", "quadtree+solve"
 
