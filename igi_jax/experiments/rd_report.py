@@ -1,6 +1,7 @@
 """The rate–distortion experiment's report: curves, Bjøntegaard deltas, timings and plots.
 
     python -m igi_jax.experiments.rd_report OUT_DIR     # re-make report.md and rd.png from results.json
+    python -m igi_jax.experiments.rd_report OUT_DIR --against OTHER_DIR   # + ours paired with its runs
 
 A curve is a method's mean (bpp, PSNR, MS-SSIM) over the images that have every finished method at
 that target rate, so every point of every curve averages the same images; a method a resumable run
@@ -12,6 +13,7 @@ quoted, never measured here).
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from collections import defaultdict
@@ -238,6 +240,74 @@ def _at_each_rate(cs: dict[str, list[dict[str, float]]]) -> list[str]:
     return lines
 
 
+Pairs = dict[tuple[str, str], dict[float, dict[str, float]]]
+
+
+def paired(data: dict[str, Any], other: dict[str, Any]) -> Pairs:
+    """Each of our methods here against each of ``other``'s with the same encode budget (another
+    init, say): ``(ours, theirs)`` → target → ``{"images", "ahead", "psnr", "bpp"}``: how many
+    images both runs have there, on how many ours has the higher PSNR, and the mean differences
+    (ours − theirs). Raises ``ValueError`` where the two runs' budget, quantisers or fit settings
+    differ, since their PSNRs would not be comparable."""
+    mine, theirs = data["settings"], other["settings"]
+    for key in ("dataset", "quant", "fill_budget", "adapt_shape_lr", "fit", "seed"):
+        if mine.get(key) != theirs.get(key):
+            raise ValueError(f"the two runs differ in {key!r}: their PSNRs are not comparable")
+    budgets = {e["name"]: e for e in theirs["encodes"]}
+    by, methods = _by_target(data)
+    by_o, methods_o = _by_target(other)
+    out: Pairs = {}
+    for e in mine["encodes"]:
+        if e["name"] not in budgets:
+            continue
+        if budgets[e["name"]] != e:
+            raise ValueError(f"encode {e['name']!r} differs between the runs: {e} vs {budgets[e['name']]}")
+        ours = [m for m in methods if m.startswith("igi-") and m.endswith(f"-{e['name']}")]
+        others = [m for m in methods_o if m.startswith("igi-") and m.endswith(f"-{e['name']}")]
+        for m in ours:
+            for o in (o for o in others if o != m):
+                cells = {}
+                for target in sorted({t for t, _ in by}):
+                    a, b = by.get((target, m), {}), by_o.get((target, o), {})
+                    common = sorted(set(a) & set(b))
+                    if common:
+                        dp = [a[i]["psnr"] - b[i]["psnr"] for i in common]
+                        db = [a[i]["bpp"] - b[i]["bpp"] for i in common]
+                        cells[target] = {
+                            "images": len(common),
+                            "ahead": int(sum(d > 0 for d in dp)),
+                            "psnr": float(np.mean(dp)),
+                            "bpp": float(np.mean(db)),
+                        }
+                if cells:
+                    out[(m, o)] = cells
+    return out
+
+
+def paired_markdown(data: dict[str, Any], other: dict[str, Any], other_name: str) -> str:
+    """:func:`paired` as a Markdown section (empty where nothing pairs)."""
+    pairs = paired(data, other)
+    if not pairs:
+        return ""
+    targets = sorted({t for cells in pairs.values() for t in cells})
+    lines = [
+        f"## Paired with `{other_name}`",
+        "",
+        "Ours minus the other run's method with the same budget, on the images both have at each "
+        "rate: mean PSNR difference (dB), images ahead / images, mean rate difference (bpp):",
+        "",
+        "| ours | theirs | " + " | ".join(f"{t:g} bpp" for t in targets) + " |",
+        "|---|---|" + "---|" * len(targets),
+    ]
+    for (m, o), cells in pairs.items():
+        row = [
+            f"{c['psnr']:+.2f} ({c['ahead']}/{c['images']}; {c['bpp']:+.3f})" if (c := cells.get(t)) else ""
+            for t in targets
+        ]
+        lines.append(f"| {m} | {o} | " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def plot(data: dict[str, Any], path: str | Path) -> Path:
     """PSNR-vs-bpp and MS-SSIM-vs-bpp, one line per method, GaussianImage's published points."""
     cs = curves(data)
@@ -263,15 +333,39 @@ def plot(data: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
-def write(out: str | Path, data: dict[str, Any] | None = None, title: str = "Rate–distortion") -> list[Path]:
-    """Write ``report.md`` and ``rd.png`` into ``out`` (from its ``results.json`` by default)."""
+def write(
+    out: str | Path,
+    data: dict[str, Any] | None = None,
+    title: str = "Rate–distortion",
+    against: str | Path | None = None,
+) -> list[Path]:
+    """Write ``report.md`` and ``rd.png`` into ``out`` (from its ``results.json`` by default);
+    ``against``: another run's folder, whose methods ours are :func:`paired` with."""
     out = Path(out)
     data = data if data is not None else store.load(out / "results.json")
     text = markdown(data, title)
+    if against is not None:
+        other = store.load(Path(against) / "results.json")
+        text += "\n" + paired_markdown(data, other, Path(against).resolve().name)
     io.atomic_write(out / "report.md", lambda f: f.write(text.encode()))
     return [out / "report.md", plot(data, out / "rd.png")]
 
 
-if __name__ == "__main__":
-    for p in write(sys.argv[1], title=f"Rate–distortion: {Path(sys.argv[1]).resolve().name}"):
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Re-make a rate–distortion run's report and plot.")
+    parser.add_argument("out", help="the run's folder (its results.json)")
+    parser.add_argument("--against", help="another run's folder: ours paired with its methods")
+    args = parser.parse_args(argv)
+    try:
+        title = f"Rate–distortion: {Path(args.out).resolve().name}"
+        paths = write(args.out, title=title, against=args.against)
+    except (OSError, ValueError) as e:  # a missing or foreign results.json, runs that do not pair
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for p in paths:
         print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

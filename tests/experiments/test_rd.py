@@ -146,3 +146,38 @@ def test_the_gaps_at_each_rate_are_the_curves_differences(rd_run):
     text = rd_report.body(rd_run[1])
     row = next(line for line in text.splitlines() if line.startswith("| igi-quadtree-tiny | JPEG |"))
     assert row.count("|") == 3 + len(BPPS) and f"{gaps['igi-quadtree-tiny'][1.0]['jpeg']:+.2f}" in row
+
+
+def test_pairing_with_another_run_compares_the_same_images_and_budget(rd_run):
+    """``--against``: ours against another run's method with the same budget, image by image;
+    runs whose quantisers differ are refused, since their PSNRs would not be comparable."""
+    _, data = rd_run
+    other = json.loads(json.dumps(data))
+    for e in other["entries"]:
+        if e["init"] == "igi-quadtree-tiny":
+            e["init"], e["psnr"] = "igi-net-tiny", e["psnr"] + (0.5 if e["image"] == "im0" else -0.2)
+            e["bpp"] -= 0.01
+    other["entries"] = [e for e in other["entries"] if (e["image"], e["target_bpp"]) != ("im1", BPPS[1])]
+    pairs = rd_report.paired(data, other)
+    assert list(pairs) == [("igi-quadtree-tiny", "igi-net-tiny")]
+    cells = pairs[("igi-quadtree-tiny", "igi-net-tiny")]
+    assert cells[BPPS[0]] == pytest.approx({"images": 2, "ahead": 1, "psnr": -0.15, "bpp": 0.01})
+    assert cells[BPPS[1]] == pytest.approx({"images": 1, "ahead": 0, "psnr": -0.5, "bpp": 0.01})
+    text = rd_report.paired_markdown(data, other, "other_run")
+    assert "## Paired with `other_run`" in text
+    assert "| igi-quadtree-tiny | igi-net-tiny | -0.15 (1/2; +0.010) |" in text
+    other["settings"]["quant"] = {}
+    with pytest.raises(ValueError, match="'quant'"):
+        rd_report.paired(data, other)
+
+
+def test_the_report_cli_pairs_runs_and_refuses_a_missing_one(rd_run, tmp_path, capsys):
+    exp, data = rd_run
+    out = tmp_path / "copy"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps(data))
+    assert rd_report.main([str(out), "--against", str(exp.out_dir)]) == 0
+    assert "## Paired with" not in (out / "report.md").read_text()  # the same method on both sides
+    before = (out / "report.md").read_bytes()
+    assert rd_report.main([str(out), "--against", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err and (out / "report.md").read_bytes() == before
