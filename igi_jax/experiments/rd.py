@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from igi_jax import io
+from igi_jax import io, memory
 from igi_jax.codec import standard
 from igi_jax.codec.quantize import QuantConfig
 from igi_jax.experiments.config import REPO, _sha256, dataset_label, resolve_dataset, shipped_weights
@@ -66,6 +66,8 @@ class RateDistortion:
         (:func:`igi_jax.codec.compress.shape_lr_factor`).
       weights: the net init's weights (``None``: the shipped ones).
       only, limit: a subset of the images (file stems; the first N).
+      max_side: every image downscaled (Lanczos, aspect kept) so its longer side is at most this,
+        for ours and the standard codecs alike; ``None``: full size.
       decode_repeats: warm decodes timed for our decode FPS.
       seed: the fit's seed.
       backend: render backend.
@@ -84,6 +86,7 @@ class RateDistortion:
     weights: str | None = None
     only: tuple[str, ...] | None = None
     limit: int | None = None
+    max_side: int | None = None
     decode_repeats: int = 3
     seed: int = 0
     backend: str = "auto"
@@ -104,6 +107,8 @@ class RateDistortion:
             raise ValueError(f"unknown codecs {bad}; expected some of {standard.CODECS}")
         if self.decode_repeats < 1 or (self.limit is not None and self.limit < 1):
             raise ValueError(f"{self.decode_repeats=} and {self.limit=} must be ≥ 1")
+        if self.max_side is not None and self.max_side < 16:
+            raise ValueError(f"max_side must be ≥ 16 px, got {self.max_side}")
 
     @property
     def out_dir(self) -> Path:
@@ -148,6 +153,8 @@ class RateDistortion:
             "weights_sha256": _sha256(weights) if weights else None,
             "seed": self.seed,
             "backend": render_api.resolve_backend(self.backend),
+            # Only where set, so the runs made before the field existed still resume.
+            **({"max_side": self.max_side} if self.max_side is not None else {}),
         }
 
 
@@ -223,7 +230,7 @@ class RDRunner:
         base = {"image": path.stem, "init": method, "k": None, "impl": target_label(bpp), "target_bpp": bpp}
         if method.startswith("igi-"):
             return {**base, **self._ours(path, method, bpp)}
-        image, _ = io.load_image(path, huge_remedy="shrink the file first")
+        image, _ = io.load_image(path, max_side=self.exp.max_side, huge_remedy="shrink the file first")
         u8 = np.round(image * 255).astype(np.uint8)
         t0 = time.perf_counter()
         enc = standard.encode_at_bpp(method, u8, bpp)
@@ -251,7 +258,7 @@ class RDRunner:
 
         _, init, budget = method.split("-", 2)
         enc = next(e for e in self.exp.encodes if e.name == budget)
-        h, w = io.image_size(path)
+        h, w = memory.scaled_size(*io.image_size(path), self.exp.max_side)
         quant = self.exp.quant_for(bpp, h * w)
         n = c_lib.count_for_bpp(bpp, h, w, quant)
         budget = c_lib.budget_for_bpp(bpp, h, w) if self.exp.fill_budget else None
@@ -268,6 +275,7 @@ class RDRunner:
                 adapt_shape_lr=self.exp.adapt_shape_lr,
                 budget_bytes=budget,
             ),
+            max_side=self.exp.max_side,
         )
         t0 = time.perf_counter()
         for _ in range(self.exp.decode_repeats):  # warm: the first decode ran inside compress_image

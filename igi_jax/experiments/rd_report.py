@@ -138,6 +138,8 @@ def body(data: dict[str, Any]) -> str:
         "",
     ]
     lines += _tables(cs)
+    if within := paired_markdown(data, data):
+        lines += ["", within.rstrip("\n")]
     finished = list(cs)
     for m, n in incomplete(data).items():  # a resumable run still going: each beside the others
         sub = curves(data, finished + [m])
@@ -266,10 +268,11 @@ def paired(data: dict[str, Any], other: dict[str, Any]) -> Pairs:
     """Each of our methods here against each of ``other``'s with the same encode budget (another
     init, say): ``(ours, theirs)`` → target → ``{"images", "ahead", "psnr", "bpp"}``: how many
     images both runs have there, on how many ours has the higher PSNR, and the mean differences
-    (ours − theirs). Raises ``ValueError`` where the two runs' budget, quantisers or fit settings
-    differ, since their PSNRs would not be comparable."""
+    (ours − theirs). ``other`` may be ``data`` itself: each later init against each earlier one.
+    Raises ``ValueError`` where the two runs' budget, quantisers or fit settings differ, since
+    their PSNRs would not be comparable."""
     mine, theirs = data["settings"], other["settings"]
-    for key in ("dataset", "quant", "fill_budget", "adapt_shape_lr", "fit", "seed"):
+    for key in ("dataset", "max_side", "quant", "fill_budget", "adapt_shape_lr", "fit", "seed"):
         if mine.get(key) != theirs.get(key):
             raise ValueError(f"the two runs differ in {key!r}: their PSNRs are not comparable")
     budgets = {e["name"]: e for e in theirs["encodes"]}
@@ -284,7 +287,9 @@ def paired(data: dict[str, Any], other: dict[str, Any]) -> Pairs:
         ours = [m for m in methods if m.startswith("igi-") and m.endswith(f"-{e['name']}")]
         others = [m for m in methods_o if m.startswith("igi-") and m.endswith(f"-{e['name']}")]
         for m in ours:
-            for o in (o for o in others if o != m):
+            for o in others:
+                if o == m or (other is data and methods.index(o) > methods.index(m)):
+                    continue
                 cells = {}
                 for target in sorted({t for t, _ in by}):
                     a, b = by.get((target, m), {}), by_o.get((target, o), {})
@@ -303,16 +308,16 @@ def paired(data: dict[str, Any], other: dict[str, Any]) -> Pairs:
     return out
 
 
-def paired_markdown(data: dict[str, Any], other: dict[str, Any], other_name: str) -> str:
-    """:func:`paired` as a Markdown section (empty where nothing pairs)."""
+def paired_markdown(data: dict[str, Any], other: dict[str, Any], other_name: str | None = None) -> str:
+    """:func:`paired` as Markdown (empty where nothing pairs); ``other_name`` ``None``: within the run."""
     pairs = paired(data, other)
     if not pairs:
         return ""
     targets = sorted({t for cells in pairs.values() for t in cells})
     lines = [
-        f"## Paired with `{other_name}`",
+        "**Paired within the run**" if other_name is None else f"**Paired with `{other_name}`**",
         "",
-        "Ours minus the other run's method with the same budget, on the images both have at each "
+        "Ours minus the other method with the same budget, on the images both have at each "
         "rate: mean PSNR difference (dB), images ahead / images, mean rate difference (bpp):",
         "",
         "| ours | theirs | " + " | ".join(f"{t:g} bpp" for t in targets) + " |",

@@ -171,7 +171,7 @@ def test_pairing_with_another_run_compares_the_same_images_and_budget(rd_run):
     assert cells[BPPS[0]] == pytest.approx({"images": 2, "ahead": 1, "psnr": -0.15, "bpp": 0.01})
     assert cells[BPPS[1]] == pytest.approx({"images": 1, "ahead": 0, "psnr": -0.5, "bpp": 0.01})
     text = rd_report.paired_markdown(data, other, "other_run")
-    assert "## Paired with `other_run`" in text
+    assert "**Paired with `other_run`**" in text
     assert "| igi-quadtree-tiny | igi-net-tiny | -0.15 (1/2; +0.010) |" in text
     other["settings"]["quant"] = {}
     with pytest.raises(ValueError, match="'quant'"):
@@ -184,7 +184,37 @@ def test_the_report_cli_pairs_runs_and_refuses_a_missing_one(rd_run, tmp_path, c
     out.mkdir()
     (out / "results.json").write_text(json.dumps(data))
     assert rd_report.main([str(out), "--against", str(exp.out_dir)]) == 0
-    assert "## Paired with" not in (out / "report.md").read_text()  # the same method on both sides
+    assert "Paired" not in (out / "report.md").read_text()  # the same method on both sides
     before = (out / "report.md").read_bytes()
     assert rd_report.main([str(out), "--against", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err and (out / "report.md").read_bytes() == before
+
+
+def test_two_inits_in_one_run_are_paired_in_its_report(rd_run):
+    """A run with two inits at one budget gets the later init minus the earlier one, image by
+    image, in its report (once, not both ways)."""
+    _, data = rd_run
+    both = json.loads(json.dumps(data))
+    ours = [e for e in both["entries"] if e["init"] == "igi-quadtree-tiny"]
+    both["entries"] += [dict(e, init="igi-net-tiny", psnr=e["psnr"] + 0.25) for e in ours]
+    assert list(rd_report.paired(both, both)) == [("igi-net-tiny", "igi-quadtree-tiny")]
+    text = rd_report.body(both)
+    assert text.count("**Paired within the run**") == 1
+    assert "| igi-net-tiny | igi-quadtree-tiny | +0.25 (2/2; +0.000) | +0.25 (2/2; +0.000) |" in text
+    assert "Paired" not in rd_report.body(data)
+
+
+def test_max_side_downscales_the_images_every_method_sees(tmp_path):
+    """``max_side``: the rate is counted on the downscaled pixels; the settings name it only when
+    set, so runs made before the field existed still resume; a tiny side is refused."""
+    data = tmp_path / "images"
+    data.mkdir()
+    Image.fromarray(_photo(0)).save(data / "im0.png")
+    exp = dataclasses.replace(
+        _experiment(data, tmp_path / "out"), inits=(), codecs=("jpeg",), max_side=100, bpps=(2.0,)
+    )
+    assert exp.settings()["max_side"] == 100 and "max_side" not in _experiment(data, tmp_path).settings()
+    (entry,) = RDRunner(exp, allow_dirty=True, log=lambda s: None).run()["entries"]
+    assert entry["bpp"] == pytest.approx(8 * entry["bytes"] / (100 * 100)) and entry["bpp"] <= 2.0
+    with pytest.raises(ValueError, match="max_side"):
+        dataclasses.replace(exp, max_side=8)
