@@ -150,9 +150,12 @@ def test_the_gaps_at_each_rate_are_the_curves_differences(rd_run):
             assert g["gaussianimage"] == pytest.approx(p["psnr"] - bjontegaard.quality_at(gb, gp, p["bpp"]))
     text = rd_report.body(rd_run[1])
     row = next(line for line in text.splitlines() if line.startswith("| igi-quadtree-tiny | JPEG |"))
-    assert (
-        row.count("|") == 3 + len(BPPS) and f"({gaps['igi-quadtree-tiny'][1.0]['jpeg_target']:+.2f} at" in row
-    )
+    same_target = gaps["igi-quadtree-tiny"][1.0]["jpeg_target"]
+    assert row.count("|") == 3 + len(BPPS) and f"({same_target:+.2f} at" in row
+    assert "| igi-quadtree-tiny | GaussianImage |" not in text  # its published curve is Kodak's
+    assert "not compared on these images" in text and not rd_report.is_kodak(rd_run[1])
+    kodak = dict(rd_run[1], settings=dict(rd_run[1]["settings"], dataset="kodak"))
+    assert "| igi-quadtree-tiny | GaussianImage |" in rd_report.body(kodak)
 
 
 def test_pairing_with_another_run_compares_the_same_images_and_budget(rd_run):
