@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 from igi_jax import io
 from igi_jax.experiments import bjontegaard, store
+from igi_jax.experiments.rd_pairs import by_target, paired_markdown
 
 # GaussianImage (ECCV'24), Kodak, its RD figure: (bpp, PSNR dB), 50k fit + 50k QAT steps on a GPU.
 GAUSSIANIMAGE_KODAK = ((0.12, 24.7), (0.43, 27.4), (0.71, 28.7), (1.00, 29.7), (1.28, 30.5))
@@ -37,7 +38,7 @@ def curves(data: dict[str, Any], methods: list[str] | None = None) -> dict[str, 
     "decode_fps", "images"}``, one per target rate, over the images that every one of ``methods``
     has there (default: every method that is not :func:`incomplete`, so that a method still
     being run does not shrink the finished curves to its few images)."""
-    by, found = _by_target(data)
+    by, found = by_target(data)
     partial = incomplete(data)
     methods = [m for m in found if m not in partial] if methods is None else methods
     out: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
@@ -66,16 +67,6 @@ def incomplete(data: dict[str, Any]) -> dict[str, int]:
         counts[e["init"]] += 1
     most = max(counts.values(), default=0)
     return {m: n for m, n in counts.items() if n < most}
-
-
-def _by_target(data: dict[str, Any]) -> tuple[dict, list[str]]:
-    by = defaultdict(dict)  # (target, method) -> image -> entry
-    methods = []
-    for e in data["entries"]:
-        by[(e["target_bpp"], e["init"])][e["image"]] = e
-        if e["init"] not in methods:
-            methods.append(e["init"])
-    return by, methods
 
 
 def _mean(values) -> float:
@@ -219,7 +210,7 @@ def at_each_rate(cs: dict[str, list[dict[str, float]]]) -> dict[str, dict[float,
     jb, jp = [p["bpp"] for p in cs.get("jpeg", [])], [p["psnr"] for p in cs.get("jpeg", [])]
     gb, gp = zip(*GAUSSIANIMAGE_KODAK, strict=True)
     nan = float("nan")
-    out: dict[str, dict[float, dict[str, float]]] = {}  # NaN: no JPEG at that target
+    out: dict[str, dict[float, dict[str, float]]] = {}
     for m, pts in cs.items():
         if not m.startswith("igi-"):
             continue
@@ -229,7 +220,7 @@ def at_each_rate(cs: dict[str, list[dict[str, float]]]) -> dict[str, dict[float,
             out[m][p["target"]] = {
                 "bpp": p["bpp"],
                 "jpeg": p["psnr"] - _read(jb, jp, p["bpp"]),
-                "jpeg_target": p["psnr"] - j["psnr"] if j else nan,
+                "jpeg_target": p["psnr"] - j["psnr"] if j else nan,  # NaN: no JPEG at that target
                 "jpeg_bpp": j["bpp"] if j else nan,
                 "gaussianimage": p["psnr"] - _read(gb, gp, p["bpp"]),
             }
@@ -274,77 +265,6 @@ def _at_each_rate(cs: dict[str, list[dict[str, float]]], kodak: bool) -> list[st
     return lines
 
 
-Pairs = dict[tuple[str, str], dict[float, dict[str, float]]]
-
-
-def paired(data: dict[str, Any], other: dict[str, Any]) -> Pairs:
-    """Each of our methods here against each of ``other``'s with the same encode budget (another
-    init, say): ``(ours, theirs)`` → target → ``{"images", "ahead", "psnr", "bpp"}``: how many
-    images both runs have there, on how many ours has the higher PSNR, and the mean differences
-    (ours − theirs). ``other`` may be ``data`` itself: each later init against each earlier one.
-    Raises ``ValueError`` where the two runs' budget, quantisers or fit settings differ, since
-    their PSNRs would not be comparable."""
-    mine, theirs = data["settings"], other["settings"]
-    for key in ("dataset", "max_side", "quant", "fill_budget", "adapt_shape_lr", "fit", "seed"):
-        if mine.get(key) != theirs.get(key):
-            raise ValueError(f"the two runs differ in {key!r}: their PSNRs are not comparable")
-    budgets = {e["name"]: e for e in theirs["encodes"]}
-    by, methods = _by_target(data)
-    by_o, methods_o = _by_target(other)
-    out: Pairs = {}
-    for e in mine["encodes"]:
-        if e["name"] not in budgets:
-            continue
-        if budgets[e["name"]] != e:
-            raise ValueError(f"encode {e['name']!r} differs between the runs: {e} vs {budgets[e['name']]}")
-        ours = [m for m in methods if m.startswith("igi-") and m.endswith(f"-{e['name']}")]
-        others = [m for m in methods_o if m.startswith("igi-") and m.endswith(f"-{e['name']}")]
-        for m in ours:
-            for o in others:
-                if o == m or (other is data and methods.index(o) > methods.index(m)):
-                    continue
-                cells = {}
-                for target in sorted({t for t, _ in by}):
-                    a, b = by.get((target, m), {}), by_o.get((target, o), {})
-                    common = sorted(set(a) & set(b))
-                    if common:
-                        dp = [a[i]["psnr"] - b[i]["psnr"] for i in common]
-                        db = [a[i]["bpp"] - b[i]["bpp"] for i in common]
-                        cells[target] = {
-                            "images": len(common),
-                            "ahead": int(sum(d > 0 for d in dp)),
-                            "psnr": float(np.mean(dp)),
-                            "bpp": float(np.mean(db)),
-                        }
-                if cells:
-                    out[(m, o)] = cells
-    return out
-
-
-def paired_markdown(data: dict[str, Any], other: dict[str, Any], other_name: str | None = None) -> str:
-    """:func:`paired` as Markdown (empty where nothing pairs); ``other_name`` ``None``: within the run."""
-    pairs = paired(data, other)
-    if not pairs:
-        return ""
-    targets = sorted({t for cells in pairs.values() for t in cells})
-    lines = [
-        "**Paired within the run**" if other_name is None else f"**Paired with `{other_name}`**",
-        "",
-        "Ours minus the other method with the same budget, on the images both have at each "
-        "rate: mean PSNR difference (dB), images ahead / images, mean rate difference (bpp):",
-        "",
-        "| ours | theirs | " + " | ".join(f"{t:g} bpp" for t in targets) + " |",
-        "|---|---|" + "---|" * len(targets),
-    ]
-    for (m, o), cells in pairs.items():
-        row = [
-            f"{c['psnr']:+.2f} ({c['ahead']}/{c['images']}; {c['bpp']:+.3f})" if (c := cells.get(t)) else ""
-            for t in targets
-        ]
-        lines.append(f"| {m} | {o} | " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def plot(data: dict[str, Any], path: str | Path) -> Path:
     """PSNR-vs-bpp and MS-SSIM-vs-bpp, one line per method, GaussianImage's published points."""
     cs = curves(data)
@@ -378,7 +298,8 @@ def write(
     against: str | Path | None = None,
 ) -> list[Path]:
     """Write ``report.md`` and ``rd.png`` into ``out`` (from its ``results.json`` by default);
-    ``against``: another run's folder, whose methods ours are :func:`paired` with."""
+    ``against``: another run's folder, whose methods ours are paired with
+    (:func:`igi_jax.experiments.rd_pairs.paired`)."""
     out = Path(out)
     data = data if data is not None else store.load(out / "results.json")
     text = markdown(data, title)

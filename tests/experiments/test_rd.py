@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from igi_jax import io
-from igi_jax.experiments import bjontegaard, cli, rd_report, store
+from igi_jax.experiments import bjontegaard, cli, rd_pairs, rd_report, store
 from igi_jax.experiments.config import load_experiment
 from igi_jax.experiments.rd import Encode, RateDistortion, RDRunner
 
@@ -168,17 +168,17 @@ def test_pairing_with_another_run_compares_the_same_images_and_budget(rd_run):
             e["init"], e["psnr"] = "igi-net-tiny", e["psnr"] + (0.5 if e["image"] == "im0" else -0.2)
             e["bpp"] -= 0.01
     other["entries"] = [e for e in other["entries"] if (e["image"], e["target_bpp"]) != ("im1", BPPS[1])]
-    pairs = rd_report.paired(data, other)
+    pairs = rd_pairs.paired(data, other)
     assert list(pairs) == [("igi-quadtree-tiny", "igi-net-tiny")]
     cells = pairs[("igi-quadtree-tiny", "igi-net-tiny")]
     assert cells[BPPS[0]] == pytest.approx({"images": 2, "ahead": 1, "psnr": -0.15, "bpp": 0.01})
     assert cells[BPPS[1]] == pytest.approx({"images": 1, "ahead": 0, "psnr": -0.5, "bpp": 0.01})
-    text = rd_report.paired_markdown(data, other, "other_run")
+    text = rd_pairs.paired_markdown(data, other, "other_run")
     assert "**Paired with `other_run`**" in text
     assert "| igi-quadtree-tiny | igi-net-tiny | -0.15 (1/2; +0.010) |" in text
     other["settings"]["quant"] = {}
     with pytest.raises(ValueError, match="'quant'"):
-        rd_report.paired(data, other)
+        rd_pairs.paired(data, other)
 
 
 def test_the_report_cli_pairs_runs_and_refuses_a_missing_one(rd_run, tmp_path, capsys):
@@ -200,7 +200,7 @@ def test_two_inits_in_one_run_are_paired_in_its_report(rd_run):
     both = json.loads(json.dumps(data))
     ours = [e for e in both["entries"] if e["init"] == "igi-quadtree-tiny"]
     both["entries"] += [dict(e, init="igi-net-tiny", psnr=e["psnr"] + 0.25) for e in ours]
-    assert list(rd_report.paired(both, both)) == [("igi-net-tiny", "igi-quadtree-tiny")]
+    assert list(rd_pairs.paired(both, both)) == [("igi-net-tiny", "igi-quadtree-tiny")]
     text = rd_report.body(both)
     assert text.count("**Paired within the run**") == 1
     assert "| igi-net-tiny | igi-quadtree-tiny | +0.25 (2/2; +0.000) | +0.25 (2/2; +0.000) |" in text
