@@ -11,7 +11,9 @@ at two encode budgets: ``fast`` (1,000 fit + 300 quantisation-aware steps) and `
 1,000); ``net_v2`` at ``fast`` only and JPEG alone beside it, since its question is the init:
 its PSNRs (fixed step counts) pair with the quad-tree run's image by image
 (``python -m igi_jax.experiments.rd_report bench/results/rd_kodak_net_v2 --against
-bench/results/rd_kodak``). (``net``'s committed 4-image curve was made at 6b17ef1 with
+bench/results/rd_kodak``). ``net_v2_long`` asks whether ``long`` passes JPEG below 0.5 bpp: the
+second net (``igi compress``'s init at these rates), 0.25 and 0.5 bpp only, JPEG beside it.
+(``net``'s committed 4-image curve was made at 6b17ef1 with
 fp16 positions; today's quantisers no longer resume it.) The standard codecs are measured in the
 same run on the same pixels, each at its largest file within the target. Kodak is held out: no
 setting here was chosen on it (the quantisers' defaults come from ``bench/results/codec_sweep.md``,
@@ -27,14 +29,20 @@ ENCODES = (Encode("fast", 1000, 300), Encode("long", 4000, 1000))
 
 def get_config(arg: str | None = None) -> RateDistortion:
     arg = arg or "quadtree"
-    weights = {"quadtree": None, "net": FIRST_NET, "net_v2": eval_kodak_v2.WEIGHTS}
+    weights = {
+        "quadtree": None,
+        "net": FIRST_NET,
+        "net_v2": eval_kodak_v2.WEIGHTS,
+        "net_v2_long": eval_kodak_v2.WEIGHTS,
+    }
     if arg not in weights:
         raise ValueError(f"rd_kodak: unknown init {arg!r}; expected one of {sorted(weights)}")
+    encodes = {"net_v2": ENCODES[:1], "net_v2_long": ENCODES[1:]}.get(arg, ENCODES)
     return RateDistortion(
         dataset="kodak",
-        bpps=(0.12, 0.25, 0.5, 1.0, 1.5),
-        encodes=ENCODES[:1] if arg == "net_v2" else ENCODES,
-        codecs=("jpeg",) if arg == "net_v2" else standard.CODECS,
+        bpps=(0.25, 0.5) if arg == "net_v2_long" else (0.12, 0.25, 0.5, 1.0, 1.5),
+        encodes=encodes,
+        codecs=("jpeg",) if arg.startswith("net_v2") else standard.CODECS,
         inits=("net" if arg.startswith("net") else arg,),
         weights=weights[arg],  # each net init names the weights copy its curve was made with
         out="bench/results/rd_kodak" + ("" if arg == "quadtree" else f"_{arg}"),

@@ -1,6 +1,7 @@
 """``igi compress``, ``igi decompress`` and ``igi info FILE.igi`` (wired in by :mod:`igi_jax.cli`).
 
-    igi compress IMAGE [--init quadtree|net|random|random-gi] [--gaussians N] [--steps S | --seconds T]
+    igi compress IMAGE [--bpp B | --gaussians N] [--init quadtree|net|random|random-gi]
+                 [--steps S | --seconds T]
                  [--qat-steps Q] [--shape-bits B] [--codebook K] [--stages S] [--out FILE.igi]
     igi decompress FILE.igi [--scale 2] [--out PNG]
     igi info FILE.igi
@@ -48,7 +49,8 @@ def add_parsers(sub, add_fit_arguments: Callable[[argparse.ArgumentParser], None
         metavar="B",
         help="target rate: the file is at most B bits per pixel; the count fills it at the bytes per "
         "Gaussian the quantised init codes to, and the Gaussians of least energy go if it would not "
-        "fit (the real size is reported)",
+        "fit (the real size is reported); without --init or --config, the init follows the rate "
+        "(the shipped net from 0.2 bpp, the quad-tree below)",
     )
     p.add_argument("--qat-steps", type=int, metavar="Q", help="quantisation-aware steps (default 500)")
     p.add_argument("--shape-bits", type=int, metavar="B", help="bits per covariance value (default 6)")
@@ -126,6 +128,8 @@ def cmd_compress(args: argparse.Namespace) -> int:
             io.load_image(args.image)  # says what is wrong
         height, width = size
         args.gaussians = c_lib.count_for_bpp(args.bpp, height, width, qcfg)  # grown to fill the budget
+        if args.init is None and args.config is None:
+            args.init = c_lib.init_for_bpp(args.bpp)
         budget = c_lib.budget_for_bpp(args.bpp, height, width)
     options = cli._fit_options(args)
     try:

@@ -40,6 +40,13 @@ TUNED_PIXELS_PER_GAUSSIAN = 5.4
 MAX_SHAPE_LR_FACTOR = 8.0
 # A budget's count aims at this share of it: a fitted set codes a little longer than its init.
 FILL_MARGIN = 0.94
+# The share of a budget a fitted set is trimmed to before the quantisation-aware steps, which
+# lengthen its file by ~1-1.5 %. Training photos 001-003 at 640 px, 1,000 + 300 steps: trimming
+# only after those steps (which cannot fine-tune the rest) 25.81 / 27.67 / 30.15 dB at 0.25 / 0.5 /
+# 1 bpp; trimming before them too (with footprint-weighted codebooks that learn from the image)
+# 25.93 / 27.91 / 30.33, a few Gaussians still trimmed after; to this share first, 27.94 / 30.31
+# at 0.5 / 1 bpp, none.
+PRE_TRIM_SHARE = 0.985
 # Colour codebook entries per stage by target rate (bpp below the bound → entries), from
 # bench/results/codec_sweep_rate.md (training photos 001-003 at 640 px, 1,000 + 300 steps): 2 × 16
 # is level with 2 × 8 up to 0.5 bpp (+0.1 / +0.05 dB), 2 × 32 ahead from 1 bpp (+0.38 / +0.68 dB).
@@ -52,6 +59,11 @@ RATE_CODEBOOKS = ((0.75, 16), (math.inf, 32))
 # (+0.06 / +0.05 dB over 1/2 and 1/8), 1/8 px at 1 bpp (+0.22 dB over 1/4, 3 of 3 photos), where
 # the Gaussians are ~2.2× closer together.
 RATE_SUBPIXEL = ((0.5, 2), (math.inf, 3))
+# The init for a target rate when none is chosen: the shipped network from this rate up, the
+# quad-tree below. From configs/experiments/rd_heldout.py (the 5 held-out photos at 640 px, fast
+# budget), net minus quad-tree: -0.14 dB at 0.12 bpp (2 of 5 ahead), +0.14 at 0.25 (4 of 5), +0.52
+# to +0.82 from 0.5 to 1.5 (4 of 5), with 1-2 % smaller files; the crossing is ~0.17 bpp.
+NET_INIT_FROM_BPP = 0.2
 
 
 def quant_for_bpp(bpp: float, pixels: int | None = None) -> q_lib.QuantConfig:
@@ -65,6 +77,11 @@ def quant_for_bpp(bpp: float, pixels: int | None = None) -> q_lib.QuantConfig:
     while pixels is not None and cfg.codebook > 8 and cfg.stages * cfg.codebook * 6 > bpp * pixels / 64:
         cfg = dataclasses.replace(cfg, codebook=cfg.codebook // 2)
     return cfg
+
+
+def init_for_bpp(bpp: float) -> str:
+    """The codec's init for a target rate: ``net`` from :data:`NET_INIT_FROM_BPP`, else ``quadtree``."""
+    return "net" if bpp >= NET_INIT_FROM_BPP else "quadtree"
 
 
 def shape_lr_factor(height: int, width: int, count: int) -> float:
@@ -171,10 +188,10 @@ def count_for_budget(
 
 def encode_within(
     g: Gaussians, state: q_lib.QState, quant: q_lib.QuantConfig, budget: int | None
-) -> tuple[bytes, Any, int]:
-    """The file of ``g`` quantised by ``state``: ``(bytes, payload, dropped)``. While it exceeds
-    ``budget`` bytes, the Gaussians of least energy are dropped (about the excess, at the bytes per
-    Gaussian coded, plus 5 %) and the rest coded again."""
+) -> tuple[bytes, Any, int, Gaussians]:
+    """The file of ``g`` quantised by ``state``: ``(bytes, payload, dropped, kept Gaussians)``.
+    While it exceeds ``budget`` bytes, the Gaussians of least energy are dropped (about the excess,
+    at the bytes per Gaussian coded, plus 5 %) and the rest coded again."""
     from igi_jax.errors import InputError
 
     g = compact(g)
@@ -190,7 +207,7 @@ def encode_within(
         g, dropped = compact(g), dropped + d
         payload = q_lib.to_payload(g, state, quant)
         data = bitstream.encode(payload)
-    return data, payload, dropped
+    return data, payload, dropped, g
 
 
 def decompress(data: bytes) -> Gaussians:
@@ -251,8 +268,15 @@ def compress_image(
     key = jax.random.key(options.fit.seed)
     # The grid is fixed once, from the fitted count: a trim below must not move it.
     quant = options.quant.resolved(run.result.gaussians.num_live(), *run.target.shape[:2])
+    fitted, pre_trimmed = run.result.gaussians, 0
+    if options.budget_bytes is not None:
+        # A fitted set codes longer than its init: trimmed to the budget before the quantisation-
+        # aware steps, which then fine-tune the Gaussians that stay (a trim after them cannot).
+        state = q_lib.init_state(fitted, quant, key)
+        pre_budget = int(PRE_TRIM_SHARE * options.budget_bytes)
+        *_, pre_trimmed, fitted = encode_within(fitted, state, quant, pre_budget)
     q = qat_lib.fit_quantized(
-        run.result.gaussians,
+        fitted,
         run.target,
         options.qat_steps,
         quant,
@@ -260,7 +284,7 @@ def compress_image(
         key=key,
         callback=qat_callback,
     )
-    data, payload, trimmed = encode_within(q.gaussians, q.state, quant, options.budget_bytes)
+    data, payload, trimmed, _ = encode_within(q.gaussians, q.state, quant, options.budget_bytes)
     t_enc = time.perf_counter()
     decoded = decompress(data)
     image = np.asarray(render_gaussians(decoded))
@@ -282,7 +306,7 @@ def compress_image(
         "qat_steps": options.qat_steps,
         "shape_lr_factor": factor,
         **fill,
-        **({"trimmed": trimmed} if options.budget_bytes is not None else {}),
+        **({"trimmed": trimmed, "trimmed_before_qat": pre_trimmed} if fill else {}),
         "encode_seconds": t_enc - t0,
         "fit_seconds": t_fit - t0,
         "decode_seconds": t_dec - t_enc,

@@ -71,7 +71,8 @@ def _build(kind: str, size: tuple[int, int], n: int, capacity: int, qcfg: QuantC
         )
 
     def loss(params, q, mask, target):
-        pq, vq = q_lib.quantize_with_loss(params, q, mask, qcfg, (h, w))
+        g = Gaussians(params["xy"], params["shape"], params["colors"], mask, kind=kind, height=h, width=w)
+        pq, vq = q_lib.quantize_with_loss(params, q, q_lib.footprint(g.covariances(), mask), qcfg, (h, w))
         image, count = render(pq, mask)
         return jnp.mean((image - target) ** 2) + VQ_WEIGHT * vq, count
 
@@ -162,7 +163,8 @@ def fit_quantized(
         if step >= steps:
             break
     return QatResult(
-        gaussians=g.with_params({k: v[: g.capacity] for k, v in params.items()}),
+        # Sliced on the host: a device slice to an exact count would compile once per count.
+        gaussians=g.with_params({k: jax.device_put(np.asarray(v)[: g.capacity]) for k, v in params.items()}),
         state=q,
         image=image,
         psnr=history[-1]["psnr"],

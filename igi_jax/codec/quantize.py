@@ -5,8 +5,9 @@ pre-tanh coordinates to float16; a grid cell codes in far fewer bits, see
 :mod:`igi_jax.codec.bitstream`); the 3 covariance values by a
 uniform ``shape_bits`` quantiser per channel, ``value = index · scale + offset`` with ``scale`` and
 ``offset`` learned (initialised from the fitted min / max); the colour by a residual vector
-quantiser of ``stages`` float16 codebooks of ``codebook`` entries (k-means init, then learned
-with the codebook and commitment losses of VQ-VAE). Opacity is folded into the colour, as in the fit.
+quantiser of ``stages`` float16 codebooks of ``codebook`` entries (k-means init weighted by each
+Gaussian's footprint, then learned from the image loss beside VQ-VAE's codebook and commitment
+losses). Opacity is folded into the colour, as in the fit.
 
     q = init_state(g, QuantConfig(), key)
     params_q = quantize(g.params(), q, cfg, (g.height, g.width))  # what the decoder renders, STE
@@ -122,24 +123,32 @@ def _rvq(colors: jax.Array, codebooks: jax.Array) -> tuple[jax.Array, jax.Array]
     return jnp.stack(idx, -1), total
 
 
+def footprint(cov: jax.Array, mask: jax.Array) -> jax.Array:
+    """``[N]`` weight of each live Gaussian's colour error in the image's squared error: a colour
+    error δ on a unit-peak Gaussian of covariance Σ adds ``|δ|² ∫ exp(−xᵀΣ⁻¹x) = |δ|² π √det Σ``
+    (overlaps aside). ``cov [N, 3]`` as ``(xx, xy, yy)``; 0 where ``mask`` is off."""
+    det = cov[:, 0] * cov[:, 2] - cov[:, 1] ** 2
+    return jnp.where(mask, jnp.sqrt(jnp.maximum(det, 0.0)), 0.0)
+
+
 def quantize(
     params: dict[str, jax.Array], q: QState, cfg: QuantConfig, size: tuple[int, int]
 ) -> dict[str, jax.Array]:
-    """The parameters the decoder reconstructs for an image of ``size = (H, W)``; gradients pass
-    straight through the rounding to ``params`` and to the scale / offset (the codebooks learn
-    through :func:`quantize_with_loss`'s VQ loss)."""
+    """The parameters the decoder reconstructs for an image of ``size = (H, W)``. Gradients pass
+    straight through the rounding to ``params``, and exactly to the scale / offset and the
+    codebooks (whose entries the decoded colours are)."""
     return quantize_with_loss(params, q, None, cfg, size)[0]
 
 
 def quantize_with_loss(
     params: dict[str, jax.Array],
     q: QState,
-    mask: jax.Array | None,
+    weights: jax.Array | None,
     cfg: QuantConfig,
     size: tuple[int, int],
 ) -> tuple[dict[str, jax.Array], jax.Array]:
-    """:func:`quantize`, plus the colour quantiser's codebook + commitment loss (mean over the
-    live Gaussians of ``mask``; 0 when ``mask`` is ``None``) from the same nearest-entry search."""
+    """:func:`quantize`, plus the colour quantiser's codebook + commitment loss from the same
+    nearest-entry search, averaged with ``weights [N]`` (:func:`footprint`; 0 when ``None``)."""
     if cfg.xy_subpixel is None:
         raise ValueError("QuantConfig.xy_subpixel is unset: QuantConfig.resolved(count, H, W) sets it")
     xy = params["xy"]
@@ -149,11 +158,13 @@ def quantize_with_loss(
     c = params["colors"]
     books = _codebooks16(q.codebooks)
     idx, _ = _rvq(jax.lax.stop_gradient(c), jax.lax.stop_gradient(books))
-    c_hat = sum(books[s][idx[:, s]] for s in range(books.shape[0]))  # codebook gradients
-    colors_q = c + jax.lax.stop_gradient(c_hat - c)
+    c_hat = sum(books[s][idx[:, s]] for s in range(books.shape[0]))
+    # The value is the codebooks' sum: the image loss reaches the entries exactly and the colours
+    # straight through (codebooks learnt by the VQ loss alone trail the image's optimum).
+    colors_q = c_hat + (c - jax.lax.stop_gradient(c))
     loss = jnp.float32(0.0)
-    if mask is not None:
-        w = mask.astype(jnp.float32)[:, None] / jnp.maximum(jnp.sum(mask), 1)
+    if weights is not None:
+        w = jax.lax.stop_gradient(weights)[:, None] / jnp.maximum(jnp.sum(weights), 1e-12)
         codebook = jnp.sum(w * (jax.lax.stop_gradient(c) - c_hat) ** 2)
         commit = jnp.sum(w * (c - jax.lax.stop_gradient(c_hat)) ** 2)
         loss = codebook + cfg.commitment * commit
@@ -163,7 +174,7 @@ def quantize_with_loss(
 @functools.partial(jax.jit, static_argnames=("k", "iters"))
 def _kmeans(key: jax.Array, x: jax.Array, w: jax.Array, k: int, iters: int) -> jax.Array:
     """Weighted Lloyd iterations from ``k`` distinct live points: ``[k, 3]`` centres."""
-    p = w / jnp.maximum(jnp.sum(w), 1.0)
+    p = w / jnp.maximum(jnp.sum(w), 1e-12)
     centres = x[jax.random.choice(key, x.shape[0], (k,), replace=False, p=p)]
 
     def step(centres, _):
@@ -176,7 +187,8 @@ def _kmeans(key: jax.Array, x: jax.Array, w: jax.Array, k: int, iters: int) -> j
 
 
 def init_state(g: Gaussians, cfg: QuantConfig, key: jax.Array) -> QState:
-    """Scale / offset from the live Gaussians' min / max; codebooks by k-means, stage by stage."""
+    """Scale / offset from the live Gaussians' min / max; codebooks by k-means, stage by stage,
+    each colour weighted by its Gaussian's :func:`footprint` (the image error it stands for)."""
     if g.num_live() < cfg.codebook:
         raise ValueError(f"{g.num_live()} Gaussians cannot fill a codebook of {cfg.codebook} entries")
     g = pad_to_bucket(g)  # the k-means compiles per bucket, not per count
@@ -184,7 +196,7 @@ def init_state(g: Gaussians, cfg: QuantConfig, key: jax.Array) -> QState:
     shape = np.asarray(g.shape)[live]
     lo, hi = shape.min(0), shape.max(0)
     scale = np.maximum(hi - lo, 1e-6) / ((1 << cfg.shape_bits) - 1)
-    w = g.mask.astype(jnp.float32)
+    w = footprint(g.covariances(), g.mask) + 1e-6 * g.mask  # a degenerate one is still a live point
     residual, books = g.colors, []
     for key_s in jax.random.split(key, cfg.stages):
         book = _kmeans(key_s, residual, w, cfg.codebook, cfg.kmeans_iters)

@@ -164,8 +164,25 @@ def render_with_count(
                 "render() under jit/vmap needs a static capacity=; "
                 "compute it outside with required_capacity()"
             )
-        capacity = required_capacity(means, cov, mask, height, width, backend=backend)
+        capacity = _reuse_capacity(
+            (means.shape[0], height, width, backend, chunk),
+            required_capacity(means, cov, mask, height, width, backend=backend),
+        )
     return _render_binned(means, cov, colors, mask, height, width, capacity, backend, chunk)
+
+
+# Eager renders' list lengths by problem shape. A render whose data need a shorter list than one
+# already compiled reuses that program (lists at most one bucket longer than needed) instead of
+# compiling anew: the images of a decoder or an RD run differ in list length, not in count bucket.
+_EAGER_CAPACITIES: dict[tuple, set[int]] = {}
+
+
+def _reuse_capacity(shape: tuple, wanted: int) -> int:
+    known = _EAGER_CAPACITIES.setdefault(shape, set())
+    reusable = [c for c in known if wanted <= c <= 2 * wanted]
+    capacity = min(reusable) if reusable else wanted
+    known.add(capacity)
+    return capacity
 
 
 # One compiled program per (shapes, size, capacity, backend): eager callers pay one compile,

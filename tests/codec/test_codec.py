@@ -7,6 +7,8 @@ and that nothing is written when anything fails.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +21,7 @@ from igi_jax.codec import quantize as q_lib
 from igi_jax.errors import InputError
 from igi_jax.fit import FitConfig, fit
 from igi_jax.init import rate
-from igi_jax.one_image import FitOptions
+from igi_jax.one_image import DEFAULT_INIT, FitOptions
 from igi_jax.render import render_gaussians
 
 H, W = 40, 56
@@ -61,6 +63,51 @@ def test_quantisers_use_their_whole_range():
     p = q_lib.to_payload(g, q_lib.init_state(g, cfg, jax.random.key(2)), cfg)
     assert p.shape_index.min() == 0 and p.shape_index.max() == 15  # min / max initialisation
     assert len(np.unique(p.color_index[:, 0])) == 4  # k-means leaves no entry empty here
+
+
+def test_the_image_loss_reaches_the_codebooks_exactly_and_the_colours_straight_through():
+    g = _fitted()
+    cfg = q_lib.QuantConfig(codebook=4).resolved(g.num_live(), H, W)
+    q = q_lib.init_state(g, cfg, jax.random.key(1))
+    r = jax.random.normal(jax.random.key(2), g.colors.shape)
+
+    def colour_loss(colors, books):
+        qs = dataclasses.replace(q, codebooks=books)
+        return jnp.sum(q_lib.quantize({**g.params(), "colors": colors}, qs, cfg, (H, W))["colors"] * r)
+
+    d_colors, d_books = jax.grad(colour_loss, argnums=(0, 1))(g.colors, q.codebooks)
+    np.testing.assert_array_equal(d_colors, r)  # straight through
+    idx, _ = q_lib._rvq(g.colors, q.codebooks.astype(jnp.float16).astype(jnp.float32))
+    for s in range(cfg.stages):  # decoded colour = Σ_s books[s][idx_s]: each entry sums its users
+        expected = np.zeros((cfg.codebook, 3), np.float32)
+        np.add.at(expected, np.asarray(idx[:, s]), np.asarray(r))
+        np.testing.assert_allclose(d_books[s], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_colour_codebooks_weigh_each_gaussian_by_its_footprint():
+    cov = jnp.asarray([[4.0, 0.0, 9.0], [4.0, 2.0, 4.0], [1.0, 0.0, 1.0]])
+    w = q_lib.footprint(cov, jnp.asarray([True, True, False]))
+    np.testing.assert_allclose(w, [6.0, np.sqrt(12.0), 0.0], rtol=1e-6)
+    # One entry for two colours: the footprint-weighted mean, pulled to the 4 wide Gaussians.
+    n = 40
+    wide = np.arange(n) < 4  # l11 = l22 = 10.5 px against 1.5 (the factors carry a +0.5 diagonal)
+    shape = np.where(wide[:, None], [10.0, 0.0, 10.0], [1.0, 0.0, 1.0]).astype(np.float32)
+    colors = np.where(wide[:, None], [0.9, 0.1, 0.1], [0.1, 0.1, 0.9]).astype(np.float32)
+    xy = np.asarray(jax.random.uniform(jax.random.key(0), (n, 2), minval=-0.9, maxval=0.9))
+    g = gaussians.Gaussians(
+        jnp.asarray(xy),
+        jnp.asarray(shape),
+        jnp.asarray(colors),
+        jnp.ones(n, bool),
+        kind="cholesky",
+        height=H,
+        width=W,
+    )
+    book = q_lib.init_state(g, q_lib.QuantConfig(stages=1, codebook=2), jax.random.key(0)).codebooks[0]
+    assert np.allclose(sorted(np.asarray(book).tolist()), [[0.1, 0.1, 0.9], [0.9, 0.1, 0.1]], atol=1e-3)
+    single = q_lib._kmeans(jax.random.key(0), g.colors, q_lib.footprint(g.covariances(), g.mask), 1, 5)
+    mean = np.average(colors, axis=0, weights=np.where(wide, 10.5**2, 1.5**2))  # √det Σ = l11 · l22
+    np.testing.assert_allclose(single[0], mean, atol=1e-5)
 
 
 def test_quantisation_aware_steps_beat_quantising_after_the_fit():
@@ -153,6 +200,26 @@ def test_bpp_sets_the_count_and_the_file_stays_under_it(image_file, tmp_path, ca
     assert "--bpp or --gaussians, not both" in capsys.readouterr().err
 
 
+def test_without_init_the_rate_picks_it(image_file, monkeypatch, capsys):
+    chosen = []
+
+    def stop(path, options, **_):  # the encode itself is tested above
+        chosen.append(options.fit.init)
+        raise InputError("stopped before the fit")
+
+    monkeypatch.setattr(compress, "compress_image", stop)
+    cases = {
+        ("--bpp", "0.15"): "quadtree",
+        ("--bpp", str(compress.NET_INIT_FROM_BPP)): "net",
+        ("--bpp", "1.5", "--init", "random"): "random",
+        ("--gaussians", "100"): DEFAULT_INIT,
+    }
+    for flags in cases:
+        assert cli.main(["compress", str(image_file), *flags, "--quiet"]) == 2
+        assert "stopped before the fit" in capsys.readouterr().err
+    assert chosen == list(cases.values())
+
+
 def test_the_shape_rate_follows_the_width_the_count_leaves():
     # tuned at 5.4 px per Gaussian: denser sets keep the default, sparser ones grow as sqrt, capped
     assert compress.shape_lr_factor(512, 768, 100_000) == 1.0
@@ -169,11 +236,12 @@ def test_a_budget_is_filled_and_never_exceeded():
     g = _fitted()
     cfg = q_lib.QuantConfig()
     q = q_lib.init_state(g, cfg, jax.random.key(1))
-    data, payload, dropped = compress.encode_within(g, q, cfg, None)
-    assert dropped == 0 and payload.count == g.num_live() == 300
+    data, payload, dropped, kept = compress.encode_within(g, q, cfg, None)
+    assert dropped == 0 and payload.count == g.num_live() == kept.num_live() == 300
     budget = int(0.8 * len(data))
-    small, payload, dropped = compress.encode_within(g, q, cfg, budget)
-    assert len(small) <= budget and dropped > 0 and payload.count == 300 - dropped
+    small, payload, dropped, kept = compress.encode_within(g, q, cfg, budget)
+    assert len(small) <= budget and dropped > 0 and payload.count == kept.num_live() == 300 - dropped
+    assert small == bitstream.encode(q_lib.to_payload(kept, q, cfg.resolved(300, H, W)))  # what stays
     assert dropped < 0.3 * 300  # about the excess, not far more
     decoded = compress.decompress(small)
     assert decoded.num_live() == payload.count
@@ -218,7 +286,8 @@ def test_a_filled_count_past_the_init_range_takes_the_most_it_gives(tmp_path):
     assert len(starts) == 1  # the retry at the init's most does not announce the image again
     info = run.info
     assert info["count_bound"] < info["count_filled"] == 1766
-    assert info["bytes"] <= budget and info["gaussians"] == 1766 - info["trimmed"]
+    assert info["bytes"] <= budget
+    assert info["gaussians"] == 1766 - info["trimmed_before_qat"] - info["trimmed"]
 
 
 def test_quantisation_aware_blocks_are_shared_across_counts():
