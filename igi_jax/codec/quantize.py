@@ -128,7 +128,7 @@ def footprint(cov: jax.Array, mask: jax.Array) -> jax.Array:
     error δ on a unit-peak Gaussian of covariance Σ adds ``|δ|² ∫ exp(−xᵀΣ⁻¹x) = |δ|² π √det Σ``
     (overlaps aside). ``cov [N, 3]`` as ``(xx, xy, yy)``; 0 where ``mask`` is off."""
     det = cov[:, 0] * cov[:, 2] - cov[:, 1] ** 2
-    return jnp.where(mask, jnp.sqrt(jnp.maximum(det, 0.0)), 0.0)
+    return jnp.sqrt(jnp.where(mask & (det > 0), det, 0.0))
 
 
 def quantize(
@@ -164,7 +164,8 @@ def quantize_with_loss(
     colors_q = c_hat + (c - jax.lax.stop_gradient(c))
     loss = jnp.float32(0.0)
     if weights is not None:
-        w = jax.lax.stop_gradient(weights)[:, None] / jnp.maximum(jnp.sum(weights), 1e-12)
+        weights = jax.lax.stop_gradient(weights)  # √det has an infinite slope at 0: none may reach Σ
+        w = weights[:, None] / jnp.maximum(jnp.sum(weights), 1e-12)
         codebook = jnp.sum(w * (jax.lax.stop_gradient(c) - c_hat) ** 2)
         commit = jnp.sum(w * (c - jax.lax.stop_gradient(c_hat)) ** 2)
         loss = codebook + cfg.commitment * commit
@@ -235,8 +236,10 @@ def to_payload(g: Gaussians, q: QState, cfg: QuantConfig) -> Payload:
         cfg.xy_subpixel,
         cfg.shape_bits,
     )
-    cells = np.asarray(cells)[:n].astype(np.int64)
-    shape_idx, color_idx = np.asarray(shape_idx)[:n].astype(np.int32), np.asarray(color_idx)[:n]
+    cells, shape_idx, color_idx = (np.asarray(a)[:n] for a in (cells, shape_idx, color_idx))
+    if not (np.isfinite(cells).all() and np.isfinite(shape_idx).all()):
+        raise FloatingPointError("a Gaussian's position or covariance is not finite: nothing to encode")
+    cells, shape_idx = cells.astype(np.int64), shape_idx.astype(np.int32)
     return Payload(
         height=g.height,
         width=g.width,

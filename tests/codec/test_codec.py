@@ -110,6 +110,23 @@ def test_colour_codebooks_weigh_each_gaussian_by_its_footprint():
     np.testing.assert_allclose(single[0], mean, atol=1e-5)
 
 
+def test_a_degenerate_gaussian_leaves_the_quantised_loss_finite():
+    # √det Σ has an infinite slope at det = 0: its weights must not pass a gradient to the shapes.
+    g = _fitted()
+    cfg = q_lib.QuantConfig().resolved(g.num_live(), H, W)
+    q = q_lib.init_state(g, cfg, jax.random.key(1))
+    shape = g.shape.at[0].set(jnp.asarray([0.0, 0.0, -0.5]))  # l22 = 0 after the +0.5 bound
+
+    def loss(shape):
+        params = {**g.params(), "shape": shape}
+        cov = g.with_params(params).covariances()
+        pq, vq = q_lib.quantize_with_loss(params, q, q_lib.footprint(cov, g.mask), cfg, (H, W))
+        return vq + jnp.sum(pq["shape"] ** 2)
+
+    grad = jax.grad(loss)(shape)
+    assert bool(jnp.all(jnp.isfinite(grad)))
+
+
 def test_quantisation_aware_steps_beat_quantising_after_the_fit():
     g, target = _fitted(steps=100), _target()
     cfg = FitConfig(log_every=20)
