@@ -37,9 +37,12 @@ def paired(data: dict[str, Any], other: dict[str, Any]) -> Pairs:
     Raises ``ValueError`` where the two runs' budget, quantisers or fit settings differ, since
     their PSNRs would not be comparable."""
     mine, theirs = data["settings"], other["settings"]
-    for key in ("dataset", "max_side", "quant", "fill_budget", "adapt_shape_lr", "fit", "seed"):
+    for key in ("dataset", "max_side", "fill_budget", "adapt_shape_lr", "fit", "seed"):
         if mine.get(key) != theirs.get(key):
             raise ValueError(f"the two runs differ in {key!r}: their PSNRs are not comparable")
+    rates = set(mine["quant"]) & set(theirs["quant"])  # by target: the rates both runs have
+    if any(mine["quant"][r] != theirs["quant"][r] for r in rates):
+        raise ValueError("the two runs differ in 'quant': their PSNRs are not comparable")
     budgets = {e["name"]: e for e in theirs["encodes"]}
     by, methods = by_target(data)
     by_o, methods_o = by_target(other)
@@ -83,7 +86,11 @@ def paired_markdown(data: dict[str, Any], other: dict[str, Any], other_name: str
         return ""
     targets = sorted({t for cells in pairs.values() for t in cells})
     lines = [
-        "**Paired within the run**" if other_name is None else f"**Paired with `{other_name}`**",
+        "**Paired within the run**"
+        if other_name is None
+        else f"**Paired with `{other_name}`** (its code: "
+        + ", ".join(sorted({str(e.get("code")) for e in other["entries"]}))
+        + ")",
         "",
         "Ours minus the other method with the same budget, on the images both have at each "
         "rate: mean PSNR difference (dB), images ahead / images, mean rate difference (bpp):",

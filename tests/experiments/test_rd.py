@@ -176,9 +176,15 @@ def test_pairing_with_another_run_compares_the_same_images_and_budget(rd_run):
     text = rd_pairs.paired_markdown(data, other, "other_run")
     assert "**Paired with `other_run`**" in text
     assert "| igi-quadtree-tiny | igi-net-tiny | -0.15 (1/2; +0.010) |" in text
-    other["settings"]["quant"] = {}
+    # A run at fewer rates pairs at those it shares, if its quantisers there are the same.
+    first = str(BPPS[0])
+    fewer = json.loads(json.dumps(other))
+    fewer["settings"]["quant"] = {first: fewer["settings"]["quant"][first]}
+    fewer["entries"] = [e for e in fewer["entries"] if e["target_bpp"] == BPPS[0]]
+    assert list(rd_pairs.paired(data, fewer)[("igi-quadtree-tiny", "igi-net-tiny")]) == [BPPS[0]]
+    fewer["settings"]["quant"][first]["shape_bits"] += 1
     with pytest.raises(ValueError, match="'quant'"):
-        rd_pairs.paired(data, other)
+        rd_pairs.paired(data, fewer)
 
 
 def test_the_report_cli_pairs_runs_and_refuses_a_missing_one(rd_run, tmp_path, capsys):
