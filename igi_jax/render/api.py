@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from igi_jax import backend as backend_lib
 from igi_jax import binning as binning_lib
-from igi_jax import covariance
+from igi_jax import compile_cache, covariance
 from igi_jax import gaussians as gaussians_lib
 from igi_jax.buckets import bucket
 from igi_jax.gaussians import Gaussians
@@ -171,18 +171,14 @@ def render_with_count(
     return _render_binned(means, cov, colors, mask, height, width, capacity, backend, chunk)
 
 
-# Eager renders' list lengths by problem shape. A render whose data need a shorter list than one
-# already compiled reuses that program (lists at most one bucket longer than needed) instead of
-# compiling anew: the images of a decoder or an RD run differ in list length, not in count bucket.
-_EAGER_CAPACITIES: dict[tuple, set[int]] = {}
-
-
 def _reuse_capacity(shape: tuple, wanted: int) -> int:
-    known = _EAGER_CAPACITIES.setdefault(shape, set())
-    reusable = [c for c in known if wanted <= c <= 2 * wanted]
-    capacity = min(reusable) if reusable else wanted
-    known.add(capacity)
-    return capacity
+    """An eager render's list length: a compiled one up to ``compile_cache.SLACK``× what the data
+    need, rather than a new program (the images of a decoder or an RD run differ in list length,
+    not in count bucket); ``wanted`` when none qualifies."""
+    family = ("render", *shape)
+    sizes = compile_cache.choose(family, (wanted,))
+    compile_cache.compiled("render", family, sizes, lambda: _render_binned)  # records the size
+    return sizes[0]
 
 
 # One compiled program per (shapes, size, capacity, backend): eager callers pay one compile,
