@@ -12,7 +12,7 @@ Layout (little-endian)::
     shape scale, offset           f32 × 3, f32 × 3
     codebooks                     f16 × stages × codebook × 3
     streams                       position gap lengths, position gap mantissas,
-                                  3 shape channels, one per colour stage
+                                  3 shape channels, one per colour stage (igi_jax.codec.entropy)
     crc32 of all the above        u32
 
 The Gaussians are a set: their order is free, so they are stored sorted by grid cell in raster
@@ -20,11 +20,12 @@ order and a position costs only its gap to the previous one. Each gap ``d ≥ 0`
 ``e`` (entropy-coded) and, for ``d ≥ 2``, its ``e - 1`` bits below the leading one (bit-packed):
 about ``log2(cells / N) + 1.4`` bits per Gaussian where fp16 coordinates took ~28.
 
-Every other stream is ``u8 mode`` then either the symbols bit-packed at their fixed width (mode 0)
-or their histogram as unsigned LEB128 varints, a u32 word count and the ANS words of
-``constriction`` (mode 1); the encoder keeps whichever is shorter, so side information never
-costs more than it saves. Decoding checks magic, version, length and checksum before it
-trusts a byte, and every failure is one :class:`BitstreamError` naming the problem.
+Every other stream is coded by :mod:`igi_jax.codec.entropy`: bit-packed, or ANS under its
+histogram, under adaptive counts, or under adaptive counts per context, whichever is shortest.
+The covariance channels' contexts are the positions' local density (a Gaussian's size follows
+its spacing), a colour stage's the index of the stage before it. Decoding checks magic, version,
+length and checksum before it trusts a byte, and every failure is one :class:`BitstreamError`
+naming the problem.
 """
 
 from __future__ import annotations
@@ -36,15 +37,15 @@ import zlib
 
 import numpy as np
 
+from igi_jax.codec import entropy
 from igi_jax.errors import InputError
 
 MAGIC = b"IGI\x1a"
-VERSION = 2
+VERSION = 3
 KINDS = ("rs", "cholesky")
 _HEAD = struct.Struct("<4sBIIIIBBBHB")
 MAX_SUBPIXEL = 8
 _MAX_CELLS = 1 << 52  # grid cells a file may address (gaps' bit lengths exact in float64)
-_RAW, _ANS = 0, 1
 
 
 class BitstreamError(InputError):
@@ -111,17 +112,6 @@ class Payload:
         return out
 
 
-def _varints(values: np.ndarray) -> bytes:
-    out = bytearray()
-    for v in values.tolist():
-        while True:
-            byte, v = v & 0x7F, v >> 7
-            out.append(byte | (0x80 if v else 0))
-            if not v:
-                break
-    return bytes(out)
-
-
 class _Reader:
     """Bounds-checked reads from the file's bytes."""
 
@@ -151,81 +141,26 @@ class _Reader:
                 raise BitstreamError("corrupted .igi file: a histogram count does not end")
 
 
-def _width(alphabet: int) -> int:
-    return max(1, (alphabet - 1).bit_length())
-
-
-def _model(counts: np.ndarray):
-    import constriction
-
-    return constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
-
-
-def _encode_stream(symbols: np.ndarray, alphabet: int) -> bytes:
-    width = _width(alphabet)
-    raw = bytes([_RAW]) + _pack_bits(symbols, np.full(symbols.shape, width))
-    if symbols.size == 0:
-        return raw
-    import constriction
-
-    counts = np.bincount(symbols, minlength=alphabet)
-    coder = constriction.stream.stack.AnsCoder()
-    coder.encode_reverse(symbols.astype(np.int32), _model(counts))
-    words = coder.get_compressed().astype("<u4")
-    ans = bytes([_ANS]) + _varints(counts) + struct.pack("<I", words.size) + words.tobytes()
-    return ans if len(ans) < len(raw) else raw
-
-
-def _decode_stream(r: _Reader, n: int, alphabet: int) -> np.ndarray:
-    (mode,) = r.unpack("B")
-    width = _width(alphabet)
-    if mode == _RAW:
-        out = _unpack_bits(r.take(-(-n * width // 8)), np.full(n, width)).astype(np.int32)
-    elif mode == _ANS:
-        import constriction
-
-        counts = np.asarray([r.varint() for _ in range(alphabet)], np.float64)
-        (num_words,) = r.unpack("I")
-        words = np.frombuffer(r.take(4 * num_words), "<u4").astype(np.uint32)
-        if counts.sum() != n:
-            raise BitstreamError("corrupted .igi file: a histogram does not match the Gaussian count")
-        out = constriction.stream.stack.AnsCoder(words).decode(_model(counts), n).astype(np.int32)
-    else:
-        raise BitstreamError(f"corrupted .igi file: unknown stream mode {mode}")
-    if out.size and (out.min() < 0 or out.max() >= alphabet):
-        raise BitstreamError("corrupted .igi file: a symbol is outside its alphabet")
-    return out
-
-
 def _gap_alphabet(cells: int) -> int:
     """Bit lengths a gap between raster indices below ``cells`` can have: ``0 … bit_length``."""
     return max(1, cells - 1).bit_length() + 1
 
 
-def _bit_shifts(widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each value's first bit and each bit's shift, for values of ``widths`` bits laid end to end."""
-    starts = np.cumsum(widths) - widths
-    total = int(widths.sum())
-    return starts, np.repeat(widths, widths) - 1 - (np.arange(total) - np.repeat(starts, widths))
-
-
-def _pack_bits(values: np.ndarray, widths: np.ndarray) -> bytes:
-    """``values`` at their own ``widths`` in bits, most significant first, then byte-padded."""
-    widths = widths.astype(np.int64)
-    _, shift = _bit_shifts(widths)
-    bits = (np.repeat(values.astype(np.int64), widths) >> shift) & 1
-    return np.packbits(bits.astype(np.uint8)).tobytes()
-
-
-def _unpack_bits(data: bytes, widths: np.ndarray) -> np.ndarray:
-    """The ``[N]`` int64 values :func:`_pack_bits` wrote at ``widths``."""
-    widths = widths.astype(np.int64)
-    starts, shift = _bit_shifts(widths)
-    bits = np.unpackbits(np.frombuffer(data, np.uint8))[: shift.size].astype(np.int64) << shift
-    out = np.zeros(widths.shape, np.int64)
-    live = widths > 0
-    out[live] = np.add.reduceat(bits, starts[live]) if shift.size else 0
+def _contexts(p: Payload) -> list[tuple[np.ndarray | None, int]]:
+    """``(contexts, how many)`` the decoder can rebuild for each of :meth:`Payload.streams`."""
+    grid = p.grid
+    density = entropy.density_contexts(p.xy_index, grid[0] * grid[1])
+    out: list[tuple[np.ndarray | None, int]] = [(density, entropy.DENSITY_CONTEXTS)] * 3
+    k = p.codebooks.shape[1]
+    out += [(None if s == 0 else p.color_index[:, s - 1], k) for s in range(p.codebooks.shape[0])]
     return out
+
+
+def _stream(r: _Reader, n: int, alphabet: int, contexts=None, num: int = 1) -> np.ndarray:
+    try:
+        return entropy.decode_stream(r, n, alphabet, contexts, num)
+    except entropy.StreamError as e:
+        raise BitstreamError(f"corrupted .igi file: {e}") from None
 
 
 def _gaps(raster: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -247,8 +182,8 @@ def max_bytes(
     if count <= 0:
         return fixed
     mantissa = count * max(math.log2(cells / count), math.log2(math.e))
-    gap_bits = count * _width(_gap_alphabet(cells)) + math.ceil(mantissa) + 8
-    other = count * (3 * shape_bits + stages * _width(codebook))
+    gap_bits = count * entropy.width(_gap_alphabet(cells)) + math.ceil(mantissa) + 8
+    other = count * (3 * shape_bits + stages * entropy.width(codebook))
     return fixed + -(-(gap_bits + other) // 8) + 4
 
 
@@ -275,9 +210,10 @@ def encode(p: Payload) -> bytes:
     params = np.concatenate([p.shape_scale, p.shape_offset]).astype("<f4").tobytes()
     params += p.codebooks.astype("<f2").tobytes()
     e, mantissa, widths = _gaps(raster)
-    streams = _encode_stream(e.astype(np.int32), _gap_alphabet(cells_x * cells_y))
-    streams += _pack_bits(mantissa, widths)
-    streams += b"".join(_encode_stream(s, a) for s, a in p.streams())
+    streams = entropy.encode_stream(e.astype(np.int32), _gap_alphabet(cells_x * cells_y))
+    streams += entropy.pack_bits(mantissa, widths)
+    for (symbols, alphabet), (contexts, num) in zip(p.streams(), _contexts(p), strict=True):
+        streams += entropy.encode_stream(symbols, alphabet, contexts, num)
     size = _HEAD.size + len(params) + len(streams) + 4
     head = _HEAD.pack(
         MAGIC,
@@ -323,22 +259,26 @@ def decode(data: bytes) -> Payload:
     params = np.frombuffer(r.take(4 * 6), "<f4").astype(np.float32)
     codebooks = np.frombuffer(r.take(2 * stages * k * 3), "<f2").astype(np.float16)
     cells_x, cells_y = width << sub, height << sub
-    e = _decode_stream(r, n, _gap_alphabet(cells_x * cells_y)).astype(np.int64)
+    e = _stream(r, n, _gap_alphabet(cells_x * cells_y)).astype(np.int64)
     widths = np.maximum(e - 1, 0)
-    mantissa = _unpack_bits(r.take(-(-int(widths.sum()) // 8)), widths)
+    mantissa = entropy.unpack_bits(r.take(-(-int(widths.sum()) // 8)), widths)
     gaps = np.where(e >= 1, (np.int64(1) << widths) + mantissa, 0)
     raster = np.cumsum(gaps)
     if n and raster[-1] >= cells_x * cells_y:
         raise BitstreamError("corrupted .igi file: a position lies outside the image")
-    shape = [_decode_stream(r, n, 1 << shape_bits) for _ in range(3)]
-    colors = [_decode_stream(r, n, k) for _ in range(stages)]
+    xy_index = np.stack([raster % cells_x, raster // cells_x], -1)
+    density = entropy.density_contexts(xy_index, cells_x * cells_y)
+    shape = [_stream(r, n, 1 << shape_bits, density, entropy.DENSITY_CONTEXTS) for _ in range(3)]
+    colors: list[np.ndarray] = []
+    for _ in range(stages):
+        colors.append(_stream(r, n, k, colors[-1] if colors else None, k))
     if r.pos != len(body):
         raise BitstreamError("corrupted .igi file: bytes left over after its last stream")
     return Payload(
         height=height,
         width=width,
         kind=KINDS[kind],
-        xy_index=np.stack([raster % cells_x, raster // cells_x], -1),
+        xy_index=xy_index,
         xy_subpixel=sub,
         shape_index=np.stack(shape, -1) if n else np.zeros((0, 3), np.int32),
         shape_bits=shape_bits,
