@@ -1,0 +1,75 @@
+"""The codec's fill margin (``compress.FILL_MARGIN``) A/B on the held-out photos (never Kodak):
+each photo, rate and margin encoded with the ``fast`` budget (1,000 + 300 steps) at 640 px.
+
+    python bench/codec_fill_margin.py --margins 0.94 0.99 --bpp 0.25 0.5 --init net
+    python bench/codec_fill_margin.py --margins 0.94 0.99 --bpp 0.12 0.5 --init quadtree
+
+Prints one JSON row per encode (real bpp, decoded PSNR, count, Gaussians trimmed before / after
+the quantisation-aware steps), then the mean change in PSNR per rate from the first margin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from configs.experiments.eval_kodak_v2 import WEIGHTS
+from igi_jax import io, memory
+from igi_jax.codec import compress as c_lib
+from igi_jax.data.samples import VAL_PHOTOS
+from igi_jax.experiments.config import datasets_root
+from igi_jax.one_image import FitOptions
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--margins", nargs="+", type=float, default=[0.94, 0.99])
+    ap.add_argument("--bpp", nargs="+", type=float, default=[0.25, 0.5])
+    ap.add_argument("--init", choices=("net", "quadtree"), default="net")
+    ap.add_argument("--max-side", type=int, default=640)
+    args = ap.parse_args()
+    folder = datasets_root() / "photos"
+    if not folder.is_dir():
+        print(f"skip: {folder} not found")
+        return
+    rows = []
+    for photo in VAL_PHOTOS:
+        path = folder / f"{photo}.png"
+        h, w = memory.scaled_size(*io.image_size(path), args.max_side)
+        for bpp in args.bpp:
+            quant = c_lib.quant_for_bpp(bpp, h * w)
+            fit = FitOptions(
+                init=args.init, kind="cholesky", weights=WEIGHTS if args.init == "net" else None
+            ).replace(num_gaussians=c_lib.count_for_bpp(bpp, h, w, quant), steps=1000)
+            for margin in args.margins:
+                c_lib.FILL_MARGIN = margin
+                opts = c_lib.CompressOptions(
+                    fit=fit, quant=quant, qat_steps=300, budget_bytes=c_lib.budget_for_bpp(bpp, h, w)
+                )
+                info = c_lib.compress_image(path, opts, max_side=args.max_side).info
+                keys = ("bpp", "psnr", "gaussians", "count_filled", "trimmed_before_qat", "trimmed")
+                rows.append({"photo": photo, "init": args.init, "target_bpp": bpp, "margin": margin})
+                rows[-1].update({k: info[k] for k in keys})
+                print(json.dumps(rows[-1]), flush=True)
+    for bpp in args.bpp:
+        for margin in args.margins[1:]:
+            pairs = [
+                (a["psnr"], b["psnr"])
+                for a in rows
+                for b in rows
+                if a["photo"] == b["photo"]
+                and a["target_bpp"] == b["target_bpp"] == bpp
+                and a["margin"] == args.margins[0]
+                and b["margin"] == margin
+            ]
+            d = np.asarray([b - a for a, b in pairs])
+            print(
+                f"{bpp} bpp, margin {args.margins[0]} -> {margin}: {d.mean():+.3f} dB, "
+                f"{int((d > 0).sum())}/{d.size} ahead"
+            )
+
+
+if __name__ == "__main__":
+    main()
