@@ -91,8 +91,8 @@ def _categorical():
 
 def _probabilities(counts: np.ndarray, contexts: np.ndarray) -> np.ndarray:
     """``[B, K]`` probabilities of a block's symbols from the earlier blocks' ``counts [C, K]``."""
-    c = counts[contexts] + PRIOR
-    return c / c.sum(axis=1, keepdims=True)
+    table = counts + PRIOR  # one row per context, then gathered: C ≪ B
+    return (table / table.sum(axis=1, keepdims=True))[contexts]
 
 
 def _adaptive_words(symbols: np.ndarray, contexts: np.ndarray, alphabet: int, num: int) -> np.ndarray:
