@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 RAW, STATIC, ADAPTIVE, CONTEXT = 0, 1, 2, 3
+MODES = (RAW, STATIC, ADAPTIVE, CONTEXT)
 FIRST_BLOCK, LAST_BLOCK = 64, 4096
 PRIOR = 0.5
 DENSITY_CONTEXTS = 8
@@ -128,9 +129,6 @@ def _static_model(counts: np.ndarray):
     return constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
 
 
-MODES = (RAW, STATIC, ADAPTIVE, CONTEXT)
-
-
 def encode_stream(
     symbols: np.ndarray,
     alphabet: int,
@@ -214,7 +212,8 @@ def density_contexts(cells: np.ndarray, total_cells: int) -> np.ndarray:
     from scipy.spatial import cKDTree
 
     xy = np.asarray(cells, np.int64)
-    _, idx = cKDTree(xy.astype(np.float64)).query(xy.astype(np.float64), k=_NEIGHBOURS + 1)
+    points = xy.astype(np.float64)
+    _, idx = cKDTree(points).query(points, k=_NEIGHBOURS + 1)
     # The k-th nearest distances are the same whichever of tied neighbours the tree returns;
     # the smallest is the point itself (0).
     d2 = np.sort(((xy[idx] - xy[:, None, :]) ** 2).sum(-1), 1)[:, 1:]

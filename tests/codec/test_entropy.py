@@ -9,32 +9,13 @@ import pytest
 from igi_jax.codec import bitstream, entropy
 
 
-class _Reader:
-    def __init__(self, data: bytes):
-        self.data, self.pos = data, 0
-
-    def take(self, n: int) -> bytes:
-        assert self.pos + n <= len(self.data), "read past the stream"
-        self.pos += n
-        return self.data[self.pos - n : self.pos]
-
-    def varint(self) -> int:
-        value, shift = 0, 0
-        while True:
-            (byte,) = self.take(1)
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value
-            shift += 7
-
-
 def _peaked(n: int, seed: int = 0) -> np.ndarray:
     return np.minimum(np.random.default_rng(seed).geometric(0.3, n) - 1, 63).astype(np.int32)
 
 
 def _round_trip(symbols, alphabet, contexts=None, num=1, modes=entropy.MODES):
     data = entropy.encode_stream(symbols, alphabet, contexts, num, modes)
-    r = _Reader(data)
+    r = bitstream._Reader(data)
     out = entropy.decode_stream(r, symbols.size, alphabet, contexts, num)
     assert r.pos == len(data), "the decoder must read exactly the stream"
     np.testing.assert_array_equal(out, symbols)
@@ -85,7 +66,7 @@ def test_a_context_stream_needs_its_contexts():
     data = entropy.encode_stream(symbols, 8, symbols, 8, modes=(entropy.CONTEXT,))
     assert data[0] == entropy.CONTEXT
     with pytest.raises(entropy.StreamError, match="contexts"):
-        entropy.decode_stream(_Reader(data), symbols.size, 8)
+        entropy.decode_stream(bitstream._Reader(data), symbols.size, 8)
 
 
 def test_blocks_cover_the_stream_in_order():
@@ -152,4 +133,4 @@ def test_files_code_covariances_and_colours_in_their_contexts():
 
 def test_an_unknown_stream_mode_is_one_clear_error():
     with pytest.raises(entropy.StreamError, match="unknown stream mode 9"):
-        entropy.decode_stream(_Reader(bytes([9, 0, 0])), 3, 8)
+        entropy.decode_stream(bitstream._Reader(bytes([9, 0, 0])), 3, 8)
