@@ -150,6 +150,9 @@ class RateDistortion:
             "adapt_shape_lr": self.adapt_shape_lr,
             "fill_budget": self.fill_budget,
             "fit": {k: v for k, v in dataclasses.asdict(fit).items() if k not in ("steps", "seconds")},
+            # Runs before this key fitted with FitConfig()'s rates (× 1, no warm-up) while recording
+            # the config's above: they must not resume under the config's.
+            "fit_follows_config": True,
             "weights_sha256": _sha256(weights) if weights else None,
             "seed": self.seed,
             "backend": render_api.resolve_backend(self.backend),
@@ -253,7 +256,7 @@ class RDRunner:
         import jax
 
         from igi_jax.codec import compress as c_lib
-        from igi_jax.one_image import FitOptions
+        from igi_jax.one_image import load_config
         from igi_jax.render import render_gaussians
 
         _, init, budget = method.split("-", 2)
@@ -263,8 +266,15 @@ class RDRunner:
         n = c_lib.count_for_bpp(bpp, h, w, quant)
         budget = c_lib.budget_for_bpp(bpp, h, w) if self.exp.fill_budget else None
         weights = self.weights if init == "net" else None
-        fit = FitOptions(init=init, kind="cholesky", seed=self.exp.seed, weights=weights).replace(
-            num_gaussians=n, steps=enc.fit_steps, backend=self.exp.backend
+        # The fit `igi compress` runs (configs/fit_default.py), as settings() records.
+        fit = load_config(None)[0].replace(
+            init=init,
+            kind="cholesky",
+            seed=self.exp.seed,
+            weights=weights,
+            num_gaussians=n,
+            steps=enc.fit_steps,
+            backend=self.exp.backend,
         )
         run = c_lib.compress_image(
             path,
