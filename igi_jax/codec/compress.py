@@ -1,7 +1,7 @@
 """Encode an image into a ``.igi`` file and decode one: init → fit → quantisation-aware steps →
 entropy-coded bitstream, and back.
 
-    run = compress_image("kodim23.png", CompressOptions(fit=FitOptions(init="quadtree")))
+    run = compress_image("kodim23.png", CompressOptions(fit=default_fit().replace(init="quadtree")))
     run.data            # the file's bytes; run.info: bytes, bpp, decoded PSNR / MS-SSIM, seconds
     g = decompress(run.data)   # the decoded Gaussians (render them at any scale)
 
@@ -27,7 +27,7 @@ from igi_jax.codec import quantize as q_lib
 from igi_jax.gaussians import Gaussians, compact
 from igi_jax.init import rate
 from igi_jax.metrics import image_metrics
-from igi_jax.one_image import FitOptions, fit_image
+from igi_jax.one_image import FitOptions, fit_image, load_config
 
 DEFAULT_QAT_STEPS = 500
 # The default fit's rates were tuned at ~5.4 pixels per Gaussian (configs/fit_default.py: photos
@@ -108,11 +108,26 @@ def with_shape_lr(options: FitOptions, height: int, width: int) -> tuple[FitOpti
     return options.replace(lr_groups=tuple(groups.items())), factor
 
 
+def default_fit() -> FitOptions:
+    """The codec's fit: ``igi compress``'s, the shipped ``configs/fit_default.py`` (rates × 3 per
+    group, a 10-step warm-up) with GaussianImage's codec parameterisation (Cholesky).
+
+    Against ``FitConfig()``'s rates (× 1, no warm-up), which the codec's benchmarks and Kodak runs
+    used before b8aa5b6, from the shipped net on training photos 001-003 at 640 px, 0.25 / 0.5 bpp
+    (``bench/results/codec_sweep_fit.md``): +0.61 / +0.72 dB decoded with 1,000 + 300 steps;
+    +0.07 at 0.5 bpp with 4,000 + 1,000 (``codec_sweep_fit_long.md``), where the fit gains 0.28
+    and the quantisers lose 0.21 of it. Doubling the rates again gave +0.16 / +0.12 more at 1,000
+    steps but −0.24 at 4,000, so the shipped rates stay. Halving them every 250 of 1,000 steps
+    lost 0.9 dB at 0.5 bpp (FitConfig()'s rates, same photos): these fits are far from converged.
+    """
+    return load_config(None)[0].replace(kind="cholesky")
+
+
 @dataclasses.dataclass(frozen=True)
 class CompressOptions:
     """The encoder's settings: the fit (init, count, steps or seconds) and the quantisation."""
 
-    fit: FitOptions = FitOptions(kind="cholesky")
+    fit: FitOptions = dataclasses.field(default_factory=default_fit)
     quant: q_lib.QuantConfig = q_lib.QuantConfig()
     qat_steps: int = DEFAULT_QAT_STEPS
     adapt_shape_lr: bool = True  # scale the shape rate to the count (:func:`shape_lr_factor`)
@@ -224,7 +239,7 @@ def decompress(data: bytes) -> Gaussians:
 
 def compress_image(
     path: str | os.PathLike,
-    options: CompressOptions = CompressOptions(),
+    options: CompressOptions | None = None,
     *,
     max_side: int | None = None,
     on_start: Callable | None = None,
@@ -237,6 +252,7 @@ def compress_image(
     from igi_jax import io, memory
     from igi_jax.render import render_gaussians
 
+    options = CompressOptions() if options is None else options
     t0 = time.perf_counter()
     height, width = memory.scaled_size(*io.image_size(path), max_side)
     fill: dict[str, Any] = {}

@@ -256,7 +256,6 @@ class RDRunner:
         import jax
 
         from igi_jax.codec import compress as c_lib
-        from igi_jax.one_image import load_config
         from igi_jax.render import render_gaussians
 
         _, init, budget = method.split("-", 2)
@@ -266,10 +265,8 @@ class RDRunner:
         n = c_lib.count_for_bpp(bpp, h, w, quant)
         budget = c_lib.budget_for_bpp(bpp, h, w) if self.exp.fill_budget else None
         weights = self.weights if init == "net" else None
-        # The fit `igi compress` runs (configs/fit_default.py), as settings() records.
-        fit = load_config(None)[0].replace(
+        fit = c_lib.default_fit().replace(  # igi compress's, as settings() records
             init=init,
-            kind="cholesky",
             seed=self.exp.seed,
             weights=weights,
             num_gaussians=n,
