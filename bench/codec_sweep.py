@@ -53,6 +53,10 @@ def _fit(spec: tuple[str, float], steps: int, decay_every: int) -> FitConfig:
     return dataclasses.replace(base, steps=steps, log_every=100, decay_every=decay_every, lr=base.lr * scale)
 
 
+def _bits_text(bits: tuple[int, float]) -> str:
+    return f"{bits[0]}" + (f", asinh(x / {bits[1]:g} px)" if bits[1] else "")
+
+
 def _grid_text(sub: int | None) -> str:
     return "rate" if sub is None else f"1/{1 << sub} px"
 
@@ -66,6 +70,9 @@ def main() -> None:
     ap.add_argument("--qat-steps", type=int, default=300)
     ap.add_argument("--vq", nargs="+", default=list(SETTINGS), help="colour VQs, STAGESxENTRIES or rate")
     ap.add_argument("--shape-bits", nargs="+", type=int, default=[6])
+    ap.add_argument(
+        "--shape-knee", nargs="+", type=float, default=[0.0], help="covariances companded (px; 0: linear)"
+    )
     ap.add_argument(
         "--subpixel", nargs="+", type=int, default=[None], help="position grids 2^-P px (default: by rate)"
     )
@@ -83,7 +90,7 @@ def main() -> None:
     settings = [
         (v, b, p, d, (f, x))
         for v in args.vq
-        for b in args.shape_bits
+        for b in [(bits, knee) for bits in args.shape_bits for knee in args.shape_knee]
         for p in args.subpixel
         for d in args.decay_every
         for f in args.fit
@@ -102,7 +109,10 @@ def main() -> None:
                 h, w = memory.scaled_size(*io.image_size(path), args.max_side)
                 stages, k = _vq(vq, bpp, h * w)
                 grid = c_lib.quant_for_bpp(bpp, h * w).xy_subpixel if sub is None else sub
-                quant = q_lib.QuantConfig(stages=stages, codebook=k, shape_bits=bits, xy_subpixel=grid)
+                knee = bits[1] or None
+                quant = q_lib.QuantConfig(
+                    stages=stages, codebook=k, shape_bits=bits[0], shape_knee=knee, xy_subpixel=grid
+                )
                 n = c_lib.count_for_bpp(bpp, h, w, quant)
                 fit = FitOptions(
                     init=args.init,
@@ -141,7 +151,7 @@ def main() -> None:
         f"{', the budget filled' if args.fill else ''}; code "
         f"{version}. Cells: mean over the photos.",
         "",
-        "| target bpp | colour VQ | cov. bits | position grid | rates halve every | fit × lr | Gaussians "
+        "| target bpp | colour VQ | covariances | position grid | rates halve every | fit × lr | Gaussians "
         "| real bpp | decoded PSNR | unquantised PSNR |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -151,8 +161,9 @@ def main() -> None:
             sel = np.asarray(same, np.float64)
             m = sel.mean(axis=0)
             lines.append(
-                f"| {bpp:.2f} | {vq.replace('x', ' × ')} | {bits} | {_grid_text(sub)} | {decay:,} steps "
-                f"| {fit_spec[0]} × {fit_spec[1]:g} | {m[0]:,.0f} | {m[1]:.3f} | {m[2]:.2f} | {m[3]:.2f} |"
+                f"| {bpp:.2f} | {vq.replace('x', ' × ')} | {_bits_text(bits)} | {_grid_text(sub)} "
+                f"| {decay:,} steps | {fit_spec[0]} × {fit_spec[1]:g} "
+                f"| {m[0]:,.0f} | {m[1]:.3f} | {m[2]:.2f} | {m[3]:.2f} |"
             )
     print("\n".join(lines))
     if args.out:

@@ -9,6 +9,7 @@ Layout (little-endian)::
     kind                          u8    (0 rs, 1 cholesky)
     shape_bits, stages, codebook  u8, u8, u16
     xy_subpixel                   u8    (positions on a grid of 2^-xy_subpixel pixels)
+    shape knee                    f32   (0: linear; else value = knee · sinh(index · scale + offset))
     shape scale, offset           f32 × 3, f32 × 3
     codebooks                     f16 × stages × codebook × 3
     streams                       position gap lengths, position gap mantissas,
@@ -41,9 +42,9 @@ from igi_jax.codec import entropy
 from igi_jax.errors import InputError
 
 MAGIC = b"IGI\x1a"
-VERSION = 3
+VERSION = 4
 KINDS = ("rs", "cholesky")
-_HEAD = struct.Struct("<4sBIIIIBBBHB")
+_HEAD = struct.Struct("<4sBIIIIBBBHBf")
 MAX_SUBPIXEL = 8
 _MAX_CELLS = 1 << 52  # grid cells a file may address (gaps' bit lengths exact in float64)
 
@@ -63,7 +64,8 @@ class Payload:
       xy_subpixel: the grid step is ``2^-xy_subpixel`` pixels; a cell's centre is the position.
       shape_index: ``[N, 3]`` int, ``0 … 2^shape_bits − 1``.
       shape_bits: bits per covariance value.
-      shape_scale, shape_offset: ``[3]`` float32, value = index · scale + offset.
+      shape_scale, shape_offset: ``[3]`` float32, value = index · scale + offset (linear), or
+        ``shape_knee · sinh(index · scale + offset)`` when ``shape_knee > 0``.
       color_index: ``[N, S]`` int, ``0 … K − 1``, one per residual stage.
       codebooks: ``[S, K, 3]`` float16.
     """
@@ -79,6 +81,7 @@ class Payload:
     shape_offset: np.ndarray
     color_index: np.ndarray
     codebooks: np.ndarray
+    shape_knee: float = 0.0
 
     @property
     def count(self) -> int:
@@ -196,6 +199,8 @@ def encode(p: Payload) -> bytes:
         raise ValueError(f"shape_bits must be in 1 … 16, got {p.shape_bits}")
     if not 0 <= p.xy_subpixel <= MAX_SUBPIXEL:
         raise ValueError(f"xy_subpixel must be in 0 … {MAX_SUBPIXEL}, got {p.xy_subpixel}")
+    if not (math.isfinite(p.shape_knee) and p.shape_knee >= 0):
+        raise ValueError(f"shape_knee must be ≥ 0 (0: linear), got {p.shape_knee}")
     cells_x, cells_y = p.grid
     if cells_x * cells_y >= _MAX_CELLS:
         raise ValueError(
@@ -227,6 +232,7 @@ def encode(p: Payload) -> bytes:
         stages,
         k,
         p.xy_subpixel,
+        p.shape_knee,
     )
     body = head + params + streams
     return body + struct.pack("<I", zlib.crc32(body))
@@ -252,8 +258,9 @@ def decode(data: bytes) -> Payload:
     if zlib.crc32(body) != crc:
         raise BitstreamError("corrupted .igi file: its checksum does not match")
     r = _Reader(body)
-    _, _, _, height, width, n, kind, shape_bits, stages, k, sub = r.unpack(_HEAD.format[1:])
+    _, _, _, height, width, n, kind, shape_bits, stages, k, sub, knee = r.unpack(_HEAD.format[1:])
     impossible = kind >= len(KINDS) or not 1 <= shape_bits <= 16 or k < 1 or min(height, width) < 1
+    impossible = impossible or not (math.isfinite(knee) and knee >= 0)
     if impossible or sub > MAX_SUBPIXEL or (width << sub) * (height << sub) >= _MAX_CELLS:
         raise BitstreamError("corrupted .igi file: its header holds impossible values")
     params = np.frombuffer(r.take(4 * 6), "<f4").astype(np.float32)
@@ -286,4 +293,5 @@ def decode(data: bytes) -> Payload:
         shape_offset=params[3:6],
         color_index=np.stack(colors, -1) if stages else np.zeros((n, 0), np.int32),
         codebooks=codebooks.reshape(stages, k, 3),
+        shape_knee=float(knee),
     )

@@ -2,7 +2,8 @@
 
     igi compress IMAGE [--bpp B | --gaussians N] [--init quadtree|net|random|random-gi]
                  [--steps S | --seconds T]
-                 [--qat-steps Q] [--shape-bits B] [--codebook K] [--stages S] [--out FILE.igi]
+                 [--qat-steps Q] [--shape-bits B] [--shape-knee PX] [--codebook K] [--stages S]
+                 [--out FILE.igi]
     igi decompress FILE.igi [--scale 2] [--out PNG]
     igi info FILE.igi
 
@@ -60,6 +61,13 @@ def add_parsers(sub, add_fit_arguments: Callable[[argparse.ArgumentParser], None
         metavar="K",
         help="colour codebook entries per stage (default 8; with --bpp 16 below 0.75 bpp, else 32)",
     )
+    p.add_argument(
+        "--shape-knee",
+        type=float,
+        metavar="PX",
+        help="quantise each covariance value v as asinh(v / PX): steps in proportion to v above PX "
+        "pixels; 0 = linear (GaussianImage's; the default)",
+    )
     p.add_argument("--stages", type=int, metavar="S", help="residual colour VQ stages (default 2)")
     p.add_argument(
         "--xy-subpixel",
@@ -116,9 +124,14 @@ def cmd_compress(args: argparse.Namespace) -> int:
         size = memory.scaled_size(*io.image_size(args.image), args.max_side)
         base = c_lib.quant_for_bpp(args.bpp, size[0] * size[1])
     try:
-        qcfg = dataclasses.replace(base, **{k: v for k, v in quant.items() if v is not None})
+        changes = {k: v for k, v in quant.items() if v is not None}
+        if args.shape_knee is not None:
+            changes["shape_knee"] = args.shape_knee or None  # 0: linear
+        qcfg = dataclasses.replace(base, **changes)
     except ValueError as e:
-        raise InputError(str(e).replace("_bits", "-bits").replace("xy_subpixel", "--xy-subpixel")) from None
+        for name in ("shape_bits", "xy_subpixel", "shape_knee"):
+            e = ValueError(str(e).replace(name, "--" + name.replace("_", "-")))
+        raise InputError(str(e)) from None
     if args.bpp is not None:
         if args.gaussians is not None:
             raise InputError("give --bpp or --gaussians, not both")
@@ -212,7 +225,8 @@ def cmd_info(path: Path) -> int:
         f"  image size       {p.width}×{p.height} px (W×H), {8 * len(data) / (p.width * p.height):.4f} bpp",
         f"  Gaussians        {p.count:,} ({p.kind} parameterization), {8 * len(data) / n:.1f} bits each",
         f"  quantisation     positions on a 1/{1 << p.xy_subpixel}-pixel grid, "
-        f"covariance {p.shape_bits} bits, colours "
+        f"covariance {p.shape_bits} bits"
+        f"{f' on asinh(v / {p.shape_knee:g} px)' if p.shape_knee else ''}, colours "
         f"{p.codebooks.shape[0]} × {p.codebooks.shape[1]}-entry residual VQ",
     ]
     print("\n".join(lines))

@@ -2,11 +2,12 @@
 
 Per Gaussian: the position on a grid of ``2^-xy_subpixel`` pixels (GaussianImage casts the
 pre-tanh coordinates to float16; a grid cell codes in far fewer bits, see
-:mod:`igi_jax.codec.bitstream`); the 3 covariance values by a
-uniform ``shape_bits`` quantiser per channel, ``value = index · scale + offset`` with ``scale`` and
-``offset`` learned (initialised from the fitted min / max); the colour by a residual vector
-quantiser of ``stages`` float16 codebooks of ``codebook`` entries (k-means init weighted by each
-Gaussian's footprint, then learned from the image loss beside VQ-VAE's codebook and commitment
+:mod:`igi_jax.codec.bitstream`); the 3 covariance values by a uniform ``shape_bits`` quantiser per
+channel, ``value = index · scale + offset`` with ``scale`` and ``offset`` learned (initialised from
+the fitted min / max), optionally on a companded value (``shape_knee``: ``asinh(value / knee)``,
+steps of equal ratio above the knee); the colour by a residual vector quantiser of ``stages``
+float16 codebooks of ``codebook`` entries (k-means init weighted by each Gaussian's footprint,
+then learned from the image loss beside VQ-VAE's codebook and commitment
 losses). Opacity is folded into the colour, as in the fit.
 
     q = init_state(g, QuantConfig(), key)
@@ -50,6 +51,9 @@ class QuantConfig:
     xy_subpixel: int | None = None  # positions on a grid of 2^-p px; None: by density
 
     shape_bits: int = 6
+    # Covariance values quantised as asinh(value / knee) (pixels): steps in proportion to the value
+    # above the knee, ~1/knee of it below. None: linear, as GaussianImage.
+    shape_knee: float | None = None
     stages: int = 2
     codebook: int = 8
     kmeans_iters: int = 20
@@ -60,6 +64,10 @@ class QuantConfig:
             raise ValueError(f"xy_subpixel must be in 0 … {MAX_SUBPIXEL}, got {self.xy_subpixel}")
         if not 1 <= self.shape_bits <= 16:
             raise ValueError(f"shape_bits must be in 1 … 16, got {self.shape_bits}")
+        knee = self.shape_knee
+        number = isinstance(knee, int | float) and not isinstance(knee, bool)
+        if knee is not None and not (number and math.isfinite(knee) and knee > 0):
+            raise ValueError(f"shape_knee must be a number > 0 (pixels) or None, got {self.shape_knee!r}")
         if not 1 <= self.stages <= 8:
             raise ValueError(f"stages must be in 1 … 8, got {self.stages}")
         if not 2 <= self.codebook <= 65536:
@@ -104,6 +112,16 @@ def _xy_from_cells(cells: jax.Array, size: tuple[int, int], subpixel: int) -> ja
 def _codebooks16(codebooks: jax.Array) -> jax.Array:
     """The codebooks as the file stores them (float16), straight-through."""
     return codebooks + jax.lax.stop_gradient(codebooks.astype(jnp.float16).astype(jnp.float32) - codebooks)
+
+
+def compand(shape, knee: float | None, xp=jnp):
+    """The value a covariance channel is quantised as: ``asinh(shape / knee)``, or ``shape``."""
+    return shape if not knee else xp.arcsinh(shape / xp.float32(knee))
+
+
+def expand(u, knee: float | None, xp=jnp):
+    """Inverse of :func:`compand`."""
+    return u if not knee else xp.float32(knee) * xp.sinh(u)
 
 
 def _shape_index(shape: jax.Array, q: QState, bits: int) -> jax.Array:
@@ -154,7 +172,8 @@ def quantize_with_loss(
     xy = params["xy"]
     xy_hat = _xy_from_cells(_xy_cells(xy, size, cfg.xy_subpixel), size, cfg.xy_subpixel)
     xy_q = xy + jax.lax.stop_gradient(xy_hat - xy)
-    shape_q = _round_ste(_shape_index(params["shape"], q, cfg.shape_bits)) * q.shape_scale + q.shape_offset
+    u = _round_ste(_shape_index(compand(params["shape"], cfg.shape_knee), q, cfg.shape_bits))
+    shape_q = expand(u * q.shape_scale + q.shape_offset, cfg.shape_knee)
     c = params["colors"]
     books = _codebooks16(q.codebooks)
     idx, _ = _rvq(jax.lax.stop_gradient(c), jax.lax.stop_gradient(books))
@@ -194,7 +213,7 @@ def init_state(g: Gaussians, cfg: QuantConfig, key: jax.Array) -> QState:
         raise ValueError(f"{g.num_live()} Gaussians cannot fill a codebook of {cfg.codebook} entries")
     g = pad_to_bucket(g)  # the k-means compiles per bucket, not per count
     live = np.asarray(g.mask)
-    shape = np.asarray(g.shape)[live]
+    shape = compand(np.asarray(g.shape)[live], cfg.shape_knee, np)
     lo, hi = shape.min(0), shape.max(0)
     scale = np.maximum(hi - lo, 1e-6) / ((1 << cfg.shape_bits) - 1)
     w = footprint(g.covariances(), g.mask) + 1e-6 * g.mask  # a degenerate one is still a live point
@@ -213,12 +232,12 @@ def _rows(x: jax.Array | np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([x, np.zeros((n - len(x), *x.shape[1:]), x.dtype)])
 
 
-def _symbols(xy, shape, colors, q: QState, books, size, subpixel, bits):
+def _symbols(xy, shape, colors, q: QState, books, size, subpixel, bits, knee):
     """Cells ``[N, 2]``, shape indices ``[N, 3]`` and colour indices ``[N, S]`` (what the file holds).
     Eager, op by op as :func:`quantize` runs outside a jit, so that the decoder's floats are the
     quantiser's; on padded rows each op compiles once per size bucket."""
     color_idx, _ = _rvq(colors, books)
-    return _xy_cells(xy, size, subpixel), jnp.round(_shape_index(shape, q, bits)), color_idx
+    return _xy_cells(xy, size, subpixel), jnp.round(_shape_index(compand(shape, knee), q, bits)), color_idx
 
 
 def to_payload(g: Gaussians, q: QState, cfg: QuantConfig) -> Payload:
@@ -235,6 +254,7 @@ def to_payload(g: Gaussians, q: QState, cfg: QuantConfig) -> Payload:
         (g.height, g.width),
         cfg.xy_subpixel,
         cfg.shape_bits,
+        cfg.shape_knee,
     )
     cells, shape_idx, color_idx = (np.asarray(a)[:n] for a in (cells, shape_idx, color_idx))
     if not (np.isfinite(cells).all() and np.isfinite(shape_idx).all()):
@@ -250,6 +270,7 @@ def to_payload(g: Gaussians, q: QState, cfg: QuantConfig) -> Payload:
         shape_bits=cfg.shape_bits,
         shape_scale=np.asarray(q.shape_scale, np.float32),
         shape_offset=np.asarray(q.shape_offset, np.float32),
+        shape_knee=float(cfg.shape_knee or 0.0),
         color_index=np.asarray(color_idx, np.int32),
         codebooks=books,
     ).sorted()
@@ -260,7 +281,7 @@ def from_payload(p: Payload) -> Gaussians:
     size = (p.height, p.width)
     cells = jnp.asarray(_rows(p.xy_index.astype(np.float32), bucket(p.count)))  # compiles per bucket
     xy = np.asarray(_xy_from_cells(cells, size, p.xy_subpixel))[: p.count]
-    shape = p.shape_index.astype(np.float32) * p.shape_scale + p.shape_offset
+    shape = expand(p.shape_index.astype(np.float32) * p.shape_scale + p.shape_offset, p.shape_knee, np)
     books = p.codebooks.astype(np.float32)
     colors = np.zeros((p.count, 3), np.float32)
     for s in range(books.shape[0]):

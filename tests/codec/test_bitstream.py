@@ -4,6 +4,8 @@ one clear error (never a wrong decode) for truncated, corrupted, foreign or futu
 from __future__ import annotations
 
 import dataclasses
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -59,10 +61,12 @@ def _assert_equal(a: Payload, b: Payload) -> None:
         {"skew": False},
         {"shape_bits": 1, "k": 2, "stages": 1, "sub": 0},
         {"shape_bits": 12, "k": 256, "stages": 3, "sub": 8},
+        {"knee": 1.5},
     ],
 )
 def test_round_trip_is_lossless(kw):
-    p = _payload(**kw)
+    p = _payload(**{k: v for k, v in kw.items() if k != "knee"})
+    p = dataclasses.replace(p, shape_knee=kw.get("knee", 0.0))
     _assert_equal(bitstream.decode(bitstream.encode(p)), p)
 
 
@@ -104,11 +108,22 @@ def test_foreign_and_future_files():
         bitstream.decode(data + b"\x00")
 
 
+def test_an_impossible_knee_with_a_valid_checksum_is_refused():
+    data = bytearray(bitstream.encode(dataclasses.replace(_payload(), shape_knee=1.0)))
+    at = bitstream._HEAD.size - 4  # the knee: the header's last field
+    data[at : at + 4] = struct.pack("<f", float("nan"))
+    data[-4:] = struct.pack("<I", zlib.crc32(bytes(data[:-4])))
+    with pytest.raises(BitstreamError, match="impossible values"):
+        bitstream.decode(bytes(data))
+
+
 def test_bad_payloads_are_refused_by_the_encoder():
     with pytest.raises(ValueError, match="kind"):
         bitstream.encode(dataclasses.replace(_payload(), kind="affine"))
     with pytest.raises(ValueError, match="shape_bits"):
         bitstream.encode(dataclasses.replace(_payload(), shape_bits=17))
+    with pytest.raises(ValueError, match="shape_knee"):
+        bitstream.encode(dataclasses.replace(_payload(), shape_knee=-1.0))
 
 
 @pytest.mark.parametrize("sub", [0, 2])

@@ -44,10 +44,10 @@ def _psnr(image, target) -> float:
     return float(-10 * np.log10(mse))
 
 
-@pytest.mark.parametrize("kind", gaussians.KINDS)
-def test_decoded_file_renders_what_the_encoder_quantised(kind):
+@pytest.mark.parametrize(("kind", "knee"), [(k, None) for k in gaussians.KINDS] + [("cholesky", 1.0)])
+def test_decoded_file_renders_what_the_encoder_quantised(kind, knee):
     g = _fitted(kind)
-    cfg = q_lib.QuantConfig().resolved(g.num_live(), H, W)
+    cfg = q_lib.QuantConfig(shape_knee=knee).resolved(g.num_live(), H, W)
     q = q_lib.init_state(g, cfg, jax.random.key(1))
     quantised = render_gaussians(g.with_params(q_lib.quantize(g.params(), q, cfg, (H, W))))
     decoded = q_lib.from_payload(bitstream.decode(bitstream.encode(q_lib.to_payload(g, q, cfg))))
@@ -55,6 +55,36 @@ def test_decoded_file_renders_what_the_encoder_quantised(kind):
     np.testing.assert_allclose(render_gaussians(decoded), quantised, rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="xy_subpixel is unset"):
         q_lib.quantize(g.params(), q, q_lib.QuantConfig(), (H, W))
+
+
+def test_companded_covariances_step_in_proportion_to_their_size():
+    """``shape_knee``: above the knee a covariance value moves by a share of itself, where the
+    linear quantiser's step is one size for all, so the small (sharp) Gaussians lose more."""
+    x = np.geomspace(0.5, 50.0, 2000).astype(np.float32)
+    g = gaussians.Gaussians(
+        jnp.zeros((2000, 2)),
+        jnp.stack([x, 0.1 * x, x], -1),
+        jnp.ones((2000, 3)),
+        jnp.ones(2000, bool),
+        kind="cholesky",
+        height=H,
+        width=W,
+    )
+    err = {}
+    for knee in (None, 1.0):
+        cfg = q_lib.QuantConfig(shape_knee=knee, xy_subpixel=2)
+        q = q_lib.init_state(g, cfg, jax.random.key(0))
+        shape = np.asarray(q_lib.quantize(g.params(), q, cfg, (H, W))["shape"])[:, 0]
+        err[knee] = np.abs(shape - x) / x
+    h = (np.arcsinh(50.0) - np.arcsinh(0.5)) / 63 / 2  # half the companded value's step
+    # x = sinh(u) off by at most h in u: a ratio of at most cosh h − 1 + sinh h · coth u, and
+    # coth(asinh 2) = √5 / 2 from x = 2 up
+    assert err[1.0][x >= 2.0].max() <= (np.cosh(h) - 1 + np.sinh(h) * np.sqrt(5) / 2) * 1.01
+    assert err[None][x < 2.0].max() > 4 * err[1.0][x < 2.0].max()
+    with pytest.raises(ValueError, match="shape_knee"):
+        q_lib.QuantConfig(shape_knee=0.0)
+    with pytest.raises(ValueError, match="shape_knee"):
+        q_lib.QuantConfig(shape_knee=float("nan"))
 
 
 def test_quantisers_use_their_whole_range():
@@ -198,6 +228,8 @@ def test_bad_codec_flags_are_named(image_file, capsys):
     assert "--qat-steps" in capsys.readouterr().err
     assert cli.main(["compress", str(image_file), "--xy-subpixel", "9"]) == 2
     assert "--xy-subpixel must be in 0 … 8" in capsys.readouterr().err
+    assert cli.main(["compress", str(image_file), "--shape-knee", "-1"]) == 2
+    assert "--shape-knee must be a number > 0" in capsys.readouterr().err
 
 
 def test_bpp_sets_the_count_and_the_file_stays_under_it(image_file, tmp_path, capsys):
