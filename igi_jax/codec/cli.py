@@ -66,7 +66,7 @@ def add_parsers(sub, add_fit_arguments: Callable[[argparse.ArgumentParser], None
         type=float,
         metavar="PX",
         help="quantise each covariance value v as asinh(v / PX): steps in proportion to v above PX "
-        "pixels; 0 = linear (GaussianImage's; the default)",
+        "pixels; 0 = linear (GaussianImage's; the default, but 1 px below 0.5 bpp with --bpp)",
     )
     p.add_argument("--stages", type=int, metavar="S", help="residual colour VQ stages (default 2)")
     p.add_argument(

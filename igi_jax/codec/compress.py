@@ -65,6 +65,13 @@ RATE_CODEBOOKS = ((0.75, 16), (math.inf, 32))
 # (+0.06 / +0.05 dB over 1/2 and 1/8), 1/8 px at 1 bpp (+0.22 dB over 1/4, 3 of 3 photos), where
 # the Gaussians are ~2.2× closer together.
 RATE_SUBPIXEL = ((0.5, 2), (math.inf, 3))
+# The covariances' companding knee by target rate (bpp below the bound → knee, px; None: linear),
+# from bench/results/codec_sweep_knee.md (training photos 001-003 at 640 px, the shipped fit, the
+# net's init; 0.12 bpp from the quad-tree): asinh(v / 1 px) +0.17 dB at 0.25 bpp (3 of 3), level
+# at 0.12 (+0.01) and 0.5 (−0.01 with 1,000 + 300 steps, +0.05 with 4,000 + 1,000): its symbols
+# code ~0.5 bit longer, which costs 3-5 % of the count, and buys equal-ratio steps for the sharp
+# Gaussians.
+RATE_SHAPE_KNEE = ((0.5, 1.0), (math.inf, None))
 # The init for a target rate when none is chosen: the shipped network from this rate up, the
 # quad-tree below. From configs/experiments/rd_heldout.py (the 5 held-out photos at 640 px, fast
 # budget), net minus quad-tree: -0.14 dB at 0.12 bpp (2 of 5 ahead), +0.14 at 0.25 (4 of 5), +0.52
@@ -76,11 +83,13 @@ NET_INIT_FROM_BPP = 0.2
 def quant_for_bpp(bpp: float, pixels: int | None = None) -> q_lib.QuantConfig:
     """The quantisers for a target rate: GaussianImage's 6-bit covariances and 2-stage colour VQ,
     with the codebook and the position grid finer as the rate grows (:data:`RATE_CODEBOOKS`,
-    :data:`RATE_SUBPIXEL`). On an image of ``pixels`` so small that the codebooks would take over
-    1/8 of the budget, they halve, down to 8 entries."""
+    :data:`RATE_SUBPIXEL`), the covariances companded below 0.5 bpp (:data:`RATE_SHAPE_KNEE`).
+    On an image of ``pixels`` so small that the codebooks would take over 1/8 of the budget, they
+    halve, down to 8 entries."""
     codebook = next(k for below, k in RATE_CODEBOOKS if bpp < below)
     subpixel = next(p for below, p in RATE_SUBPIXEL if bpp < below)
-    cfg = q_lib.QuantConfig(codebook=codebook, xy_subpixel=subpixel)
+    knee = next(k for below, k in RATE_SHAPE_KNEE if bpp < below)
+    cfg = q_lib.QuantConfig(codebook=codebook, xy_subpixel=subpixel, shape_knee=knee)
     while pixels is not None and cfg.codebook > 8 and cfg.stages * cfg.codebook * 6 > bpp * pixels / 64:
         cfg = dataclasses.replace(cfg, codebook=cfg.codebook // 2)
     return cfg

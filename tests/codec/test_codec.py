@@ -308,6 +308,7 @@ def test_a_budget_is_filled_and_never_exceeded():
 def test_codebook_and_position_grid_grow_with_the_rate_unless_the_image_is_tiny():
     assert compress.quant_for_bpp(0.25).codebook == 16 and compress.quant_for_bpp(1.0).codebook == 32
     assert compress.quant_for_bpp(0.25).xy_subpixel == 2 and compress.quant_for_bpp(1.0).xy_subpixel == 3
+    assert compress.quant_for_bpp(0.25).shape_knee == 1.0 and compress.quant_for_bpp(0.5).shape_knee is None
     # Without a rate, the grid follows the density: ~1/50 of the Gaussians' spacing.
     assert q_lib.QuantConfig().resolved(1_600, 426, 640).xy_subpixel == 2  # 170 px per Gaussian
     assert q_lib.QuantConfig().resolved(7_000, 426, 640).xy_subpixel == 3  # 39
