@@ -11,13 +11,14 @@ at two encode budgets: ``fast`` (1,000 fit + 300 quantisation-aware steps) and `
 1,000); ``net_v2`` at ``fast`` only and JPEG alone beside it, since its question is the init:
 its PSNRs (fixed step counts) pair with the quad-tree run's image by image
 (``python -m igi_jax.experiments.rd_report bench/results/rd_kodak_net_v2 --against
-bench/results/rd_kodak``). ``net_v2_long`` asks whether ``long`` passes JPEG below 0.5 bpp: the
-second net (``igi compress``'s init at these rates), 0.25 and 0.5 bpp only, JPEG beside it.
-(``net``'s committed 4-image curve was made at 6b17ef1 with
-fp16 positions; today's quantisers no longer resume it.) The standard codecs are measured in the
-same run on the same pixels, each at its largest file within the target. Kodak is held out: no
-setting here was chosen on it (the quantisers' defaults come from ``bench/results/codec_sweep.md``,
-training photos).
+bench/results/rd_kodak``; like for like only when both were made with the same fit rates:
+the committed quad-tree run predates 0d72e68, where the codec took ``igi compress``'s).
+``net_v2_long`` asks whether ``long`` passes JPEG below 0.5 bpp: the second net (``igi
+compress``'s init at these rates), 0.25 and 0.5 bpp only, JPEG beside it. (``net``'s committed
+4-image curve was made at 6b17ef1 with fp16 positions; today's quantisers no longer resume it.)
+The standard codecs are measured in the same run on the same pixels, each at its largest file
+within the target. Kodak is held out: no setting here was chosen on it (the quantisers' defaults
+come from ``bench/results/codec_sweep*.md``, training photos).
 """
 
 from configs.experiments import FIRST_NET, eval_kodak_v2
