@@ -28,7 +28,6 @@ from igi_jax import compile_cache
 from igi_jax.codec import compress as c_lib
 from igi_jax.experiments.config import datasets_root
 from igi_jax.experiments.store import code_version
-from igi_jax.one_image import FitOptions
 
 KODAK_SIZE = (768, 512)  # width, height
 
@@ -46,8 +45,8 @@ def _crop(src: pathlib.Path, dst: pathlib.Path) -> None:
 def _encode(path: pathlib.Path, bpp: float, steps: int, qat_steps: int) -> dict:
     quant = c_lib.quant_for_bpp(bpp, KODAK_SIZE[0] * KODAK_SIZE[1])
     h, w = KODAK_SIZE[1], KODAK_SIZE[0]
-    fit = FitOptions(init="quadtree", kind="cholesky").replace(
-        num_gaussians=c_lib.count_for_bpp(bpp, h, w, quant), steps=steps
+    fit = c_lib.default_fit().replace(  # igi compress's fit
+        init="quadtree", num_gaussians=c_lib.count_for_bpp(bpp, h, w, quant), steps=steps
     )
     options = c_lib.CompressOptions(
         fit=fit, quant=quant, qat_steps=qat_steps, budget_bytes=c_lib.budget_for_bpp(bpp, h, w)

@@ -20,7 +20,6 @@ from igi_jax import io, memory
 from igi_jax.codec import compress as c_lib
 from igi_jax.data.samples import VAL_PHOTOS
 from igi_jax.experiments.config import datasets_root
-from igi_jax.one_image import FitOptions
 
 
 def main() -> None:
@@ -40,9 +39,12 @@ def main() -> None:
         h, w = memory.scaled_size(*io.image_size(path), args.max_side)
         for bpp in args.bpp:
             quant = c_lib.quant_for_bpp(bpp, h * w)
-            fit = FitOptions(
-                init=args.init, kind="cholesky", weights=WEIGHTS if args.init == "net" else None
-            ).replace(num_gaussians=c_lib.count_for_bpp(bpp, h, w, quant), steps=1000)
+            fit = c_lib.default_fit().replace(  # igi compress's fit
+                init=args.init,
+                weights=WEIGHTS if args.init == "net" else None,
+                num_gaussians=c_lib.count_for_bpp(bpp, h, w, quant),
+                steps=1000,
+            )
             for margin in args.margins:
                 c_lib.FILL_MARGIN = margin
                 opts = c_lib.CompressOptions(

@@ -25,8 +25,6 @@ from PIL import Image
 from igi_jax.codec import compress as c_lib
 from igi_jax.codec import quantize as q_lib
 from igi_jax.experiments.store import code_version
-from igi_jax.fit_config import FitConfig
-from igi_jax.one_image import FitOptions
 
 KODAK = pathlib.Path(__file__).resolve().parents[2] / "shared" / "datasets" / "kodak"
 # GaussianImage (ECCV'24), Kodak, read off its figure (issue 34): (bpp, PSNR dB).
@@ -71,12 +69,7 @@ def main() -> None:
             image = np.asarray(Image.open(path).convert("RGB"), np.float32) / 255
             h, w = image.shape[:2]
             n = c_lib.count_for_bpp(bpp, h, w, quant)
-            fit = FitOptions(
-                init="quadtree",
-                kind="cholesky",
-                num_gaussians=n,
-                fit=FitConfig(steps=args.steps, log_every=100),
-            )
+            fit = c_lib.default_fit().replace(init="quadtree", num_gaussians=n, steps=args.steps)
             t = time.perf_counter()
             run = c_lib.compress_image(
                 path, c_lib.CompressOptions(fit=fit, quant=quant, qat_steps=args.qat_steps)
