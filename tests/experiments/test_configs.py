@@ -14,13 +14,26 @@ from igi_jax.experiments.runner import dataset_images
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs" / "experiments").glob("[a-z]*.py"))
+# Committed results that today's code no longer resumes, until they are re-made (strict: a re-made
+# one fails here until it leaves this list). Both fitted at FitConfig()'s rates before 0d72e68
+# and quantise without a covariance knee before a703582.
+STALE = {
+    "rd_kodak": "made at 9a8a27d: python evaluate.py --config configs/experiments/rd_kodak.py (~2.5 h)",
+    "rd_heldout": "made at 96f5c55: python evaluate.py --config configs/experiments/rd_heldout.py (~20 min)",
+}
+
+
+def _param(path: Path):
+    reason = STALE.get(path.stem)
+    marks = [pytest.mark.xfail(strict=True, reason=f"stale results, {reason}")] if reason else []
+    return pytest.param(path, id=path.stem, marks=marks)
 
 
 def test_there_are_configs():
     assert len(CONFIGS) >= 6
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [_param(p) for p in CONFIGS])
 def test_config_matches_its_committed_results(path):
     exp = load_experiment(path)
     if isinstance(exp, RateDistortion):
