@@ -129,9 +129,10 @@ def cmd_compress(args: argparse.Namespace) -> int:
             changes["shape_knee"] = args.shape_knee or None  # 0: linear
         qcfg = dataclasses.replace(base, **changes)
     except ValueError as e:
+        message = str(e)
         for name in ("shape_bits", "xy_subpixel", "shape_knee"):
-            e = ValueError(str(e).replace(name, "--" + name.replace("_", "-")))
-        raise InputError(str(e)) from None
+            message = message.replace(name, "--" + name.replace("_", "-"))
+        raise InputError(message) from None
     if args.bpp is not None:
         if args.gaussians is not None:
             raise InputError("give --bpp or --gaussians, not both")
