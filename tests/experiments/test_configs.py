@@ -19,7 +19,6 @@ CONFIGS = sorted((ROOT / "configs" / "experiments").glob("[a-z]*.py"))
 # and quantise without a covariance knee before a703582.
 STALE = {
     "rd_kodak": "made at 9a8a27d: python evaluate.py --config configs/experiments/rd_kodak.py (~2.5 h)",
-    "rd_heldout": "made at 96f5c55: python evaluate.py --config configs/experiments/rd_heldout.py (~20 min)",
 }
 
 
