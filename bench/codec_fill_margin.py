@@ -1,8 +1,10 @@
 """The codec's fill margin (``compress.FILL_MARGIN``) A/B on the held-out photos (never Kodak):
-each photo, rate and margin encoded with the ``fast`` budget (1,000 + 300 steps) at 640 px.
+each photo, rate and margin encoded at 640 px with the ``fast`` budget (1,000 + 300 steps) or
+``--steps`` + ``--qat-steps``.
 
     python bench/codec_fill_margin.py --margins 0.94 0.99 --bpp 0.25 0.5 --init net
     python bench/codec_fill_margin.py --margins 0.94 0.99 --bpp 0.12 0.5 --init quadtree
+    python bench/codec_fill_margin.py --margins 0.99 1.04 --bpp 0.5 --steps 4000 --qat-steps 1000
 
 Prints one JSON row per encode (real bpp, decoded PSNR, count, Gaussians trimmed before / after
 the quantisation-aware steps), then the mean change in PSNR per rate from the first margin.
@@ -28,6 +30,8 @@ def main() -> None:
     ap.add_argument("--bpp", nargs="+", type=float, default=[0.25, 0.5])
     ap.add_argument("--init", choices=("net", "quadtree"), default="net")
     ap.add_argument("--max-side", type=int, default=640)
+    ap.add_argument("--steps", type=int, default=1000, help="fit steps (fast: 1,000; long: 4,000)")
+    ap.add_argument("--qat-steps", type=int, default=300, help="quantised steps (fast: 300; long: 1,000)")
     args = ap.parse_args()
     folder = datasets_root() / "photos"
     if not folder.is_dir():
@@ -43,12 +47,15 @@ def main() -> None:
                 init=args.init,
                 weights=WEIGHTS if args.init == "net" else None,
                 num_gaussians=c_lib.count_for_bpp(bpp, h, w, quant),
-                steps=1000,
+                steps=args.steps,
             )
             for margin in args.margins:
                 c_lib.FILL_MARGIN = margin
                 opts = c_lib.CompressOptions(
-                    fit=fit, quant=quant, qat_steps=300, budget_bytes=c_lib.budget_for_bpp(bpp, h, w)
+                    fit=fit,
+                    quant=quant,
+                    qat_steps=args.qat_steps,
+                    budget_bytes=c_lib.budget_for_bpp(bpp, h, w),
                 )
                 info = c_lib.compress_image(path, opts, max_side=args.max_side).info
                 keys = ("bpp", "psnr", "gaussians", "count_filled", "trimmed_before_qat", "trimmed")
