@@ -63,7 +63,8 @@ RATE_CODEBOOKS = ((0.75, 16), (math.inf, 32))
 # The position grid by target rate (bpp below the bound → 2^-p px), from
 # bench/results/codec_sweep_subpixel.md (same photos and steps): 1/4 px is best at 0.25 bpp
 # (+0.06 / +0.05 dB over 1/2 and 1/8), 1/8 px at 1 bpp (+0.22 dB over 1/4, 3 of 3 photos), where
-# the Gaussians are ~2.2× closer together.
+# the Gaussians are ~2.2× closer together. At 0.5 bpp, from the shipped net at the shipped fit
+# rates, 1/8 px +0.06 dB over 1/4 (3 of 3; bench/results/codec_sweep_subpixel_05.md).
 RATE_SUBPIXEL = ((0.5, 2), (math.inf, 3))
 # The covariances' companding knee by target rate (bpp below the bound → knee, px; None: linear),
 # from bench/results/codec_sweep_knee.md (training photos 001-003 at 640 px, the shipped fit, the
