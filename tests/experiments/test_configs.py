@@ -15,8 +15,8 @@ from igi_jax.experiments.runner import dataset_images
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs" / "experiments").glob("[a-z]*.py"))
 # Committed results that today's code no longer resumes, until they are re-made (strict: a re-made
-# one fails here until it leaves this list). Both fitted at FitConfig()'s rates before 0d72e68
-# and quantise without a covariance knee before a703582.
+# one fails here until it leaves this list). rd_kodak was fitted at FitConfig()'s rates before
+# 0d72e68 and quantised without a covariance knee before a703582.
 STALE = {
     "rd_kodak": "made at 9a8a27d: python evaluate.py --config configs/experiments/rd_kodak.py (~2.5 h)",
 }
