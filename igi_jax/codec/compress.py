@@ -53,6 +53,10 @@ FILL_MARGIN = 0.99
 # 25.93 / 27.91 / 30.33, a few Gaussians still trimmed after; to this share first, 27.94 / 30.31
 # at 0.5 / 1 bpp, none.
 PRE_TRIM_SHARE = 0.985
+# From this share of the quantisation-aware steps on, a file past its budget is trimmed at the end
+# of each block, so that the steps left fine-tune the Gaussians that stay; the trim after the last
+# step (which nothing fine-tunes) then has little or nothing left to drop.
+QAT_TRIM_FROM = 0.5
 # Colour codebook entries per stage by target rate (bpp below the bound → entries), from
 # bench/results/codec_sweep_rate.md (training photos 001-003 at 640 px, 1,000 + 300 steps): 2 × 16
 # is level with 2 × 8 up to 0.5 bpp (+0.1 / +0.05 dB), 2 × 32 ahead from 1 bpp (+0.38 / +0.68 dB).
@@ -224,9 +228,14 @@ def encode_within(
     """The file of ``g`` quantised by ``state``: ``(bytes, payload, dropped, kept Gaussians)``.
     While it exceeds ``budget`` bytes, the Gaussians of least energy are dropped (about the excess,
     at the bytes per Gaussian coded, plus 5 %) and the rest coded again."""
+    data, payload, dropped, g = _within(g, state, quant, budget)
+    return data, payload, dropped, compact(g)
+
+
+def _within(g: Gaussians, state: q_lib.QState, quant: q_lib.QuantConfig, budget: int | None):
+    """:func:`encode_within` with the kept Gaussians masked in place, not compacted."""
     from igi_jax.errors import InputError
 
-    g = compact(g)
     quant = quant.resolved(g.num_live(), g.height, g.width)  # one grid, whatever is dropped
     payload = q_lib.to_payload(g, state, quant)
     data, dropped = bitstream.encode(payload), 0
@@ -236,7 +245,7 @@ def encode_within(
         if surplus >= payload.count:
             raise InputError(f"a budget of {budget} bytes holds no Gaussian (the header alone is larger)")
         g, d = rate.keep_count(g, payload.count - surplus)
-        g, dropped = compact(g), dropped + d
+        dropped += d
         payload = q_lib.to_payload(g, state, quant)
         data = bitstream.encode(payload)
     return data, payload, dropped, g
@@ -308,6 +317,15 @@ def compress_image(
         state = q_lib.init_state(fitted, quant, key)
         pre_budget = int(PRE_TRIM_SHARE * options.budget_bytes)
         *_, pre_trimmed, fitted = encode_within(fitted, state, quant, pre_budget)
+    mid_trimmed = [0]
+
+    def trim(g: Gaussians, state: q_lib.QState, step: int) -> np.ndarray | None:
+        if options.budget_bytes is None or step < QAT_TRIM_FROM * options.qat_steps:
+            return None
+        *_, dropped, kept = _within(g, state, quant, options.budget_bytes)
+        mid_trimmed[0] += dropped
+        return np.asarray(kept.mask) if dropped else None
+
     q = qat_lib.fit_quantized(
         fitted,
         run.target,
@@ -316,6 +334,7 @@ def compress_image(
         fit_options.fit,
         key=key,
         callback=qat_callback,
+        trim=trim,
     )
     data, payload, trimmed, _ = encode_within(q.gaussians, q.state, quant, options.budget_bytes)
     t_enc = time.perf_counter()
@@ -339,7 +358,11 @@ def compress_image(
         "qat_steps": options.qat_steps,
         "shape_lr_factor": factor,
         **fill,
-        **({"trimmed": trimmed, "trimmed_before_qat": pre_trimmed} if fill else {}),
+        **(
+            {"trimmed": trimmed, "trimmed_before_qat": pre_trimmed, "trimmed_during_qat": mid_trimmed[0]}
+            if fill
+            else {}
+        ),
         "encode_seconds": t_enc - t0,
         "fit_seconds": t_fit - t0,
         "decode_seconds": t_dec - t_enc,

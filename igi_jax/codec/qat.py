@@ -106,6 +106,24 @@ def _program(family: tuple, n: int, capacity: int, qcfg: QuantConfig, cfg: FitCo
     return compile_cache.compiled("qat", family, (n, capacity), build)[0]
 
 
+def _current(g: Gaussians, params: dict[str, jax.Array], mask: jax.Array) -> Gaussians:
+    """``g`` with the padded block's parameters and live mask, sliced to ``g``'s capacity on the
+    host (a device slice to an exact count would compile once per count)."""
+    rows = {k: jax.device_put(np.asarray(v)[: g.capacity]) for k, v in params.items()}
+    return dataclasses.replace(g.with_params(rows), mask=jax.device_put(np.asarray(mask)[: g.capacity]))
+
+
+def _trimmed(mask: jax.Array, live: np.ndarray, capacity: int) -> jax.Array:
+    """The padded ``mask`` with only ``live [capacity]``'s Gaussians kept (never one revived)."""
+    live = np.asarray(live, bool)
+    if live.shape != (capacity,):
+        raise ValueError(f"trim returned a mask of shape {live.shape}, expected ({capacity},)")
+    old = np.asarray(mask)
+    new = old.copy()
+    new[:capacity] &= live
+    return jax.device_put(new)
+
+
 def fit_quantized(
     g: Gaussians,
     target: np.ndarray,
@@ -115,12 +133,15 @@ def fit_quantized(
     *,
     key: jax.Array,
     callback: Callable[[dict[str, float]], Any] | None = None,
+    trim: Callable[[Gaussians, q_lib.QState, int], np.ndarray | None] | None = None,
 ) -> QatResult:
     """``steps`` quantisation-aware steps from ``g`` (a fitted set) against ``target [H, W, 3]``.
 
     ``cfg`` gives the optimiser, its rate (the Gaussians'), ``log_every`` and the backend; its
     ``steps`` and ``seconds`` are not used. ``callback`` gets every log entry (``step``,
-    ``seconds``, ``psnr`` of the quantised render).
+    ``seconds``, ``psnr`` of the quantised render). ``trim(gaussians, state, step)``, called after
+    every block but the last, may return a new live mask ``[g.capacity]`` (a subset of the live
+    ones): the Gaussians it drops leave the render, and the steps left fine-tune the rest.
     """
     target = jnp.asarray(np.asarray(target, np.float32))
     if target.shape != (g.height, g.width, 3):
@@ -162,9 +183,12 @@ def fit_quantized(
             callback(history[-1])
         if step >= steps:
             break
+        if trim is not None:
+            live = trim(_current(g, params, mask), q, step)
+            if live is not None:
+                mask = _trimmed(mask, live, g.capacity)
     return QatResult(
-        # Sliced on the host: a device slice to an exact count would compile once per count.
-        gaussians=g.with_params({k: jax.device_put(np.asarray(v)[: g.capacity]) for k, v in params.items()}),
+        gaussians=_current(g, params, mask),
         state=q,
         image=image,
         psnr=history[-1]["psnr"],

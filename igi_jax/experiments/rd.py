@@ -301,6 +301,7 @@ class RDRunner:
             "count_bound": info.get("count_bound", n),
             "trimmed": info.get("trimmed", 0),
             "trimmed_before_qat": info.get("trimmed_before_qat", 0),
+            "trimmed_during_qat": info.get("trimmed_during_qat", 0),
             "codebook": quant.codebook,
             "encode_seconds": info["encode_seconds"],
             "decode_fps": self.exp.decode_repeats / (time.perf_counter() - t0),

@@ -337,7 +337,8 @@ def test_a_filled_count_past_the_init_range_takes_the_most_it_gives(tmp_path):
     info = run.info
     assert info["count_bound"] < info["count_filled"] == 1766
     assert info["bytes"] <= budget
-    assert info["gaussians"] == 1766 - info["trimmed_before_qat"] - info["trimmed"]
+    trims = info["trimmed_before_qat"] + info["trimmed_during_qat"] + info["trimmed"]
+    assert info["gaussians"] == 1766 - trims
 
 
 def test_quantisation_aware_blocks_are_shared_across_counts():
@@ -352,6 +353,29 @@ def test_quantisation_aware_blocks_are_shared_across_counts():
     assert compile_cache.MISSES["qat"] == before + 1
     assert (a.gaussians.capacity, b.gaussians.capacity) == (g.capacity, fewer.capacity)
     assert b.gaussians.num_live() == fewer.num_live() and a.psnr != b.psnr
+
+
+def test_a_trim_between_quantisation_aware_blocks_fine_tunes_the_rest():
+    # The Gaussians a trim drops leave the render; the blocks after it fine-tune the ones that stay.
+    g, target = _fitted(), _target()
+    cfg = FitConfig(log_every=5)
+    dropped = np.arange(g.capacity) % 4 == 0
+    calls = []
+
+    def trim(current, state, step):
+        calls.append((step, current.num_live()))
+        return ~dropped if step == 5 else (np.ones(g.capacity, bool) if step == 10 else None)
+
+    out = qat.fit_quantized(g, target, 15, cfg=cfg, key=jax.random.key(1), trim=trim)
+    n, before = g.num_live(), np.asarray(g.mask)
+    assert calls == [(0, n), (5, n), (10, n - (dropped & before).sum())]  # none after the last block
+    # Padded rows stay off, and the all-true mask at step 10 revives nobody.
+    np.testing.assert_array_equal(np.asarray(out.gaussians.mask), before & ~dropped)
+    qcfg = q_lib.QuantConfig().resolved(g.num_live(), H, W)
+    decoded = out.gaussians.with_params(q_lib.quantize(out.gaussians.params(), out.state, qcfg, (H, W)))
+    assert _psnr(render_gaussians(decoded), target) == pytest.approx(out.psnr, abs=1e-3)
+    with pytest.raises(ValueError, match="expected"):
+        qat.fit_quantized(g, target, 10, cfg=cfg, key=jax.random.key(1), trim=lambda *a: np.ones(3, bool))
 
 
 def test_a_second_image_of_the_same_size_compiles_nothing_per_count(tmp_path, monkeypatch):
