@@ -136,6 +136,7 @@ class RateDistortion:
 
     def settings(self) -> dict[str, Any]:
         """What every entry depends on (a resumed run must match it)."""
+        from igi_jax.codec import compress as c_lib
         from igi_jax.one_image import load_config
         from igi_jax.render import api as render_api
 
@@ -153,6 +154,9 @@ class RateDistortion:
             # Runs before this key fitted with FitConfig()'s rates (× 1, no warm-up) while recording
             # the config's above: they must not resume under the config's.
             "fit_follows_config": True,
+            # Files past their budget are trimmed between the quantisation-aware blocks from this
+            # share of them on (1: only after them, the encoder before b83076e).
+            "qat_trim_from": c_lib.QAT_TRIM_FROM,
             "weights_sha256": _sha256(weights) if weights else None,
             "seed": self.seed,
             "backend": render_api.resolve_backend(self.backend),
