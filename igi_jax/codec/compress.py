@@ -82,9 +82,9 @@ RATE_SUBPIXEL = ((0.5, 2), (math.inf, 3))
 RATE_SHAPE_KNEE = ((0.5, 1.0), (math.inf, None))
 # The init for a target rate when none is chosen: the shipped network from this rate up, the
 # quad-tree below. From configs/experiments/rd_heldout.py (the 5 held-out photos at 640 px, fast
-# budget, 43e0a81), net minus quad-tree: -0.14 dB at 0.12 bpp (1 of 5 ahead), +0.22 at 0.25 (4 of
-# 5), +0.29 to +0.33 from 0.5 to 1.5 (4 of 5); the crossing is ~0.16 bpp on log-rate (~0.20 with
-# 96f5c55's encoder at FitConfig()'s rates, ~0.17 at 0ccc84d).
+# budget, 7eeb2d9), net minus quad-tree: -0.15 dB at 0.12 bpp (1 of 5 ahead), +0.21 at 0.25 (4 of
+# 5), +0.30 to +0.36 from 0.5 to 1.5 (4 of 5); the crossing is ~0.16 bpp on log-rate (also at
+# 43e0a81; ~0.20 with 96f5c55's encoder at FitConfig()'s rates, ~0.17 at 0ccc84d).
 NET_INIT_FROM_BPP = 0.2
 
 
