@@ -26,16 +26,19 @@ from igi_jax.codec import standard
 from igi_jax.experiments.rd import Encode, RateDistortion
 
 ENCODES = (Encode("fast", 1000, 300), Encode("long", 4000, 1000))
+# Each argument's weights (None: the quad-tree); every one has committed results.
+WEIGHTS = {
+    "quadtree": None,
+    "net": FIRST_NET,
+    "net_v2": eval_kodak_v2.WEIGHTS,
+    "net_v2_long": eval_kodak_v2.WEIGHTS,
+}
+VARIANTS = tuple(WEIGHTS)  # the arguments whose committed results the config tests check
 
 
 def get_config(arg: str | None = None) -> RateDistortion:
     arg = arg or "quadtree"
-    weights = {
-        "quadtree": None,
-        "net": FIRST_NET,
-        "net_v2": eval_kodak_v2.WEIGHTS,
-        "net_v2_long": eval_kodak_v2.WEIGHTS,
-    }
+    weights = WEIGHTS
     if arg not in weights:
         raise ValueError(f"rd_kodak: unknown init {arg!r}; expected one of {sorted(weights)}")
     encodes = {"net_v2": ENCODES[:1], "net_v2_long": ENCODES[1:]}.get(arg, ENCODES)
