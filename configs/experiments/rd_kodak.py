@@ -38,9 +38,8 @@ VARIANTS = tuple(WEIGHTS)  # the arguments whose committed results the config te
 
 def get_config(arg: str | None = None) -> RateDistortion:
     arg = arg or "quadtree"
-    weights = WEIGHTS
-    if arg not in weights:
-        raise ValueError(f"rd_kodak: unknown init {arg!r}; expected one of {sorted(weights)}")
+    if arg not in WEIGHTS:
+        raise ValueError(f"rd_kodak: unknown init {arg!r}; expected one of {sorted(WEIGHTS)}")
     encodes = {"net_v2": ENCODES[:1], "net_v2_long": ENCODES[1:]}.get(arg, ENCODES)
     return RateDistortion(
         dataset="kodak",
@@ -48,7 +47,7 @@ def get_config(arg: str | None = None) -> RateDistortion:
         encodes=encodes,
         codecs=("jpeg",) if arg.startswith("net_v2") else standard.CODECS,
         inits=("net" if arg.startswith("net") else arg,),
-        weights=weights[arg],  # each net init names the weights copy its curve was made with
+        weights=WEIGHTS[arg],  # each net init names the weights copy its curve was made with
         out="bench/results/rd_kodak" + ("" if arg == "quadtree" else f"_{arg}"),
         notes="Issue 34: Kodak rate–distortion, ours against five standard codecs.",
     )

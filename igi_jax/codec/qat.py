@@ -118,8 +118,7 @@ def _trimmed(mask: jax.Array, live: np.ndarray, capacity: int) -> jax.Array:
     live = np.asarray(live, bool)
     if live.shape != (capacity,):
         raise ValueError(f"trim returned a mask of shape {live.shape}, expected ({capacity},)")
-    old = np.asarray(mask)
-    new = old.copy()
+    new = np.array(mask)  # a host copy
     new[:capacity] &= live
     return jax.device_put(new)
 

@@ -64,7 +64,7 @@ def test_config_matches_its_committed_results(path):
     assert isinstance(exp, Experiment) and exp.name == name and exp.notes
     assert not Path(exp.out).is_absolute() and not Path(exp.dataset).is_absolute()
     stored_path = exp.out_dir / "results.json"
-    assert stored_path.exists(), f"{path.name}: no committed results at {exp.out}"
+    assert stored_path.exists(), f"{name}: no committed results at {exp.out}"
     stored = json.loads(stored_path.read_text())
     if not exp.dataset_dir.is_dir():
         pytest.skip(f"dataset {exp.dataset} not under {datasets_root()}")
